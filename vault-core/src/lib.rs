@@ -1,0 +1,33 @@
+//! vault-core: the vault's domain rules, pure. Names, ids, owners and scopes, expiry,
+//! masking, categories, the overlap rule and the resolver that merges layers by the
+//! precedence policy. No I/O, no async, no clock: `now` is always a parameter.
+
+mod category;
+mod error;
+mod ids;
+mod mask;
+mod name;
+mod newtype;
+mod overlap;
+mod policy;
+mod resolve;
+mod scope;
+mod secret;
+mod value;
+
+pub use category::Category;
+pub use error::{CoreError, IdKind};
+pub use ids::{
+    MAX_OPAQUE_ID_LEN, MilestoneId, ProfileId, ProjectId, SecretId, UserId, WorkspaceId,
+};
+pub use mask::{Masked, mask};
+pub use name::{EnvName, MAX_NAME_LEN, SecretName};
+pub use overlap::{Overlap, check_overlap};
+pub use policy::{Layer, PrecedencePolicy};
+pub use resolve::{
+    Candidate, EnvMap, Resolution, ResolutionContext, ResolutionInput, Resolved, ResolvedValue,
+    SecretRef, SkipReason, Skipped, Source, resolve,
+};
+pub use scope::{MAX_SCOPE_TARGETS, Owner, OwnerKind, Placement, Scope, ScopeKind, TargetSet};
+pub use secret::{Description, ExpiresAt, MAX_DESCRIPTION_CHARS, SecretMeta, Version};
+pub use value::{MAX_VALUE_BYTES, REDACTED, SecretValue};

@@ -1,0 +1,348 @@
+//! The resolver: merges every layer that applies to one resolution context into the
+//! env map an agent container receives, and explains the result.
+//!
+//! It decides on metadata alone and never looks inside a payload, so callers can hand
+//! it sealed envelopes and decrypt only the winners: expired and shadowed entries are
+//! never opened.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::error::CoreError;
+use crate::ids::{MilestoneId, ProfileId, ProjectId, SecretId, UserId, WorkspaceId};
+use crate::name::EnvName;
+use crate::policy::{Layer, PrecedencePolicy};
+use crate::scope::{Owner, Placement, Scope, ScopeKind};
+use crate::secret::SecretMeta;
+use crate::value::SecretValue;
+
+#[cfg(test)]
+mod fixtures;
+#[cfg(test)]
+mod properties;
+#[cfg(test)]
+mod tests;
+
+/// Whom an environment is being built for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResolutionContext {
+    user: UserId,
+    profile: ProfileId,
+    workspace: Option<WorkspaceId>,
+    project: Option<ProjectId>,
+    milestone: Option<MilestoneId>,
+}
+
+impl ResolutionContext {
+    pub fn new(
+        user: UserId,
+        profile: ProfileId,
+        workspace: Option<WorkspaceId>,
+        project: Option<ProjectId>,
+        milestone: Option<MilestoneId>,
+    ) -> Result<Self, CoreError> {
+        if milestone.is_some() && project.is_none() {
+            return Err(CoreError::MilestoneWithoutProject);
+        }
+        Ok(ResolutionContext {
+            user,
+            profile,
+            workspace,
+            project,
+            milestone,
+        })
+    }
+
+    pub fn user(&self) -> &UserId {
+        &self.user
+    }
+
+    pub fn profile(&self) -> &ProfileId {
+        &self.profile
+    }
+
+    pub fn workspace(&self) -> Option<&WorkspaceId> {
+        self.workspace.as_ref()
+    }
+
+    pub fn project(&self) -> Option<&ProjectId> {
+        self.project.as_ref()
+    }
+
+    pub fn milestone(&self) -> Option<&MilestoneId> {
+        self.milestone.as_ref()
+    }
+}
+
+impl Placement {
+    /// Whether a secret placed here is meant for `context` at all.
+    pub fn reaches(&self, context: &ResolutionContext) -> bool {
+        let owner_matches = match self.owner() {
+            Owner::User(user) => *user == context.user,
+            Owner::Workspace(workspace) => context.workspace.as_ref() == Some(workspace),
+            Owner::Project(project) => context.project.as_ref() == Some(project),
+        };
+        owner_matches
+            && match self.scope() {
+                Scope::All | Scope::Project => true,
+                Scope::Agents(profiles) => profiles.contains(&context.profile),
+                Scope::Milestones(milestones) => context
+                    .milestone
+                    .as_ref()
+                    .is_some_and(|m| milestones.contains(m)),
+            }
+    }
+}
+
+/// A stored secret offered to the resolver: its metadata and an opaque payload (the
+/// value itself, or whatever the caller will turn into it for the winners).
+#[derive(Clone, Debug)]
+pub struct Candidate<V> {
+    pub meta: SecretMeta,
+    pub payload: V,
+}
+
+pub type EnvMap = BTreeMap<EnvName, SecretValue>;
+
+pub struct ResolutionInput<V> {
+    pub context: ResolutionContext,
+    pub candidates: Vec<Candidate<V>>,
+    /// The profile's `setup_commands` env.
+    pub profile_env: EnvMap,
+    /// The platform's baseline env.
+    pub baseline_env: EnvMap,
+}
+
+/// Where an entry came from: a layer, and for stored secrets which one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Source {
+    pub layer: Layer,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<SecretRef>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SecretRef {
+    #[serde(rename = "secret_id")]
+    pub id: SecretId,
+    pub scope: ScopeKind,
+}
+
+/// A winning value: one the orchestrator supplied, or a stored secret's payload.
+#[derive(Clone, Debug)]
+pub enum ResolvedValue<V> {
+    Supplied(SecretValue),
+    Stored(V),
+}
+
+#[derive(Clone, Debug)]
+pub struct Resolved<V> {
+    pub value: ResolvedValue<V>,
+    pub source: Source,
+    /// Everything that also had this name and lost, highest first.
+    pub shadowed: Vec<Source>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SkipReason {
+    /// Past its `expires_at`: never decrypted, never served.
+    Expired,
+    /// The name is reserved for the platform baseline.
+    Reserved,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Skipped {
+    pub name: EnvName,
+    pub source: Source,
+    pub reason: SkipReason,
+}
+
+#[derive(Clone, Debug)]
+pub struct Resolution<V> {
+    pub entries: BTreeMap<EnvName, Resolved<V>>,
+    /// Entries that applied but were left out, ordered by name then precedence.
+    pub skipped: Vec<Skipped>,
+}
+
+impl<V> Resolution<V> {
+    /// Names left out because every entry that had them has expired or lost to a live one.
+    pub fn expired_names(&self) -> impl Iterator<Item = &EnvName> {
+        self.skipped
+            .iter()
+            .filter(|s| s.reason == SkipReason::Expired)
+            .map(|s| &s.name)
+    }
+
+    /// Turns every stored payload into another; the first error aborts the whole map,
+    /// so a caller never ends up holding part of an environment.
+    pub fn try_map_stored<W, E>(
+        self,
+        mut convert: impl FnMut(&Source, V) -> Result<W, E>,
+    ) -> Result<Resolution<W>, E> {
+        let mut entries = BTreeMap::new();
+        for (name, resolved) in self.entries {
+            let value = match resolved.value {
+                ResolvedValue::Supplied(value) => ResolvedValue::Supplied(value),
+                ResolvedValue::Stored(payload) => {
+                    ResolvedValue::Stored(convert(&resolved.source, payload)?)
+                }
+            };
+            entries.insert(
+                name,
+                Resolved {
+                    value,
+                    source: resolved.source,
+                    shadowed: resolved.shadowed,
+                },
+            );
+        }
+        Ok(Resolution {
+            entries,
+            skipped: self.skipped,
+        })
+    }
+}
+
+impl Resolution<SecretValue> {
+    /// The environment to inject.
+    pub fn into_env(self) -> EnvMap {
+        self.entries
+            .into_iter()
+            .map(|(name, resolved)| {
+                let value = match resolved.value {
+                    ResolvedValue::Supplied(value) | ResolvedValue::Stored(value) => value,
+                };
+                (name, value)
+            })
+            .collect()
+    }
+}
+
+/// Orders the contenders for one name: layer by the policy, then narrow scopes before
+/// wide ones, then secret id, so the result never depends on the order of the input
+/// (ids only decide when the overlap rule was bypassed and two equal scopes compete).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Rank {
+    layer: usize,
+    wide: bool,
+    secret: Option<SecretId>,
+}
+
+struct Contender<V> {
+    rank: Rank,
+    source: Source,
+    value: ResolvedValue<V>,
+}
+
+pub fn resolve<V>(
+    input: ResolutionInput<V>,
+    policy: &PrecedencePolicy,
+    now: DateTime<Utc>,
+) -> Resolution<V> {
+    let ResolutionInput {
+        context,
+        candidates,
+        profile_env,
+        baseline_env,
+    } = input;
+
+    let mut contenders: BTreeMap<EnvName, Vec<Contender<V>>> = BTreeMap::new();
+    let mut skipped = Vec::new();
+
+    let supplied = [
+        (Layer::ProfileEnv, profile_env),
+        (Layer::Baseline, baseline_env),
+    ];
+    for (layer, env) in supplied {
+        for (name, value) in env {
+            contenders.entry(name).or_default().push(Contender {
+                rank: Rank {
+                    layer: policy.rank(layer),
+                    wide: false,
+                    secret: None,
+                },
+                source: Source {
+                    layer,
+                    secret: None,
+                },
+                value: ResolvedValue::Supplied(value),
+            });
+        }
+    }
+
+    for Candidate { meta, payload } in candidates {
+        if !meta.placement.reaches(&context) {
+            continue;
+        }
+        let layer = Layer::of_owner(meta.placement.owner().kind());
+        let scope = meta.placement.scope().kind();
+        let source = Source {
+            layer,
+            secret: Some(SecretRef {
+                id: meta.id.clone(),
+                scope,
+            }),
+        };
+        let name = EnvName::from(meta.name);
+        if meta.expires_at.is_some_and(|expiry| expiry.is_expired(now)) {
+            skipped.push(Skipped {
+                name,
+                source,
+                reason: SkipReason::Expired,
+            });
+            continue;
+        }
+        contenders.entry(name).or_default().push(Contender {
+            rank: Rank {
+                layer: policy.rank(layer),
+                wide: !scope.is_narrow(),
+                secret: Some(meta.id),
+            },
+            source,
+            value: ResolvedValue::Stored(payload),
+        });
+    }
+
+    let mut entries = BTreeMap::new();
+    for (name, mut group) in contenders {
+        if policy.is_reserved(&name) {
+            let (baseline, others): (Vec<_>, Vec<_>) = group
+                .into_iter()
+                .partition(|c| c.source.layer == Layer::Baseline);
+            skipped.extend(others.into_iter().map(|c| Skipped {
+                name: name.clone(),
+                source: c.source,
+                reason: SkipReason::Reserved,
+            }));
+            group = baseline;
+        }
+        group.sort_by(|a, b| a.rank.cmp(&b.rank));
+        let mut group = group.into_iter();
+        if let Some(winner) = group.next() {
+            entries.insert(
+                name,
+                Resolved {
+                    value: winner.value,
+                    source: winner.source,
+                    shadowed: group.map(|c| c.source).collect(),
+                },
+            );
+        }
+    }
+
+    skipped.sort_by_cached_key(|s| {
+        let secret = s.source.secret.as_ref();
+        (
+            s.name.clone(),
+            policy.rank(s.source.layer),
+            secret.map(|r| !r.scope.is_narrow()),
+            secret.map(|r| r.id.clone()),
+        )
+    });
+
+    Resolution { entries, skipped }
+}

@@ -1,0 +1,250 @@
+//! The keyring: seals and opens secret versions through the whole hierarchy
+//! (root provider → KEK → per-version DEK → value). Unwrapped KEKs are cached for a
+//! bounded time, and concurrent misses on one KEK share a single root call, so a
+//! warm open never reaches the root provider and a cold start reaches it once per
+//! KEK in use.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use moka::future::Cache;
+use vault_core::SecretValue;
+
+use crate::binding::{KekBinding, SealBinding};
+use crate::envelope::{self, Envelope};
+use crate::error::KmsError;
+use crate::ids::{KekId, VaultInstanceId};
+use crate::material::{Kek, KekMaterial};
+use crate::repository::{KekRecord, KekRepository, KekState};
+use crate::root::RootKeyProvider;
+use crate::wrapped_kek::WrappedKek;
+
+/// A KEK never wraps more DEKs than this, whatever the configuration: with random
+/// 96-bit nonces the chance of a repeat stays below 2^-37 (NIST SP 800-38D allows up
+/// to 2^32 invocations per key).
+pub const MAX_WRAPS_CEILING: u64 = 1 << 30;
+
+/// How many times one seal retries when other writers keep rotating the active KEK.
+const MAX_ACTIVE_KEK_ATTEMPTS: usize = 8;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyringConfig {
+    /// DEK wraps after which a KEK is retired (capped at [`MAX_WRAPS_CEILING`]).
+    pub max_wraps_per_kek: u64,
+    /// How long an unwrapped KEK stays in memory after it was unwrapped.
+    pub kek_cache_ttl: Duration,
+    /// How many unwrapped KEKs stay in memory at most.
+    pub kek_cache_capacity: u64,
+}
+
+impl Default for KeyringConfig {
+    fn default() -> Self {
+        KeyringConfig {
+            max_wraps_per_kek: 1 << 24,
+            kek_cache_ttl: Duration::from_secs(60 * 60),
+            kek_cache_capacity: 1024,
+        }
+    }
+}
+
+/// Counters since start-up, for `/metrics` and for tests that count root calls.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KeyringMetrics {
+    pub root_wraps: u64,
+    pub root_unwraps: u64,
+    pub kek_cache_hits: u64,
+    pub kek_cache_misses: u64,
+    pub seals: u64,
+    pub opens: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    root_wraps: AtomicU64,
+    root_unwraps: AtomicU64,
+    kek_cache_hits: AtomicU64,
+    kek_cache_misses: AtomicU64,
+    seals: AtomicU64,
+    opens: AtomicU64,
+}
+
+fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+pub struct Keyring {
+    instance: VaultInstanceId,
+    root: Arc<dyn RootKeyProvider>,
+    keks: Arc<dyn KekRepository>,
+    max_wraps: u64,
+    cache: Cache<KekId, Arc<Kek>>,
+    counters: Counters,
+}
+
+impl Keyring {
+    pub fn new(
+        instance: VaultInstanceId,
+        root: Arc<dyn RootKeyProvider>,
+        keks: Arc<dyn KekRepository>,
+        config: KeyringConfig,
+    ) -> Self {
+        let cache = Cache::builder()
+            // A capacity of 0 would send every open to the root provider.
+            .max_capacity(config.kek_cache_capacity.max(1))
+            .time_to_live(config.kek_cache_ttl)
+            .build();
+        Keyring {
+            instance,
+            root,
+            keks,
+            max_wraps: config.max_wraps_per_kek.clamp(1, MAX_WRAPS_CEILING),
+            cache,
+            counters: Counters::default(),
+        }
+    }
+
+    pub fn instance(&self) -> &VaultInstanceId {
+        &self.instance
+    }
+
+    /// Seals one secret version under a fresh DEK wrapped by the active KEK.
+    pub async fn seal(
+        &self,
+        binding: &SealBinding<'_>,
+        value: &SecretValue,
+    ) -> Result<Envelope, KmsError> {
+        let kek = self.kek_for_new_wrap().await?;
+        let sealed = envelope::seal(&kek, binding, value)?;
+        bump(&self.counters.seals);
+        Ok(sealed)
+    }
+
+    pub async fn open(
+        &self,
+        binding: &SealBinding<'_>,
+        sealed: &Envelope,
+    ) -> Result<SecretValue, KmsError> {
+        let kek = self.kek(sealed.kek_id()).await?;
+        let value = envelope::open(&kek, binding, sealed)?;
+        bump(&self.counters.opens);
+        Ok(value)
+    }
+
+    /// Starts a new KEK under the current root key; new seals use it at once.
+    pub async fn rotate_kek(&self) -> Result<KekRecord, KmsError> {
+        let active = self.keks.active().await?;
+        self.start_kek(active.as_ref().map(KekRecord::id)).await
+    }
+
+    pub fn metrics(&self) -> KeyringMetrics {
+        let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        KeyringMetrics {
+            root_wraps: read(&self.counters.root_wraps),
+            root_unwraps: read(&self.counters.root_unwraps),
+            kek_cache_hits: read(&self.counters.kek_cache_hits),
+            kek_cache_misses: read(&self.counters.kek_cache_misses),
+            seals: read(&self.counters.seals),
+            opens: read(&self.counters.opens),
+        }
+    }
+
+    /// Drops every unwrapped KEK from memory (zeroized as the last reference goes).
+    pub fn forget_keks(&self) {
+        self.cache.invalidate_all();
+    }
+
+    /// The unwrapped KEK `id`, from memory or through one root call.
+    pub(crate) async fn kek(&self, id: &KekId) -> Result<Arc<Kek>, KmsError> {
+        if let Some(kek) = self.cache.get(id).await {
+            bump(&self.counters.kek_cache_hits);
+            return Ok(kek);
+        }
+        bump(&self.counters.kek_cache_misses);
+        self.cache
+            .try_get_with(*id, async {
+                let record = self
+                    .keks
+                    .get(id)
+                    .await?
+                    .ok_or(KmsError::KekNotFound { id: *id })?;
+                let material = self.unwrap_kek(&record.wrapped).await?;
+                Ok(Arc::new(Kek::new(*id, &material)))
+            })
+            .await
+            .map_err(|err: Arc<KmsError>| KmsError::clone(&err))
+    }
+
+    async fn unwrap_kek(&self, wrapped: &WrappedKek) -> Result<KekMaterial, KmsError> {
+        bump(&self.counters.root_unwraps);
+        let binding = KekBinding {
+            kek_id: wrapped.id(),
+            instance: &self.instance,
+        };
+        self.root.unwrap(wrapped.root_wrapped(), &binding).await
+    }
+
+    /// The active KEK with one wrap claimed on it. The active KEK is replaced first
+    /// when the root key has changed or its wrap budget is spent.
+    async fn kek_for_new_wrap(&self) -> Result<Arc<Kek>, KmsError> {
+        for _ in 0..MAX_ACTIVE_KEK_ATTEMPTS {
+            let active = self.keks.active().await?;
+            let usable = active.as_ref().filter(|record| {
+                record.state == KekState::Active
+                    && record.root_key_id() == self.root.current_key_id()
+                    && record.wrap_count < self.max_wraps
+            });
+            match usable {
+                Some(record) => {
+                    if self.keks.claim_wrap(record.id(), self.max_wraps).await? {
+                        return self.kek(record.id()).await;
+                    }
+                }
+                None => {
+                    self.start_kek(active.as_ref().map(KekRecord::id)).await?;
+                }
+            }
+        }
+        Err(KmsError::KekContention)
+    }
+
+    /// Generates a KEK, wraps it under the current root key, proves the wrap opens,
+    /// and installs it as active in place of `replacing` unless another writer
+    /// already replaced that one (then theirs is returned and ours discarded).
+    async fn start_kek(&self, replacing: Option<&KekId>) -> Result<KekRecord, KmsError> {
+        let id = KekId::generate()?;
+        let material = KekMaterial::generate()?;
+        let binding = KekBinding {
+            kek_id: &id,
+            instance: &self.instance,
+        };
+        bump(&self.counters.root_wraps);
+        let wrapped = WrappedKek::new(id, self.root.wrap(&material, &binding).await?)?;
+        // A KEK whose wrap does not open would silently strand every DEK under it.
+        if self.unwrap_kek(&wrapped).await? != material {
+            return Err(KmsError::KekUnwrapFailed {
+                key_id: wrapped.root_key_id().clone(),
+            });
+        }
+        let installed = self.keks.install_active(wrapped, replacing).await?;
+        if *installed.id() == id {
+            self.cache
+                .insert(id, Arc::new(Kek::new(id, &material)))
+                .await;
+        }
+        Ok(installed)
+    }
+}
+
+impl fmt::Debug for Keyring {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Keyring")
+            .field("instance", &self.instance)
+            .field("root", &self.root.kind())
+            .field("current_root_key", self.root.current_key_id())
+            .field("max_wraps", &self.max_wraps)
+            .field("metrics", &self.metrics())
+            .finish()
+    }
+}

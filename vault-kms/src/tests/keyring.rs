@@ -1,0 +1,304 @@
+//! The key hierarchy at work: KEK retirement, root key changes, caching and the
+//! number of root calls on cold and warm paths.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::fixtures::*;
+use crate::{
+    KekState, KeyringConfig, KmsError, LocalRootProvider, MemoryKekRepository, RootKeyId,
+    RootKeyProvider,
+};
+
+#[tokio::test]
+async fn a_kek_is_retired_after_its_wrap_budget_and_keeps_opening() {
+    let config = KeyringConfig {
+        max_wraps_per_kek: 3,
+        ..KeyringConfig::default()
+    };
+    let vault = vault_configured(config);
+    let rows: Vec<Row> = (0..7).map(Row::new).collect();
+    let mut sealed = Vec::new();
+    for (n, row) in rows.iter().enumerate() {
+        sealed.push(vault.seal(row, &format!("v{n}")).await);
+    }
+    let records = vault.keks.records().expect("readable");
+    let summary: Vec<_> = records.iter().map(|r| (r.state, r.wrap_count)).collect();
+    assert_eq!(
+        summary,
+        [
+            (KekState::Retired, 3),
+            (KekState::Retired, 3),
+            (KekState::Active, 1)
+        ]
+    );
+    for (n, (row, envelope)) in rows.iter().zip(&sealed).enumerate() {
+        let opened = vault
+            .keyring
+            .open(&row.binding(), envelope)
+            .await
+            .expect("opens");
+        assert_eq!(opened.expose(), format!("v{n}"));
+    }
+    let cold = restart(&vault, LocalRootProvider::new(root_key(1), vec![]));
+    for (n, (row, envelope)) in rows.iter().zip(&sealed).enumerate() {
+        assert_eq!(cold.open(row, envelope).await, format!("v{n}"));
+    }
+}
+
+#[tokio::test]
+async fn the_wrap_budget_has_a_hard_ceiling() {
+    let vault = vault_configured(KeyringConfig {
+        max_wraps_per_kek: u64::MAX,
+        ..KeyringConfig::default()
+    });
+    assert!(
+        format!("{:?}", vault.keyring)
+            .contains(&format!("max_wraps: {}", crate::MAX_WRAPS_CEILING))
+    );
+}
+
+#[tokio::test]
+async fn a_previous_root_key_still_opens_and_new_writes_move_to_the_current_one() {
+    let before = vault();
+    let row = Row::new(1);
+    let old = before.seal(&row, "sealed under key 1").await;
+
+    let after = restart(
+        &before,
+        LocalRootProvider::new(root_key(2), vec![root_key(1)]),
+    );
+    assert_eq!(after.open(&row, &old).await, "sealed under key 1");
+
+    let new = after.seal(&row, "sealed under key 2").await;
+    assert_ne!(
+        new.kek_id(),
+        old.kek_id(),
+        "a root key change retires the KEK"
+    );
+    let records = after.keks.records().expect("readable");
+    assert_eq!(records.len(), 2);
+    assert_eq!(
+        (records[0].state, records[0].root_key_id()),
+        (KekState::Retired, root_key(1).id())
+    );
+    assert_eq!(
+        (records[1].state, records[1].root_key_id()),
+        (KekState::Active, root_key(2).id())
+    );
+
+    // Once the old key is dropped from the configuration, only the new KEK opens.
+    let only_new = restart(&before, LocalRootProvider::new(root_key(2), vec![]));
+    assert!(only_new.keyring.open(&row.binding(), &new).await.is_ok());
+}
+
+#[tokio::test]
+async fn a_wrong_root_key_fails_naming_the_expected_fingerprint() {
+    let vault = vault();
+    let row = Row::new(1);
+    let sealed = vault.seal(&row, MARKER).await;
+    let wrong = restart(
+        &vault,
+        LocalRootProvider::new(root_key(9), vec![root_key(8)]),
+    );
+    let err = wrong
+        .keyring
+        .open(&row.binding(), &sealed)
+        .await
+        .expect_err("wrong key");
+    let expected = root_key(1).id().clone();
+    assert_eq!(
+        err,
+        KmsError::RootKeyNotHeld {
+            key_id: expected.clone()
+        }
+    );
+    assert!(err.to_string().contains(expected.as_str()), "{err}");
+    assert!(expected.as_str().starts_with("local:"));
+}
+
+#[tokio::test]
+async fn a_kek_record_replayed_into_another_vault_does_not_open() {
+    let vault = vault();
+    let row = Row::new(1);
+    let sealed = vault.seal(&row, MARKER).await;
+    let other_instance = crate::Keyring::new(
+        crate::VaultInstanceId::parse("another-vault").expect("valid"),
+        Arc::new(LocalRootProvider::new(root_key(1), vec![])),
+        vault.keks.clone(),
+        KeyringConfig::default(),
+    );
+    let err = other_instance
+        .open(&row.binding(), &sealed)
+        .await
+        .expect_err("other vault");
+    assert!(matches!(err, KmsError::KekUnwrapFailed { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_missing_kek_is_named() {
+    let vault = vault();
+    let row = Row::new(1);
+    let sealed = vault.seal(&row, MARKER).await;
+    let empty = vault_configured(KeyringConfig::default());
+    assert_eq!(
+        empty
+            .keyring
+            .open(&row.binding(), &sealed)
+            .await
+            .map(|_| ()),
+        Err(KmsError::KekNotFound {
+            id: *sealed.kek_id()
+        })
+    );
+}
+
+#[tokio::test]
+async fn warm_opens_never_call_the_root_and_a_cold_start_calls_it_once_per_kek() {
+    let vault = vault();
+    let rows: Vec<Row> = (0..20).map(Row::new).collect();
+    let mut sealed = Vec::new();
+    for row in &rows {
+        sealed.push(vault.seal(row, MARKER).await);
+    }
+    vault.keyring.rotate_kek().await.expect("rotates");
+    for row in &rows {
+        sealed.push(vault.seal(row, MARKER).await);
+    }
+    let rows: Vec<Row> = rows.iter().chain(&rows).cloned().collect();
+
+    let before = vault.keyring.metrics();
+    for (row, envelope) in rows.iter().zip(&sealed) {
+        vault
+            .keyring
+            .open(&row.binding(), envelope)
+            .await
+            .expect("opens");
+    }
+    let warm = vault.keyring.metrics();
+    assert_eq!(
+        warm.root_unwraps, before.root_unwraps,
+        "warm opens reached the root"
+    );
+    assert_eq!(warm.root_wraps, before.root_wraps);
+    assert_eq!(warm.opens - before.opens, 40);
+
+    // A fresh process opens everything at once: one root call per KEK, not per secret.
+    let cold = Arc::new(restart(&vault, LocalRootProvider::new(root_key(1), vec![])));
+    let tasks: Vec<_> = rows
+        .iter()
+        .cloned()
+        .zip(sealed.iter().cloned())
+        .map(|(row, envelope)| {
+            let cold = cold.clone();
+            tokio::spawn(async move {
+                cold.keyring
+                    .open(&row.binding(), &envelope)
+                    .await
+                    .map(|_| ())
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("joins").expect("opens");
+    }
+    let metrics = cold.keyring.metrics();
+    assert_eq!(metrics.root_unwraps, 2, "two KEKs in use");
+    assert_eq!(metrics.root_wraps, 0);
+    assert_eq!(metrics.kek_cache_hits + metrics.kek_cache_misses, 40);
+}
+
+#[tokio::test]
+async fn unwrapped_keks_leave_memory_after_their_ttl() {
+    let vault = vault_configured(KeyringConfig {
+        kek_cache_ttl: Duration::from_millis(50),
+        ..KeyringConfig::default()
+    });
+    let row = Row::new(1);
+    let sealed = vault.seal(&row, MARKER).await;
+    vault
+        .keyring
+        .open(&row.binding(), &sealed)
+        .await
+        .expect("opens");
+    let before = vault.keyring.metrics().root_unwraps;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    vault
+        .keyring
+        .open(&row.binding(), &sealed)
+        .await
+        .expect("opens");
+    assert_eq!(
+        vault.keyring.metrics().root_unwraps,
+        before + 1,
+        "the KEK was unwrapped again"
+    );
+
+    vault.keyring.forget_keks();
+    vault
+        .keyring
+        .open(&row.binding(), &sealed)
+        .await
+        .expect("opens");
+    assert_eq!(vault.keyring.metrics().root_unwraps, before + 2);
+}
+
+#[tokio::test]
+async fn racing_writers_settle_on_one_active_kek() {
+    let keks = Arc::new(MemoryKekRepository::new());
+    let replicas: Vec<_> = (0..4)
+        .map(|_| {
+            Arc::new(vault_with(
+                LocalRootProvider::new(root_key(1), vec![]),
+                keks.clone(),
+                KeyringConfig::default(),
+            ))
+        })
+        .collect();
+    let tasks: Vec<_> = (0..32)
+        .map(|n| {
+            let replica = replicas[n % replicas.len()].clone();
+            tokio::spawn(async move {
+                let row = Row::new(n);
+                let sealed = replica
+                    .keyring
+                    .seal(&row.binding(), &value(&format!("v{n}")))
+                    .await?;
+                Ok::<_, KmsError>((row, sealed))
+            })
+        })
+        .collect();
+    let mut sealed = Vec::new();
+    for task in tasks {
+        sealed.push(task.await.expect("joins").expect("seals"));
+    }
+    let records = keks.records().expect("readable");
+    assert_eq!(
+        records
+            .iter()
+            .filter(|r| r.state == KekState::Active)
+            .count(),
+        1
+    );
+    assert_eq!(records.iter().map(|r| r.wrap_count).sum::<u64>(), 32);
+    for (n, (row, envelope)) in sealed.iter().enumerate() {
+        let reader = &replicas[(n + 1) % replicas.len()];
+        assert_eq!(reader.open(row, envelope).await, format!("v{n}"));
+    }
+}
+
+#[tokio::test]
+async fn the_root_provider_reports_what_it_holds() {
+    let provider = LocalRootProvider::new(root_key(2), vec![root_key(1), root_key(2), root_key(1)]);
+    assert_eq!(provider.kind(), "local");
+    assert_eq!(provider.current_key_id(), root_key(2).id());
+    assert!(provider.holds(root_key(1).id()));
+    assert!(!provider.holds(root_key(3).id()));
+    assert!(!provider.holds(&RootKeyId::parse("arn:aws:kms:us-east-1:0:key/x").expect("valid")));
+    let ids: Vec<_> = provider.key_ids().cloned().collect();
+    assert_eq!(
+        ids,
+        [root_key(2).id().clone(), root_key(1).id().clone()],
+        "duplicates dropped"
+    );
+}

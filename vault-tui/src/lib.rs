@@ -1,0 +1,3 @@
+//! vault-tui: the operator console (ratatui + crossterm) for browsing, rotating,
+//! rolling back and deleting secrets and reading the audit trail. An HTTP client of
+//! vault-api: it reaches data through the API only, never the store or the keys.

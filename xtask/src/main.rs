@@ -1,0 +1,70 @@
+//! `cargo xtask`: the project's developer tasks, in Rust rather than shell scripts.
+
+mod test;
+mod tidy;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "cargo xtask",
+    about = "Developer tasks for the vault workspace"
+)]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// The full check CI runs: formatting, clippy, tidy, then every test.
+    Test,
+    /// Repository invariants: file headers and the crate layering of ARCHITECTURE.md.
+    Tidy,
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let root = project_root()?;
+    match cli.task {
+        Task::Test => test::run(&root),
+        Task::Tidy => tidy::run(&root),
+    }
+}
+
+/// The workspace root: xtask lives one level below it.
+fn project_root() -> Result<PathBuf> {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .context("xtask has no parent directory")
+}
+
+/// The cargo that runs us, so nested commands use the same toolchain.
+fn cargo() -> Command {
+    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+/// Runs a command to completion in `dir`, echoing it first, failing on a non-zero exit.
+fn run_step(dir: &Path, command: &mut Command) -> Result<()> {
+    let program = Path::new(command.get_program())
+        .file_name()
+        .unwrap_or(command.get_program())
+        .to_string_lossy()
+        .into_owned();
+    let args: Vec<_> = command.get_args().map(|a| a.to_string_lossy()).collect();
+    let shown = format!("{program} {}", args.join(" "));
+    eprintln!("\n==> {shown}");
+    let status = command
+        .current_dir(dir)
+        .status()
+        .with_context(|| format!("could not start {shown}"))?;
+    if !status.success() {
+        bail!("{shown} failed ({status})");
+    }
+    Ok(())
+}

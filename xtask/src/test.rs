@@ -1,0 +1,71 @@
+//! `cargo xtask test`: everything CI checks, in the order that fails fastest.
+
+use std::path::Path;
+use std::process::Stdio;
+
+use anyhow::{Result, bail};
+
+use crate::{cargo, run_step, tidy};
+
+pub fn run(root: &Path) -> Result<()> {
+    ensure_components(root)?;
+    run_step(root, cargo().args(["fmt", "--all", "--", "--check"]))?;
+    run_step(
+        root,
+        cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--locked",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    )?;
+    eprintln!("\n==> cargo xtask tidy");
+    tidy::run(root)?;
+    // `--all-targets` also runs every criterion benchmark once, so none of them rots.
+    run_step(
+        root,
+        cargo().args(["test", "--workspace", "--all-targets", "--locked"]),
+    )?;
+    run_step(
+        root,
+        cargo().args(["test", "--workspace", "--doc", "--locked"]),
+    )?;
+    eprintln!("\nall checks passed");
+    Ok(())
+}
+
+/// rustfmt and clippy ship as rustup components; a bare toolchain may lack them.
+fn ensure_components(root: &Path) -> Result<()> {
+    let missing: Vec<&str> = ["fmt", "clippy"]
+        .into_iter()
+        .filter(|tool| {
+            !cargo()
+                .args([tool, "--version"])
+                .current_dir(root)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|status| status.success())
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let components: Vec<&str> = missing
+        .iter()
+        .map(|tool| if *tool == "fmt" { "rustfmt" } else { "clippy" })
+        .collect();
+    let mut rustup = std::process::Command::new("rustup");
+    rustup.arg("component").arg("add").args(&components);
+    if run_step(root, &mut rustup).is_err() {
+        bail!(
+            "cargo {} is missing and `rustup component add {}` failed; install those components",
+            missing.join(" and cargo "),
+            components.join(" ")
+        );
+    }
+    Ok(())
+}

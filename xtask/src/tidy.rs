@@ -1,0 +1,432 @@
+//! `cargo xtask tidy`: invariants that keep the workspace honest. Every `.rs` file
+//! opens with a `//!` line; the crate layering of ARCHITECTURE.md holds in the
+//! resolved dependency graph (from `cargo metadata`); vault-core's source neither
+//! reads the clock nor does I/O; CI runs the README's test command.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use cargo_metadata::{DependencyKind, MetadataCommand};
+
+pub fn run(root: &Path) -> Result<()> {
+    let mut problems = file_header_problems(root)?;
+    problems.extend(core_source_problems(root)?);
+    problems.extend(layering_problems(&DependencyGraph::load(root)?));
+    problems.extend(ci_problems(root)?);
+    if problems.is_empty() {
+        eprintln!("tidy: all invariants hold");
+        return Ok(());
+    }
+    for problem in &problems {
+        eprintln!("tidy: {problem}");
+    }
+    bail!("tidy found {} problem(s)", problems.len())
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    for entry in fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let path = entry?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.starts_with('.') || name == "target" {
+            continue;
+        }
+        if path.is_dir() {
+            rust_files(&path, out)?;
+        } else if path.extension().is_some_and(|ext| ext == "rs") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn file_header_problems(root: &Path) -> Result<Vec<String>> {
+    let mut files = Vec::new();
+    rust_files(root, &mut files)?;
+    let mut problems = Vec::new();
+    for file in files {
+        let text =
+            fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+        if !text.starts_with("//!") {
+            let shown = file
+                .strip_prefix(root)
+                .unwrap_or(&file)
+                .display()
+                .to_string();
+            problems.push(format!(
+                "{shown} does not start with a `//!` line saying what lives there"
+            ));
+        }
+    }
+    Ok(problems)
+}
+
+/// Text that would mean vault-core reads the clock or the outside world.
+const CORE_FORBIDDEN_TEXT: [&str; 6] = [
+    "::now(",
+    "std::fs",
+    "std::net",
+    "std::process",
+    "std::env::",
+    "std::thread",
+];
+
+fn core_source_problems(root: &Path) -> Result<Vec<String>> {
+    let mut files = Vec::new();
+    rust_files(&root.join("vault-core"), &mut files)?;
+    let mut problems = Vec::new();
+    for file in files {
+        let text = fs::read_to_string(&file)?;
+        for (number, line) in text.lines().enumerate() {
+            for pattern in CORE_FORBIDDEN_TEXT {
+                if line.contains(pattern) {
+                    let shown = file
+                        .strip_prefix(root)
+                        .unwrap_or(&file)
+                        .display()
+                        .to_string();
+                    problems.push(format!(
+                        "{shown}:{}: vault-core must not use `{pattern}` (no clock reads, no I/O)",
+                        number + 1
+                    ));
+                }
+            }
+        }
+    }
+    Ok(problems)
+}
+
+fn ci_problems(root: &Path) -> Result<Vec<String>> {
+    let command = "cargo xtask test";
+    let mut problems = Vec::new();
+    for file in [".ci/run", "README.md"] {
+        let text =
+            fs::read_to_string(root.join(file)).with_context(|| format!("reading {file}"))?;
+        if !text.contains(command) {
+            problems.push(format!("{file} does not contain `{command}`"));
+        }
+    }
+    Ok(problems)
+}
+
+/// The resolved graph: each package's dependencies, with whether any edge to them
+/// is a normal (non-dev, non-build) one.
+#[derive(Default)]
+pub struct DependencyGraph {
+    edges: BTreeMap<String, Vec<(String, bool)>>,
+}
+
+impl DependencyGraph {
+    fn load(root: &Path) -> Result<Self> {
+        let metadata = MetadataCommand::new()
+            .manifest_path(root.join("Cargo.toml"))
+            .exec()
+            .context("running cargo metadata")?;
+        let resolve = metadata
+            .resolve
+            .as_ref()
+            .context("cargo metadata returned no resolve graph")?;
+        let name_of = |id| metadata[id].name.to_string();
+        let mut graph = DependencyGraph::default();
+        for node in &resolve.nodes {
+            let deps = node
+                .deps
+                .iter()
+                .map(|dep| {
+                    let normal = dep
+                        .dep_kinds
+                        .iter()
+                        .any(|k| k.kind == DependencyKind::Normal);
+                    (name_of(&dep.pkg), normal)
+                })
+                .collect();
+            graph.edges.insert(name_of(&node.id), deps);
+        }
+        Ok(graph)
+    }
+
+    fn direct_normal(&self, package: &str) -> BTreeSet<&str> {
+        self.edges
+            .get(package)
+            .into_iter()
+            .flatten()
+            .filter(|(_, normal)| *normal)
+            .map(|(name, _)| name.as_str())
+            .collect()
+    }
+
+    /// Everything `package` pulls in at run time (normal edges only, transitively).
+    fn normal_tree(&self, package: &str) -> BTreeSet<&str> {
+        let mut seen = BTreeSet::new();
+        let mut pending = vec![package];
+        while let Some(next) = pending.pop() {
+            for dep in self.direct_normal(next) {
+                if seen.insert(dep) {
+                    pending.push(dep);
+                }
+            }
+        }
+        seen
+    }
+
+    #[cfg(test)]
+    fn with(mut self, package: &str, deps: &[(&str, bool)]) -> Self {
+        self.edges.insert(
+            package.to_owned(),
+            deps.iter()
+                .map(|(n, normal)| ((*n).to_owned(), *normal))
+                .collect(),
+        );
+        self
+    }
+}
+
+const MEMBERS: [&str; 6] = [
+    "vault-core",
+    "vault-kms",
+    "vault-store",
+    "vault-api",
+    "vault-tui",
+    "xtask",
+];
+
+/// `name*` matches by prefix, anything else exactly.
+fn matches(pattern: &str, name: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => name.starts_with(prefix),
+        None => pattern == name,
+    }
+}
+
+enum Reach {
+    Direct,
+    Tree,
+}
+
+struct Rule {
+    packages: &'static [&'static str],
+    reach: Reach,
+    forbidden: &'static [&'static str],
+    invariant: &'static str,
+}
+
+const DATABASE: &[&str] = &[
+    "diesel*",
+    "deadpool-diesel",
+    "libsqlite3-sys",
+    "pq-sys",
+    "rusqlite",
+    "sqlx*",
+    "postgres*",
+    "tokio-postgres",
+];
+const HTTP_SERVER: &[&str] = &["axum*", "tower-http"];
+
+const RULES: &[Rule] = &[
+    Rule {
+        packages: &["vault-core"],
+        reach: Reach::Tree,
+        forbidden: &[
+            "tokio*",
+            "async-std",
+            "smol",
+            "futures*",
+            "diesel*",
+            "libsqlite3-sys",
+            "pq-sys",
+            "rusqlite",
+            "sqlx*",
+            "axum*",
+            "hyper*",
+            "http",
+            "reqwest",
+            "tower*",
+            "aws-*",
+            "vault-kms",
+            "vault-store",
+            "vault-api",
+            "vault-tui",
+        ],
+        invariant: "vault-core does no I/O and depends on no async, database, HTTP or cloud crate",
+    },
+    Rule {
+        packages: &["vault-kms"],
+        reach: Reach::Tree,
+        forbidden: &["vault-store", "vault-api", "vault-tui", "diesel*", "axum*"],
+        invariant: "vault-kms stands on vault-core alone",
+    },
+    Rule {
+        packages: &["vault-store"],
+        reach: Reach::Tree,
+        forbidden: &["vault-kms", "vault-api", "vault-tui", "axum*", "aws-*"],
+        invariant: "vault-store stands on vault-core alone and keeps envelopes as opaque bytes",
+    },
+    Rule {
+        packages: &["vault-core", "vault-kms", "vault-api", "vault-tui", "xtask"],
+        reach: Reach::Direct,
+        forbidden: DATABASE,
+        invariant: "only vault-store knows diesel",
+    },
+    Rule {
+        packages: &[
+            "vault-core",
+            "vault-kms",
+            "vault-store",
+            "vault-tui",
+            "xtask",
+        ],
+        reach: Reach::Direct,
+        forbidden: HTTP_SERVER,
+        invariant: "only vault-api knows axum",
+    },
+    Rule {
+        packages: &["vault-tui"],
+        reach: Reach::Tree,
+        forbidden: &["vault-store", "vault-kms", "vault-api", "diesel*", "aws-*"],
+        invariant: "vault-tui reaches data only through vault-api over HTTP",
+    },
+];
+
+pub fn layering_problems(graph: &DependencyGraph) -> Vec<String> {
+    let mut problems = Vec::new();
+    for rule in RULES {
+        for package in rule.packages {
+            let deps = match rule.reach {
+                Reach::Direct => graph.direct_normal(package),
+                Reach::Tree => graph.normal_tree(package),
+            };
+            for dep in deps {
+                if rule.forbidden.iter().any(|pattern| matches(pattern, dep)) {
+                    problems.push(format!(
+                        "{package} depends on {dep}, but {}",
+                        rule.invariant
+                    ));
+                }
+            }
+        }
+    }
+    for member in MEMBERS {
+        if !graph.edges.contains_key(member) {
+            problems.push(format!(
+                "workspace member {member} is missing from the dependency graph"
+            ));
+        }
+    }
+    problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn clean() -> DependencyGraph {
+        let mut graph = DependencyGraph::default()
+            .with("vault-core", &[("serde", true), ("proptest", false)])
+            .with("vault-kms", &[("vault-core", true), ("tokio", false)])
+            .with("vault-store", &[("vault-core", true), ("diesel", true)])
+            .with(
+                "vault-api",
+                &[("vault-kms", true), ("vault-store", true), ("axum", true)],
+            )
+            .with("vault-tui", &[("vault-core", true), ("reqwest", true)])
+            .with("xtask", &[("vault-store", true)])
+            .with("diesel", &[("libsqlite3-sys", true)])
+            .with("reqwest", &[("hyper", true)]);
+        graph = graph.with("proptest", &[("tokio", true)]);
+        graph
+    }
+
+    #[test]
+    fn the_intended_layering_passes() {
+        assert_eq!(layering_problems(&clean()), Vec::<String>::new());
+    }
+
+    #[test]
+    fn vault_core_may_not_pull_async_or_io_crates_even_transitively() {
+        let graph = clean()
+            .with("vault-core", &[("serde", true), ("helper", true)])
+            .with("helper", &[("tokio", true)]);
+        assert_eq!(
+            layering_problems(&graph),
+            [
+                "vault-core depends on tokio, but vault-core does no I/O and depends on no async, database, HTTP or cloud crate"
+            ]
+        );
+        let aws = clean().with("vault-core", &[("aws-sdk-kms", true)]);
+        assert_eq!(
+            layering_problems(&aws),
+            [
+                "vault-core depends on aws-sdk-kms, but vault-core does no I/O and depends on no async, database, HTTP or cloud crate",
+                "vault-store depends on aws-sdk-kms, but vault-store stands on vault-core alone and keeps envelopes as opaque bytes",
+                "vault-tui depends on aws-sdk-kms, but vault-tui reaches data only through vault-api over HTTP",
+            ]
+        );
+    }
+
+    #[test]
+    fn dev_dependencies_do_not_count() {
+        let graph = clean().with("vault-core", &[("tokio", false)]);
+        assert!(layering_problems(&graph).is_empty());
+    }
+
+    #[test]
+    fn only_the_store_knows_diesel_and_only_the_api_knows_axum() {
+        let graph = clean()
+            .with("vault-api", &[("diesel", true), ("axum", true)])
+            .with("vault-tui", &[("axum", true)]);
+        assert_eq!(
+            layering_problems(&graph),
+            [
+                "vault-api depends on diesel, but only vault-store knows diesel",
+                "vault-tui depends on axum, but only vault-api knows axum",
+            ]
+        );
+    }
+
+    #[test]
+    fn the_tui_reaches_data_over_http_only() {
+        let graph = clean()
+            .with("vault-tui", &[("vault-api", true)])
+            .with("vault-api", &[("vault-store", true)]);
+        let problems = layering_problems(&graph);
+        assert!(problems.contains(&"vault-tui depends on vault-api, but vault-tui reaches data only through vault-api over HTTP".to_owned()));
+        assert!(problems.contains(&"vault-tui depends on vault-store, but vault-tui reaches data only through vault-api over HTTP".to_owned()));
+    }
+
+    #[test]
+    fn kms_and_store_stand_on_core_alone() {
+        let graph = clean().with("vault-kms", &[("vault-core", true), ("vault-store", true)]);
+        assert_eq!(
+            layering_problems(&graph),
+            [
+                "vault-kms depends on diesel, but vault-kms stands on vault-core alone",
+                "vault-kms depends on vault-store, but vault-kms stands on vault-core alone",
+            ]
+        );
+    }
+
+    #[test]
+    fn file_headers_and_core_text_are_checked() {
+        let dir = std::env::temp_dir().join(format!("xtask-tidy-{}", std::process::id()));
+        let core = dir.join("vault-core/src");
+        fs::create_dir_all(&core).expect("temp dir");
+        fs::write(core.join("good.rs"), "//! Says what it holds.\n").expect("write");
+        fs::write(
+            core.join("bad.rs"),
+            "// not a doc line\nfn f() { let _ = chrono::Utc::now(); }\n",
+        )
+        .expect("write");
+        let headers = file_header_problems(&dir).expect("walks");
+        let core_text = core_source_problems(&dir).expect("walks");
+        fs::remove_dir_all(&dir).expect("cleanup");
+        assert_eq!(
+            headers,
+            ["vault-core/src/bad.rs does not start with a `//!` line saying what lives there"]
+        );
+        assert_eq!(
+            core_text,
+            ["vault-core/src/bad.rs:2: vault-core must not use `::now(` (no clock reads, no I/O)"]
+        );
+    }
+}
