@@ -120,7 +120,8 @@ pub(crate) fn seal(
     let dek_nonce: [u8; NONCE_LEN] = random_bytes()?;
     let value_nonce: [u8; NONCE_LEN] = random_bytes()?;
 
-    let mut wrapped = [0u8; WRAPPED_DEK_LEN];
+    // Holds the plaintext DEK until it is encrypted in place: zeroized if that fails.
+    let mut wrapped = Zeroizing::new([0u8; WRAPPED_DEK_LEN]);
     let (key_part, tag_part) = wrapped.split_at_mut(KEY_LEN);
     key_part.copy_from_slice(dek.expose());
     let tag = kek
@@ -150,7 +151,7 @@ pub(crate) fn seal(
         kek_id: *kek.id(),
         dek: WrappedDek {
             nonce: dek_nonce,
-            sealed: wrapped,
+            sealed: *wrapped,
         },
         value: Ciphertext {
             nonce: value_nonce,

@@ -134,7 +134,7 @@ impl Keyring {
 
     /// Starts a new KEK under the current root key; new seals use it at once.
     pub async fn rotate_kek(&self) -> Result<KekRecord, KmsError> {
-        let active = self.keks.active().await?;
+        let active = self.keks.active(self.root.current_key_id()).await?;
         self.start_kek(active.as_ref().map(KekRecord::id)).await
     }
 
@@ -185,14 +185,16 @@ impl Keyring {
         self.root.unwrap(wrapped.root_wrapped(), &binding).await
     }
 
-    /// The active KEK with one wrap claimed on it. The active KEK is replaced first
-    /// when the root key has changed or its wrap budget is spent.
+    /// The active KEK of the current root key, with one wrap claimed on it. A KEK of
+    /// any other root key is never chosen, so a root key change retires the old KEKs
+    /// for new wraps; a KEK whose wrap budget is spent is replaced.
     async fn kek_for_new_wrap(&self) -> Result<Arc<Kek>, KmsError> {
+        let root = self.root.current_key_id();
         for _ in 0..MAX_ACTIVE_KEK_ATTEMPTS {
-            let active = self.keks.active().await?;
+            let active = self.keks.active(root).await?;
             let usable = active.as_ref().filter(|record| {
                 record.state == KekState::Active
-                    && record.root_key_id() == self.root.current_key_id()
+                    && record.root_key_id() == root
                     && record.wrap_count < self.max_wraps
             });
             match usable {
@@ -210,8 +212,8 @@ impl Keyring {
     }
 
     /// Generates a KEK, wraps it under the current root key, proves the wrap opens,
-    /// and installs it as active in place of `replacing` unless another writer
-    /// already replaced that one (then theirs is returned and ours discarded).
+    /// and installs it as that root key's active KEK in place of `replacing`, unless
+    /// another writer already replaced that one (then theirs is returned, ours dropped).
     async fn start_kek(&self, replacing: Option<&KekId>) -> Result<KekRecord, KmsError> {
         let id = KekId::generate()?;
         let material = KekMaterial::generate()?;

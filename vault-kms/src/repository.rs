@@ -11,9 +11,13 @@ use crate::error::KmsError;
 use crate::ids::{KekId, RootKeyId};
 use crate::wrapped_kek::WrappedKek;
 
+/// Each root key has at most one active KEK: the one new DEKs are wrapped under by
+/// every vault process whose current root key it is. Keeping one per root key (not
+/// one overall) means processes mid-way through a root key change never retire each
+/// other's KEK: each wraps under its own current root's KEK until all agree.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KekState {
-    /// The one KEK new DEKs are wrapped under.
+    /// Wraps new DEKs for processes whose current root key wraps it.
     Active,
     /// Opens what it wrapped, wraps nothing new.
     Retired,
@@ -52,13 +56,13 @@ impl KekRecord {
 pub trait KekRepository: Send + Sync + 'static {
     async fn get(&self, id: &KekId) -> Result<Option<KekRecord>, KmsError>;
 
-    /// The KEK new DEKs are wrapped under, if any.
-    async fn active(&self) -> Result<Option<KekRecord>, KmsError>;
+    /// The active KEK under root key `root`, if any.
+    async fn active(&self, root: &RootKeyId) -> Result<Option<KekRecord>, KmsError>;
 
-    /// Compare-and-swap of the active KEK: when the active KEK is still `replacing`,
-    /// or no KEK is active at all, stores `record` as active (retiring `replacing`) and
-    /// returns it. Otherwise another process got there first: stores nothing and
-    /// returns the KEK that is active now.
+    /// Compare-and-swap of the active KEK under `record`'s root key: when that is still
+    /// `replacing`, or none is active under it, stores `record` as active (retiring
+    /// `replacing`) and returns it. Otherwise another process got there first: stores
+    /// nothing and returns the KEK that is active under that root key now.
     async fn install_active(
         &self,
         record: WrappedKek,
@@ -98,11 +102,11 @@ impl KekRepository for MemoryKekRepository {
         Ok(self.lock()?.iter().find(|r| r.id() == id).cloned())
     }
 
-    async fn active(&self) -> Result<Option<KekRecord>, KmsError> {
+    async fn active(&self, root: &RootKeyId) -> Result<Option<KekRecord>, KmsError> {
         Ok(self
             .lock()?
             .iter()
-            .find(|r| r.state == KekState::Active)
+            .find(|r| r.state == KekState::Active && r.root_key_id() == root)
             .cloned())
     }
 
@@ -112,7 +116,9 @@ impl KekRepository for MemoryKekRepository {
         replacing: Option<&KekId>,
     ) -> Result<KekRecord, KmsError> {
         let mut records = self.lock()?;
-        let active = records.iter_mut().find(|r| r.state == KekState::Active);
+        let active = records
+            .iter_mut()
+            .find(|r| r.state == KekState::Active && r.root_key_id() == record.root_key_id());
         match (active, replacing) {
             (Some(current), Some(expected)) if current.id() == expected => {
                 current.state = KekState::Retired;

@@ -222,18 +222,23 @@ impl Resolution<SecretValue> {
     }
 }
 
-/// Orders the contenders for one name: layer by the policy, then narrow scopes before
-/// wide ones, then secret id, so the result never depends on the order of the input
-/// (ids only decide when the overlap rule was bypassed and two equal scopes compete).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct Rank {
-    layer: usize,
-    wide: bool,
-    secret: Option<SecretId>,
+/// Where a source stands for one name, best first: layer by the policy, then narrow
+/// scopes before wide ones, then secret id, so the result never depends on the order
+/// of the input (ids only decide when the overlap rule was bypassed and two equal
+/// scopes compete).
+fn precedence<'a>(
+    policy: &PrecedencePolicy,
+    source: &'a Source,
+) -> (usize, bool, Option<&'a SecretId>) {
+    let secret = source.secret.as_ref();
+    (
+        policy.rank(source.layer),
+        secret.is_some_and(|s| !s.scope.is_narrow()),
+        secret.map(|s| &s.id),
+    )
 }
 
 struct Contender<V> {
-    rank: Rank,
     source: Source,
     value: ResolvedValue<V>,
 }
@@ -260,11 +265,6 @@ pub fn resolve<V>(
     for (layer, env) in supplied {
         for (name, value) in env {
             contenders.entry(name).or_default().push(Contender {
-                rank: Rank {
-                    layer: policy.rank(layer),
-                    wide: false,
-                    secret: None,
-                },
                 source: Source {
                     layer,
                     secret: None,
@@ -278,17 +278,16 @@ pub fn resolve<V>(
         if !meta.placement.reaches(&context) {
             continue;
         }
-        let layer = Layer::of_owner(meta.placement.owner().kind());
-        let scope = meta.placement.scope().kind();
+        let expired = meta.is_expired(now);
         let source = Source {
-            layer,
+            layer: Layer::of_owner(meta.placement.owner().kind()),
             secret: Some(SecretRef {
-                id: meta.id.clone(),
-                scope,
+                scope: meta.placement.scope().kind(),
+                id: meta.id,
             }),
         };
         let name = EnvName::from(meta.name);
-        if meta.expires_at.is_some_and(|expiry| expiry.is_expired(now)) {
+        if expired {
             skipped.push(Skipped {
                 name,
                 source,
@@ -297,11 +296,6 @@ pub fn resolve<V>(
             continue;
         }
         contenders.entry(name).or_default().push(Contender {
-            rank: Rank {
-                layer: policy.rank(layer),
-                wide: !scope.is_narrow(),
-                secret: Some(meta.id),
-            },
             source,
             value: ResolvedValue::Stored(payload),
         });
@@ -320,7 +314,7 @@ pub fn resolve<V>(
             }));
             group = baseline;
         }
-        group.sort_by(|a, b| a.rank.cmp(&b.rank));
+        group.sort_by(|a, b| precedence(policy, &a.source).cmp(&precedence(policy, &b.source)));
         let mut group = group.into_iter();
         if let Some(winner) = group.next() {
             entries.insert(
@@ -334,14 +328,8 @@ pub fn resolve<V>(
         }
     }
 
-    skipped.sort_by_cached_key(|s| {
-        let secret = s.source.secret.as_ref();
-        (
-            s.name.clone(),
-            policy.rank(s.source.layer),
-            secret.map(|r| !r.scope.is_narrow()),
-            secret.map(|r| r.id.clone()),
-        )
+    skipped.sort_by(|a, b| {
+        (&a.name, precedence(policy, &a.source)).cmp(&(&b.name, precedence(policy, &b.source)))
     });
 
     Resolution { entries, skipped }

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use super::fixtures::*;
 use crate::{
-    KekState, KeyringConfig, KmsError, LocalRootProvider, MemoryKekRepository, RootKeyId,
-    RootKeyProvider,
+    KekRepository, KekState, KeyringConfig, KmsError, LocalRootProvider, MemoryKekRepository,
+    RootKeyId, RootKeyProvider,
 };
 
 #[tokio::test]
@@ -71,21 +71,33 @@ async fn a_previous_root_key_still_opens_and_new_writes_move_to_the_current_one(
     assert_eq!(after.open(&row, &old).await, "sealed under key 1");
 
     let new = after.seal(&row, "sealed under key 2").await;
+    let newer = after.seal(&row, "also under key 2").await;
     assert_ne!(
         new.kek_id(),
         old.kek_id(),
-        "a root key change retires the KEK"
+        "a root key change retires the old KEK for new wraps"
     );
+    assert_eq!(new.kek_id(), newer.kek_id());
     let records = after.keks.records().expect("readable");
-    assert_eq!(records.len(), 2);
+    let summary: Vec<_> = records
+        .iter()
+        .map(|r| (r.root_key_id().clone(), r.wrap_count))
+        .collect();
     assert_eq!(
-        (records[0].state, records[0].root_key_id()),
-        (KekState::Retired, root_key(1).id())
+        summary,
+        [(root_key(1).id().clone(), 1), (root_key(2).id().clone(), 2)],
+        "the key-1 KEK wrapped nothing after the change"
     );
     assert_eq!(
-        (records[1].state, records[1].root_key_id()),
-        (KekState::Active, root_key(2).id())
+        after
+            .keks
+            .active(root_key(2).id())
+            .await
+            .expect("reads")
+            .map(|r| *r.id()),
+        Some(*new.kek_id())
     );
+    assert_eq!(after.open(&row, &old).await, "sealed under key 1");
 
     // Once the old key is dropped from the configuration, only the new KEK opens.
     let only_new = restart(&before, LocalRootProvider::new(root_key(2), vec![]));
@@ -284,6 +296,41 @@ async fn racing_writers_settle_on_one_active_kek() {
     for (n, (row, envelope)) in sealed.iter().enumerate() {
         let reader = &replicas[(n + 1) % replicas.len()];
         assert_eq!(reader.open(row, envelope).await, format!("v{n}"));
+    }
+}
+
+#[tokio::test]
+async fn replicas_mid_way_through_a_root_key_change_do_not_fight() {
+    // The safe rollout: the new key is first added everywhere, then made current one
+    // replica at a time. Meanwhile replicas disagree on the current key.
+    let keks = Arc::new(MemoryKekRepository::new());
+    let switched = vault_with(
+        LocalRootProvider::new(root_key(2), vec![root_key(1)]),
+        keks.clone(),
+        KeyringConfig::default(),
+    );
+    let lagging = vault_with(
+        LocalRootProvider::new(root_key(1), vec![root_key(2)]),
+        keks.clone(),
+        KeyringConfig::default(),
+    );
+    let mut sealed = Vec::new();
+    for n in 0..20 {
+        let writer = if n % 2 == 0 { &switched } else { &lagging };
+        let row = Row::new(n);
+        let envelope = writer.seal(&row, &format!("v{n}")).await;
+        sealed.push((row, envelope));
+    }
+    let records = keks.records().expect("reads");
+    assert_eq!(records.len(), 2, "one KEK per root key, no churn");
+    assert!(
+        records
+            .iter()
+            .all(|r| r.state == KekState::Active && r.wrap_count == 10)
+    );
+    for (n, (row, envelope)) in sealed.iter().enumerate() {
+        assert_eq!(switched.open(row, envelope).await, format!("v{n}"));
+        assert_eq!(lagging.open(row, envelope).await, format!("v{n}"));
     }
 }
 

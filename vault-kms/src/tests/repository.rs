@@ -5,21 +5,31 @@ use crate::{
     KekId, KekRepository, KekState, MemoryKekRepository, RootKeyId, RootWrapped, WrappedKek,
 };
 
-fn record(byte: u8) -> WrappedKek {
+const ROOT: &str = "local:0000000000000000";
+
+fn record_under(byte: u8, root: &str) -> WrappedKek {
     WrappedKek::new(
         KekId::from_bytes([byte; 16]),
         RootWrapped {
-            key_id: RootKeyId::parse("local:0000000000000000").expect("valid"),
+            key_id: RootKeyId::parse(root).expect("valid"),
             ciphertext: vec![byte; 60],
         },
     )
     .expect("non-empty")
 }
 
+fn record(byte: u8) -> WrappedKek {
+    record_under(byte, ROOT)
+}
+
+fn root() -> RootKeyId {
+    RootKeyId::parse(ROOT).expect("valid")
+}
+
 #[tokio::test]
 async fn install_active_is_a_compare_and_swap() {
     let store = MemoryKekRepository::new();
-    assert_eq!(store.active().await.expect("reads"), None);
+    assert_eq!(store.active(&root()).await.expect("reads"), None);
 
     let first = store
         .install_active(record(1), None)
@@ -90,4 +100,40 @@ async fn wraps_are_claimed_only_on_the_active_kek_within_budget() {
             .expect("answers"),
         "unknown"
     );
+}
+
+#[tokio::test]
+async fn each_root_key_has_its_own_active_kek() {
+    let store = MemoryKekRepository::new();
+    let other = "arn:aws:kms:eu-west-1:000000000000:key/other";
+    store
+        .install_active(record(1), None)
+        .await
+        .expect("installs");
+    let theirs = store
+        .install_active(record_under(2, other), None)
+        .await
+        .expect("installs");
+    assert_eq!(
+        theirs.id(),
+        record(2).id(),
+        "another root key does not compete"
+    );
+    let other_root = RootKeyId::parse(other).expect("valid");
+    let active_id = |r: Option<crate::KekRecord>| r.map(|r| *r.id());
+    assert_eq!(
+        active_id(store.active(&root()).await.expect("reads")),
+        Some(*record(1).id())
+    );
+    assert_eq!(
+        active_id(store.active(&other_root).await.expect("reads")),
+        Some(*record(2).id())
+    );
+    let states: Vec<_> = store
+        .records()
+        .expect("reads")
+        .iter()
+        .map(|r| r.state)
+        .collect();
+    assert_eq!(states, [KekState::Active, KekState::Active]);
 }
