@@ -78,17 +78,26 @@ fn invalid(reason: impl Into<String>) -> KmsError {
 
 /// Even-length all-hex input is hex: a 32-byte key in base64 is 43 characters, or 44
 /// with `=`, so it never looks like that, and a mistyped hex key gets a length error.
+///
+/// Every attempt decodes into one zeroized buffer, so a failed try (URL-safe input
+/// read as standard base64 stops part-way) leaves no partial key in freed memory.
 fn decode(text: &str) -> Result<Zeroizing<Vec<u8>>, KmsError> {
-    if text.len().is_multiple_of(2) && text.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return hex::decode(text)
-            .map(Zeroizing::new)
-            .map_err(|_| invalid("it is not valid hex"));
-    }
-    [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]
-        .iter()
-        .find_map(|engine| engine.decode(text).ok())
-        .map(Zeroizing::new)
-        .ok_or_else(|| invalid("it is neither hex nor base64"))
+    // Decoded bytes never outnumber input characters.
+    let mut buffer = Zeroizing::new(vec![0u8; text.len()]);
+    let written = if text.len().is_multiple_of(2) && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        let len = text.len() / 2;
+        hex::decode_to_slice(text, &mut buffer[..len])
+            .map_err(|_| invalid("it is not valid hex"))?;
+        len
+    } else {
+        [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]
+            .iter()
+            .find_map(|engine| engine.decode_slice(text, &mut buffer[..]).ok())
+            .ok_or_else(|| invalid("it is neither hex nor base64"))?
+    };
+    // Zeroizing a Vec clears its whole capacity, so the cut-off tail is wiped too.
+    buffer.truncate(written);
+    Ok(buffer)
 }
 
 fn fingerprint(key: &[u8; KEY_LEN]) -> RootKeyId {

@@ -22,6 +22,16 @@ fn record(byte: u8) -> WrappedKek {
     record_under(byte, ROOT)
 }
 
+/// The state of every stored KEK, oldest first.
+fn states(store: &MemoryKekRepository) -> Vec<KekState> {
+    store
+        .records()
+        .expect("reads")
+        .iter()
+        .map(|r| r.state)
+        .collect()
+}
+
 fn root() -> RootKeyId {
     RootKeyId::parse(ROOT).expect("valid")
 }
@@ -50,13 +60,7 @@ async fn install_active_is_a_compare_and_swap() {
         .await
         .expect("installs");
     assert_eq!(second.id(), record(3).id());
-    let states: Vec<_> = store
-        .records()
-        .expect("reads")
-        .iter()
-        .map(|r| r.state)
-        .collect();
-    assert_eq!(states, [KekState::Retired, KekState::Active]);
+    assert_eq!(states(&store), [KekState::Retired, KekState::Active]);
 
     // Replacing a KEK that is no longer active changes nothing.
     let stale = store
@@ -129,11 +133,5 @@ async fn each_root_key_has_its_own_active_kek() {
         active_id(store.active(&other_root).await.expect("reads")),
         Some(*record(2).id())
     );
-    let states: Vec<_> = store
-        .records()
-        .expect("reads")
-        .iter()
-        .map(|r| r.state)
-        .collect();
-    assert_eq!(states, [KekState::Active, KekState::Active]);
+    assert_eq!(states(&store), [KekState::Active, KekState::Active]);
 }
