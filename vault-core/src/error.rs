@@ -61,6 +61,9 @@ pub enum CoreError {
     #[error("unknown scope; expected one of {expected}")]
     UnknownScope { expected: &'static str },
 
+    #[error("unknown role; expected one of {expected}")]
+    UnknownRole { expected: &'static str },
+
     #[error("scope {scope} needs at least one {}", kind.as_str())]
     EmptyTargets { scope: &'static str, kind: IdKind },
 

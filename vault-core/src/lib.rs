@@ -11,6 +11,7 @@ mod newtype;
 mod overlap;
 mod policy;
 mod resolve;
+mod role;
 mod scope;
 mod secret;
 mod value;
@@ -28,6 +29,7 @@ pub use resolve::{
     Candidate, EnvMap, Resolution, ResolutionContext, ResolutionInput, Resolved, ResolvedValue,
     SecretRef, SkipReason, Skipped, Source, resolve,
 };
+pub use role::ProjectRole;
 pub use scope::{MAX_SCOPE_TARGETS, Owner, OwnerKind, Placement, Scope, ScopeKind, TargetSet};
 pub use secret::{Description, ExpiresAt, MAX_DESCRIPTION_CHARS, SecretMeta, Version};
 pub use value::{MAX_VALUE_BYTES, REDACTED, SecretValue};

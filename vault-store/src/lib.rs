@@ -1,4 +1,341 @@
-//! vault-store: the vault's persistence through diesel, on SQLite (the embedded
-//! default) and PostgreSQL (several vault-api replicas on one fleet), with the
-//! migrations embedded and applied at start-up. The only crate that knows the
-//! database; it keeps envelopes as opaque bytes and stands on vault-core alone.
+//! vault-store: the one crate that knows the database. diesel over SQLite (the embedded
+//! default) and PostgreSQL (several API replicas, one fleet) through a single
+//! `MultiConnection`, with the same code and the same tests on both. Migrations are
+//! embedded and applied when a `Store` opens. Sealed values and wrapped keys are opaque
+//! bytes here; plaintext never reaches this crate. Calls are async and run on tokio's
+//! blocking pool, so the runtime's workers never wait on the database.
+
+mod audit;
+mod convert;
+mod db;
+mod error;
+mod keks;
+pub mod migrate;
+mod projects;
+mod schema;
+mod secrets;
+mod tokens;
+
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use vault_core::{
+    Candidate, MilestoneId, ProjectId, ProjectRole, ResolutionContext, SecretId, SecretMeta,
+    UserId, Version,
+};
+
+pub use audit::AuditRecord;
+pub use db::{BackendKind, DatabaseUrl};
+pub use error::{Conflict, Entity, StoreError, StoreResult};
+pub use keks::{KekStatus, StoredKek};
+pub use migrate::MigrationState;
+pub use projects::{Member, Milestone, MilestoneRemoval, Project, ProjectRemoval};
+pub use secrets::{
+    ListCursor, MAX_PAGE_SIZE, NewSecret, NewValue, Page, Sealed, SecretQuery, SecretUpdate,
+    VersionInfo,
+};
+pub use tokens::{NewToken, StoredToken, TOKEN_HASH_BYTES, TokenBinding, TokenKind};
+
+use db::{DbConnection, Pool};
+
+#[derive(Clone, Debug)]
+pub struct StoreConfig {
+    /// Connections kept open; requests beyond this wait for one.
+    pub pool_size: u32,
+    /// How long a request waits for a free connection before `Unavailable`.
+    pub acquire_timeout: Duration,
+    /// How many versions of each secret are kept for rollback, newest first.
+    pub versions_kept: NonZeroU32,
+}
+
+pub const DEFAULT_VERSIONS_KEPT: NonZeroU32 = match NonZeroU32::new(10) {
+    Some(n) => n,
+    None => NonZeroU32::MIN,
+};
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            pool_size: 16,
+            acquire_timeout: Duration::from_secs(10),
+            versions_kept: DEFAULT_VERSIONS_KEPT,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pool: Pool,
+    backend: BackendKind,
+    versions_kept: u32,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .field("versions_kept", &self.versions_kept)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens the database, applies pending migrations and fills the pool. Blocking: call
+    /// it at start-up, or through `spawn_blocking`.
+    pub fn open(url: &str, config: &StoreConfig) -> StoreResult<Store> {
+        let url = DatabaseUrl::parse(url)?;
+        let backend = url.backend();
+        migrate::apply_pending(&mut url.establish()?)?;
+        let pool = db::build_pool(url, config.pool_size.max(1), config.acquire_timeout)?;
+        Ok(Store {
+            pool,
+            backend,
+            versions_kept: config.versions_kept.get(),
+        })
+    }
+
+    pub fn backend(&self) -> BackendKind {
+        self.backend
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut DbConnection) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get().map_err(|e| StoreError::Unavailable {
+                detail: format!("no database connection became free: {e}"),
+            })?;
+            work(&mut conn)
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable {
+            detail: format!("the database task stopped: {e}"),
+        })?
+    }
+
+    /// Answers once the database answers: for readiness checks.
+    pub async fn ping(&self) -> StoreResult<()> {
+        self.run(|conn| {
+            use diesel::connection::SimpleConnection;
+            conn.batch_execute("SELECT 1").map_err(StoreError::from)
+        })
+        .await
+    }
+
+    // Secrets.
+
+    pub async fn create_secret(&self, new: NewSecret) -> StoreResult<SecretMeta> {
+        self.run(move |conn| secrets::create(conn, &new)).await
+    }
+
+    pub async fn secret(&self, id: SecretId) -> StoreResult<SecretMeta> {
+        self.run(move |conn| secrets::get(conn, &id)).await
+    }
+
+    pub async fn list_secrets(&self, query: SecretQuery) -> StoreResult<Page<SecretMeta>> {
+        self.run(move |conn| secrets::list(conn, &query)).await
+    }
+
+    /// Changes metadata and/or the value in one transaction. A new value becomes
+    /// version `expected_version + 1`; the oldest versions beyond the kept count go.
+    pub async fn update_secret(
+        &self,
+        id: SecretId,
+        update: SecretUpdate,
+        now: DateTime<Utc>,
+    ) -> StoreResult<SecretMeta> {
+        let kept = self.versions_kept;
+        self.run(move |conn| secrets::update(conn, &id, &update, now, kept))
+            .await
+    }
+
+    /// Deletes the secret with every version and target.
+    pub async fn delete_secret(&self, id: SecretId) -> StoreResult<()> {
+        self.run(move |conn| secrets::delete(conn, &id)).await
+    }
+
+    /// Version history, newest first.
+    pub async fn secret_versions(&self, id: SecretId) -> StoreResult<Vec<VersionInfo>> {
+        self.run(move |conn| secrets::versions(conn, &id)).await
+    }
+
+    pub async fn sealed_version(&self, id: SecretId, version: Version) -> StoreResult<Sealed> {
+        self.run(move |conn| secrets::sealed_version(conn, &id, version))
+            .await
+    }
+
+    /// Every stored secret that reaches `context`, with its current sealed value.
+    pub async fn candidates(
+        &self,
+        context: ResolutionContext,
+    ) -> StoreResult<Vec<Candidate<Sealed>>> {
+        self.run(move |conn| secrets::candidates(conn, &context))
+            .await
+    }
+
+    // Projects, milestones, members.
+
+    pub async fn create_project(
+        &self,
+        id: ProjectId,
+        name: String,
+        accountable: UserId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Project> {
+        self.run(move |conn| projects::create_project(conn, &id, &name, &accountable, now))
+            .await
+    }
+
+    pub async fn project(&self, id: ProjectId) -> StoreResult<Project> {
+        self.run(move |conn| projects::get_project(conn, &id)).await
+    }
+
+    pub async fn delete_project(
+        &self,
+        id: ProjectId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<ProjectRemoval> {
+        self.run(move |conn| projects::delete_project(conn, &id, now))
+            .await
+    }
+
+    pub async fn create_milestone(
+        &self,
+        project: ProjectId,
+        id: MilestoneId,
+        name: String,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Milestone> {
+        self.run(move |conn| projects::create_milestone(conn, &project, &id, &name, now))
+            .await
+    }
+
+    pub async fn milestones(&self, project: ProjectId) -> StoreResult<Vec<Milestone>> {
+        self.run(move |conn| projects::list_milestones(conn, &project))
+            .await
+    }
+
+    pub async fn delete_milestone(
+        &self,
+        project: ProjectId,
+        id: MilestoneId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<MilestoneRemoval> {
+        self.run(move |conn| projects::delete_milestone(conn, &project, &id, now))
+            .await
+    }
+
+    pub async fn put_member(
+        &self,
+        project: ProjectId,
+        user: UserId,
+        role: ProjectRole,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Member> {
+        self.run(move |conn| projects::put_member(conn, &project, &user, role, now))
+            .await
+    }
+
+    pub async fn remove_member(
+        &self,
+        project: ProjectId,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        self.run(move |conn| projects::remove_member(conn, &project, &user, now))
+            .await
+    }
+
+    pub async fn member_role(
+        &self,
+        project: ProjectId,
+        user: UserId,
+    ) -> StoreResult<Option<ProjectRole>> {
+        self.run(move |conn| projects::member_role(conn, &project, &user))
+            .await
+    }
+
+    pub async fn members(&self, project: ProjectId) -> StoreResult<Vec<Member>> {
+        self.run(move |conn| projects::list_members(conn, &project))
+            .await
+    }
+
+    // KEKs.
+
+    pub async fn kek(&self, id: String) -> StoreResult<Option<StoredKek>> {
+        self.run(move |conn| keks::get(conn, &id)).await
+    }
+
+    pub async fn active_kek(&self, root_key_id: String) -> StoreResult<Option<StoredKek>> {
+        self.run(move |conn| keks::active(conn, &root_key_id)).await
+    }
+
+    pub async fn keks(&self) -> StoreResult<Vec<StoredKek>> {
+        self.run(keks::list).await
+    }
+
+    /// How many secret versions each KEK protects.
+    pub async fn versions_per_kek(&self) -> StoreResult<Vec<(String, u64)>> {
+        self.run(keks::protected_versions).await
+    }
+
+    pub async fn install_active_kek(
+        &self,
+        id: String,
+        root_key_id: String,
+        wrapped: Vec<u8>,
+        replacing: Option<String>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<StoredKek> {
+        self.run(move |conn| {
+            keks::install_active(conn, &id, &root_key_id, &wrapped, replacing.as_deref(), now)
+        })
+        .await
+    }
+
+    pub async fn claim_kek_wrap(&self, id: String, max_wraps: u64) -> StoreResult<bool> {
+        self.run(move |conn| keks::claim_wrap(conn, &id, max_wraps))
+            .await
+    }
+
+    // Tokens.
+
+    pub async fn insert_token(&self, new: NewToken) -> StoreResult<StoredToken> {
+        self.run(move |conn| tokens::insert(conn, &new)).await
+    }
+
+    pub async fn token_by_hash(
+        &self,
+        hash: [u8; TOKEN_HASH_BYTES],
+    ) -> StoreResult<Option<StoredToken>> {
+        self.run(move |conn| tokens::find_by_hash(conn, &hash))
+            .await
+    }
+
+    pub async fn revoke_token(&self, id: String, now: DateTime<Utc>) -> StoreResult<StoredToken> {
+        self.run(move |conn| tokens::revoke(conn, &id, now)).await
+    }
+
+    pub async fn tokens(&self) -> StoreResult<Vec<StoredToken>> {
+        self.run(tokens::list).await
+    }
+
+    // Audit.
+
+    /// Appends records in one transaction; `Conflict::AuditChainMoved` if another writer
+    /// took one of their positions first.
+    pub async fn append_audit(&self, records: Vec<AuditRecord>) -> StoreResult<()> {
+        self.run(move |conn| audit::append(conn, &records)).await
+    }
+
+    pub async fn audit_head(&self) -> StoreResult<Option<AuditRecord>> {
+        self.run(audit::head).await
+    }
+
+    pub async fn audit_since(&self, after: u64, limit: u32) -> StoreResult<Vec<AuditRecord>> {
+        self.run(move |conn| audit::since(conn, after, limit)).await
+    }
+}

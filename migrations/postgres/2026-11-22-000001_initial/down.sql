@@ -1,0 +1,9 @@
+DROP TABLE audit_records;
+DROP TABLE api_tokens;
+DROP TABLE keks;
+DROP TABLE secret_versions;
+DROP TABLE secret_targets;
+DROP TABLE secrets;
+DROP TABLE project_members;
+DROP TABLE milestones;
+DROP TABLE projects;

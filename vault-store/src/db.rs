@@ -1,0 +1,210 @@
+//! Connections: one `DbConnection` type over SQLite and PostgreSQL, a pool of them, and
+//! the transaction helpers every write goes through.
+
+use std::fmt;
+use std::time::Duration;
+
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::pg::PgConnection;
+use diesel::r2d2::{self, ManageConnection, R2D2Connection};
+use diesel::sqlite::SqliteConnection;
+use diesel::{Connection, ConnectionError};
+
+use crate::error::{StoreError, StoreResult};
+
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Postgres(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+/// Which database a URL names, decided once from its scheme: `postgres://` or
+/// `postgresql://` is PostgreSQL; `sqlite://path`, `sqlite:path` or a bare path is a
+/// SQLite file.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Postgres(String),
+    Sqlite(String),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BackendKind {
+    Postgres,
+    Sqlite,
+}
+
+impl DatabaseUrl {
+    pub fn parse(url: &str) -> StoreResult<Self> {
+        let url = url.trim();
+        if url.is_empty() {
+            return Err(StoreError::invalid("database_url", "is empty"));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(DatabaseUrl::Postgres(url.to_owned()));
+        }
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .unwrap_or(url);
+        // Every pooled connection to `:memory:` would be a different, empty database.
+        if path.is_empty() || path == ":memory:" || path.contains("mode=memory") {
+            return Err(StoreError::invalid(
+                "database_url",
+                "needs a SQLite file path (an in-memory database cannot be shared by a pool)",
+            ));
+        }
+        if url.contains("://") && !url.starts_with("sqlite://") {
+            return Err(StoreError::invalid(
+                "database_url",
+                "scheme must be postgres://, postgresql:// or sqlite://",
+            ));
+        }
+        Ok(DatabaseUrl::Sqlite(path.to_owned()))
+    }
+
+    pub fn backend(&self) -> BackendKind {
+        match self {
+            DatabaseUrl::Postgres(_) => BackendKind::Postgres,
+            DatabaseUrl::Sqlite(_) => BackendKind::Sqlite,
+        }
+    }
+
+    pub(crate) fn establish(&self) -> StoreResult<DbConnection> {
+        match self {
+            DatabaseUrl::Postgres(url) => Ok(DbConnection::Postgres(PgConnection::establish(url)?)),
+            DatabaseUrl::Sqlite(path) => {
+                let mut conn = SqliteConnection::establish(path)?;
+                // WAL lets readers run beside the one writer; NORMAL is durable in WAL
+                // mode except for the last commits on power loss, never corrupting.
+                conn.batch_execute(
+                    "PRAGMA journal_mode = WAL;
+                     PRAGMA foreign_keys = ON;
+                     PRAGMA busy_timeout = 10000;
+                     PRAGMA synchronous = NORMAL;",
+                )
+                .map_err(|e| StoreError::Unavailable {
+                    detail: format!("could not configure the SQLite connection: {e}"),
+                })?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+        }
+    }
+}
+
+/// Shows the backend and, for PostgreSQL, never the password.
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DatabaseUrl::Postgres(_) => f.write_str("DatabaseUrl::Postgres(..)"),
+            DatabaseUrl::Sqlite(path) => write!(f, "DatabaseUrl::Sqlite({path:?})"),
+        }
+    }
+}
+
+pub(crate) struct ConnectionManager {
+    url: DatabaseUrl,
+}
+
+#[derive(Debug)]
+pub(crate) struct ManagerError(String);
+
+impl fmt::Display for ManagerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ManagerError {}
+
+impl ManageConnection for ConnectionManager {
+    type Connection = DbConnection;
+    type Error = ManagerError;
+
+    fn connect(&self) -> Result<DbConnection, ManagerError> {
+        self.url
+            .establish()
+            .map_err(|e| ManagerError(e.to_string()))
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), ManagerError> {
+        conn.ping().map_err(|e| ManagerError(e.to_string()))
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        // A connection handed back mid-transaction (a panic in a closure) is dropped.
+        std::thread::panicking() || conn.is_broken()
+    }
+}
+
+pub(crate) type Pool = r2d2::Pool<ConnectionManager>;
+
+pub(crate) fn build_pool(url: DatabaseUrl, size: u32, timeout: Duration) -> StoreResult<Pool> {
+    r2d2::Pool::builder()
+        .max_size(size)
+        .connection_timeout(timeout)
+        .build(ConnectionManager { url })
+        .map_err(|e| StoreError::Unavailable {
+            detail: e.to_string(),
+        })
+}
+
+/// Runs `work` in one transaction that writes. On SQLite it starts with `BEGIN
+/// IMMEDIATE`, taking the write lock before the first read: a deferred transaction that
+/// read first would fail with SQLITE_BUSY, not wait, when another writer got in between.
+/// On PostgreSQL it is an ordinary READ COMMITTED transaction; the writes that must not
+/// race are guarded by unique indexes, conditional updates and row locks.
+pub(crate) fn write_transaction<T>(
+    conn: &mut DbConnection,
+    work: impl FnOnce(&mut DbConnection) -> StoreResult<T>,
+) -> StoreResult<T> {
+    transaction(conn, "BEGIN IMMEDIATE", "BEGIN", work)
+}
+
+/// Runs `work` in a read-only snapshot, so a read of several queries sees one state.
+pub(crate) fn read_transaction<T>(
+    conn: &mut DbConnection,
+    work: impl FnOnce(&mut DbConnection) -> StoreResult<T>,
+) -> StoreResult<T> {
+    transaction(
+        conn,
+        "BEGIN",
+        "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+        work,
+    )
+}
+
+fn transaction<T>(
+    conn: &mut DbConnection,
+    sqlite_begin: &str,
+    postgres_begin: &str,
+    work: impl FnOnce(&mut DbConnection) -> StoreResult<T>,
+) -> StoreResult<T> {
+    // Through the inner connection's own transaction manager, so diesel's bookkeeping
+    // (and the pool's "returned mid-transaction" check) stays right.
+    match conn {
+        DbConnection::Sqlite(inner) => {
+            AnsiTransactionManager::begin_transaction_sql(inner, sqlite_begin)?
+        }
+        DbConnection::Postgres(inner) => {
+            AnsiTransactionManager::begin_transaction_sql(inner, postgres_begin)?
+        }
+    }
+    match work(conn) {
+        Ok(value) => {
+            DbConnection::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(error) => {
+            // The work's error is the one worth reporting; a failed rollback leaves the
+            // connection marked broken, and the pool discards it.
+            let _ = DbConnection::rollback_transaction(conn);
+            Err(error)
+        }
+    }
+}
+
+impl From<ConnectionError> for ManagerError {
+    fn from(error: ConnectionError) -> Self {
+        ManagerError(error.to_string())
+    }
+}

@@ -1,0 +1,89 @@
+//! The embedded migrations of both backends, and applying, listing and reverting them.
+
+use diesel::backend::Backend;
+use diesel::migration::{Migration, MigrationSource};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::db::{DatabaseUrl, DbConnection};
+use crate::error::{StoreError, StoreResult};
+
+const SQLITE: EmbeddedMigrations = embed_migrations!("../migrations/sqlite");
+const POSTGRES: EmbeddedMigrations = embed_migrations!("../migrations/postgres");
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MigrationState {
+    /// The migration's version, e.g. `20261122000001`.
+    pub version: String,
+    /// The folder name, e.g. `2026-11-22-000001_initial`.
+    pub name: String,
+    pub applied: bool,
+}
+
+/// Applies every pending migration; returns the names of those it applied.
+pub fn run_pending(url: &DatabaseUrl) -> StoreResult<Vec<String>> {
+    apply_pending(&mut url.establish()?)
+}
+
+pub(crate) fn apply_pending(conn: &mut DbConnection) -> StoreResult<Vec<String>> {
+    let applied = match conn {
+        DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE).map_err(failed)?,
+        DbConnection::Postgres(c) => c.run_pending_migrations(POSTGRES).map_err(failed)?,
+    };
+    Ok(applied.iter().map(ToString::to_string).collect())
+}
+
+/// Every known migration, oldest first, with whether this database has applied it.
+pub fn status(url: &DatabaseUrl) -> StoreResult<Vec<MigrationState>> {
+    match &mut url.establish()? {
+        DbConnection::Sqlite(c) => states(c, SQLITE),
+        DbConnection::Postgres(c) => states(c, POSTGRES),
+    }
+}
+
+/// Reverts the most recently applied migration; returns its name, or `None` when none
+/// was applied.
+pub fn revert_last(url: &DatabaseUrl) -> StoreResult<Option<String>> {
+    let mut conn = url.establish()?;
+    let has_applied = match &mut conn {
+        DbConnection::Sqlite(c) => !c.applied_migrations().map_err(failed)?.is_empty(),
+        DbConnection::Postgres(c) => !c.applied_migrations().map_err(failed)?.is_empty(),
+    };
+    if !has_applied {
+        return Ok(None);
+    }
+    let reverted = match &mut conn {
+        DbConnection::Sqlite(c) => c.revert_last_migration(SQLITE).map_err(failed)?,
+        DbConnection::Postgres(c) => c.revert_last_migration(POSTGRES).map_err(failed)?,
+    };
+    Ok(Some(reverted.to_string()))
+}
+
+fn states<DB: Backend>(
+    conn: &mut impl MigrationHarness<DB>,
+    source: EmbeddedMigrations,
+) -> StoreResult<Vec<MigrationState>>
+where
+    EmbeddedMigrations: MigrationSource<DB>,
+{
+    let applied = conn.applied_migrations().map_err(failed)?;
+    let mut known: Vec<MigrationState> = MigrationSource::<DB>::migrations(&source)
+        .map_err(failed)?
+        .iter()
+        .map(|migration| {
+            let version = migration.name().version();
+            MigrationState {
+                version: version.to_string(),
+                name: migration.name().to_string(),
+                applied: applied.contains(&version),
+            }
+        })
+        .collect();
+    known.sort_by(|a, b| a.version.cmp(&b.version));
+    Ok(known)
+}
+
+fn failed(error: Box<dyn std::error::Error + Send + Sync>) -> StoreError {
+    StoreError::Unavailable {
+        detail: format!("migration failed: {error}"),
+    }
+}

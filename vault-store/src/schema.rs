@@ -1,0 +1,127 @@
+//! The diesel schema, shared by both backends: the migrations under `migrations/sqlite`
+//! and `migrations/postgres` create the same tables with these column types.
+
+diesel::table! {
+    projects (id) {
+        id -> Text,
+        name -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    milestones (project_id, id) {
+        project_id -> Text,
+        id -> Text,
+        name -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    project_members (project_id, user_id) {
+        project_id -> Text,
+        user_id -> Text,
+        role -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    secrets (id) {
+        id -> Text,
+        owner_kind -> Text,
+        owner_id -> Text,
+        project_id -> Nullable<Text>,
+        name -> Text,
+        scope_kind -> Text,
+        category -> Text,
+        description -> Nullable<Text>,
+        expires_at -> Nullable<BigInt>,
+        current_version -> Integer,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    secret_targets (secret_id, target_id) {
+        secret_id -> Text,
+        owner_kind -> Text,
+        owner_id -> Text,
+        name -> Text,
+        target_id -> Text,
+    }
+}
+
+diesel::table! {
+    secret_versions (secret_id, version) {
+        secret_id -> Text,
+        version -> Integer,
+        envelope -> Binary,
+        kek_id -> Text,
+        restored_from -> Nullable<Integer>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    keks (id) {
+        id -> Text,
+        root_key_id -> Text,
+        wrapped -> Binary,
+        state -> Text,
+        wrap_count -> BigInt,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    api_tokens (id) {
+        id -> Text,
+        token_hash -> Binary,
+        kind -> Text,
+        user_id -> Nullable<Text>,
+        profile_id -> Nullable<Text>,
+        workspace_id -> Nullable<Text>,
+        project_id -> Nullable<Text>,
+        milestone_id -> Nullable<Text>,
+        label -> Nullable<Text>,
+        expires_at -> Nullable<BigInt>,
+        revoked_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    audit_records (seq) {
+        seq -> BigInt,
+        id -> Text,
+        at -> BigInt,
+        principal -> Text,
+        action -> Text,
+        target -> Nullable<Text>,
+        outcome -> Text,
+        request_id -> Text,
+        previous_hash -> Binary,
+        hash -> Binary,
+    }
+}
+
+diesel::joinable!(milestones -> projects (project_id));
+diesel::joinable!(project_members -> projects (project_id));
+diesel::joinable!(secret_versions -> secrets (secret_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    projects,
+    milestones,
+    project_members,
+    secrets,
+    secret_targets,
+    secret_versions,
+    keks,
+    api_tokens,
+    audit_records,
+);

@@ -1,0 +1,203 @@
+//! API tokens, stored only as hashes of the token: looked up by hash, optionally
+//! expiring, revocable. Hashing and comparing are the API's job; the store never sees
+//! a token.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+
+use crate::convert::{from_micros, micros};
+use crate::db::DbConnection;
+use crate::error::{Conflict, Entity, StoreError, StoreResult};
+use crate::schema::api_tokens;
+
+pub const TOKEN_HASH_BYTES: usize = 32;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenKind {
+    Operator,
+    Orchestrator,
+    User,
+    Session,
+}
+
+impl TokenKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenKind::Operator => "operator",
+            TokenKind::Orchestrator => "orchestrator",
+            TokenKind::User => "user",
+            TokenKind::Session => "session",
+        }
+    }
+
+    fn parse(stored: &str) -> StoreResult<Self> {
+        [
+            TokenKind::Operator,
+            TokenKind::Orchestrator,
+            TokenKind::User,
+            TokenKind::Session,
+        ]
+        .into_iter()
+        .find(|kind| kind.as_str() == stored)
+        .ok_or_else(|| StoreError::corrupt("api_tokens.kind", format!("unknown kind {stored:?}")))
+    }
+}
+
+/// The ids a token is bound to; which ones a kind needs is the API's rule.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TokenBinding {
+    pub user_id: Option<String>,
+    pub profile_id: Option<String>,
+    pub workspace_id: Option<String>,
+    pub project_id: Option<String>,
+    pub milestone_id: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewToken {
+    pub id: String,
+    pub hash: [u8; TOKEN_HASH_BYTES],
+    pub kind: TokenKind,
+    pub binding: TokenBinding,
+    pub label: Option<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredToken {
+    pub id: String,
+    pub kind: TokenKind,
+    pub binding: TokenBinding,
+    pub label: Option<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl StoredToken {
+    /// Usable: neither revoked nor expired at `now`.
+    pub fn is_live(&self, now: DateTime<Utc>) -> bool {
+        self.revoked_at.is_none() && self.expires_at.is_none_or(|at| now < at)
+    }
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = api_tokens)]
+struct TokenRow {
+    id: String,
+    kind: String,
+    user_id: Option<String>,
+    profile_id: Option<String>,
+    workspace_id: Option<String>,
+    project_id: Option<String>,
+    milestone_id: Option<String>,
+    label: Option<String>,
+    expires_at: Option<i64>,
+    revoked_at: Option<i64>,
+    created_at: i64,
+}
+
+impl TokenRow {
+    fn into_token(self) -> StoreResult<StoredToken> {
+        Ok(StoredToken {
+            id: self.id,
+            kind: TokenKind::parse(&self.kind)?,
+            binding: TokenBinding {
+                user_id: self.user_id,
+                profile_id: self.profile_id,
+                workspace_id: self.workspace_id,
+                project_id: self.project_id,
+                milestone_id: self.milestone_id,
+            },
+            label: self.label,
+            expires_at: self
+                .expires_at
+                .map(|at| from_micros("api_tokens.expires_at", at))
+                .transpose()?,
+            revoked_at: self
+                .revoked_at
+                .map(|at| from_micros("api_tokens.revoked_at", at))
+                .transpose()?,
+            created_at: from_micros("api_tokens.created_at", self.created_at)?,
+        })
+    }
+}
+
+pub(crate) fn insert(conn: &mut DbConnection, new: &NewToken) -> StoreResult<StoredToken> {
+    diesel::insert_into(api_tokens::table)
+        .values((
+            api_tokens::id.eq(&new.id),
+            api_tokens::token_hash.eq(new.hash.as_slice()),
+            api_tokens::kind.eq(new.kind.as_str()),
+            api_tokens::user_id.eq(&new.binding.user_id),
+            api_tokens::profile_id.eq(&new.binding.profile_id),
+            api_tokens::workspace_id.eq(&new.binding.workspace_id),
+            api_tokens::project_id.eq(&new.binding.project_id),
+            api_tokens::milestone_id.eq(&new.binding.milestone_id),
+            api_tokens::label.eq(&new.label),
+            api_tokens::expires_at.eq(new.expires_at.map(micros)),
+            api_tokens::created_at.eq(micros(new.now)),
+        ))
+        .execute(conn)
+        .map_err(|e| match StoreError::from(e) {
+            StoreError::Conflict(_) => StoreError::Conflict(Conflict::AlreadyExists(Entity::Token)),
+            other => other,
+        })?;
+    Ok(StoredToken {
+        id: new.id.clone(),
+        kind: new.kind,
+        binding: new.binding.clone(),
+        label: new.label.clone(),
+        expires_at: new.expires_at,
+        revoked_at: None,
+        created_at: new.now,
+    })
+}
+
+/// The token with this hash, revoked or expired ones included: the caller decides, and
+/// answers every unusable token the same way.
+pub(crate) fn find_by_hash(
+    conn: &mut DbConnection,
+    hash: &[u8; TOKEN_HASH_BYTES],
+) -> StoreResult<Option<StoredToken>> {
+    api_tokens::table
+        .filter(api_tokens::token_hash.eq(hash.as_slice()))
+        .select(TokenRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(TokenRow::into_token)
+        .transpose()
+}
+
+pub(crate) fn revoke(
+    conn: &mut DbConnection,
+    id: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<StoredToken> {
+    // Revoking twice keeps the first revocation time.
+    diesel::update(
+        api_tokens::table
+            .filter(api_tokens::id.eq(id))
+            .filter(api_tokens::revoked_at.is_null()),
+    )
+    .set(api_tokens::revoked_at.eq(micros(now)))
+    .execute(conn)?;
+    api_tokens::table
+        .find(id)
+        .select(TokenRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(StoreError::NotFound(Entity::Token))?
+        .into_token()
+}
+
+pub(crate) fn list(conn: &mut DbConnection) -> StoreResult<Vec<StoredToken>> {
+    api_tokens::table
+        .order((api_tokens::created_at.asc(), api_tokens::id.asc()))
+        .select(TokenRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(TokenRow::into_token)
+        .collect()
+}

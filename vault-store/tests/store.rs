@@ -1,0 +1,13 @@
+//! The store suite: every test runs on SQLite and on a real PostgreSQL server.
+
+mod support;
+
+mod store {
+    mod at_rest;
+    mod concurrency;
+    mod keks;
+    mod projects;
+    mod records;
+    mod schema;
+    mod secrets;
+}

@@ -1,0 +1,126 @@
+//! Racing writers: rotations never lose a version, overlapping creates leave one.
+
+use std::collections::BTreeSet;
+use std::num::NonZeroU32;
+
+use vault_core::{Scope, Version};
+use vault_store::{Conflict, NewValue, SecretQuery, SecretUpdate, StoreConfig, StoreError};
+
+use crate::on_both_backends;
+use crate::support::*;
+
+on_both_backends!(
+    concurrent_rotations_each_get_their_own_version,
+    racing_wide_creates_leave_exactly_one,
+    racing_narrow_creates_sharing_a_profile_leave_exactly_one,
+);
+
+const WRITERS: usize = 8;
+const ROTATIONS_EACH: usize = 6;
+
+async fn concurrent_rotations_each_get_their_own_version(db: TestDb) {
+    let config = StoreConfig {
+        versions_kept: NonZeroU32::new(1000).expect("non-zero"),
+        ..StoreConfig::default()
+    };
+    let store = db.open_with(&config);
+    let id = store
+        .create_secret(user_secret("u1", "TOKEN", Scope::All))
+        .await
+        .expect("creates")
+        .id;
+    let mut tasks = Vec::new();
+    for writer in 0..WRITERS {
+        let store = store.clone();
+        let id = id.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut written = Vec::new();
+            let mut stale = 0;
+            while written.len() < ROTATIONS_EACH {
+                // Read, seal for the next version, write if nobody moved first: the
+                // loop an API handler runs.
+                let current = store.secret(id.clone()).await.expect("reads").version;
+                let label = format!("w{writer}-{}", written.len());
+                let update = SecretUpdate {
+                    expected_version: Some(current),
+                    value: Some(NewValue {
+                        sealed: sealed(&label),
+                        restored_from: None,
+                    }),
+                    ..SecretUpdate::default()
+                };
+                match store.update_secret(id.clone(), update, at(1)).await {
+                    Ok(meta) => written.push((meta.version.get(), label)),
+                    Err(StoreError::Conflict(Conflict::StaleVersion { .. })) => stale += 1,
+                    Err(other) => panic!("rotation failed: {other}"),
+                }
+            }
+            (written, stale)
+        }));
+    }
+    let mut written = Vec::new();
+    for task in tasks {
+        written.extend(task.await.expect("writer finished").0);
+    }
+    let total = 1 + WRITERS * ROTATIONS_EACH;
+    let versions = store.secret_versions(id.clone()).await.expect("versions");
+    let numbers: Vec<u32> = versions.iter().map(|v| v.version.get()).collect();
+    let expected: Vec<u32> = (1..=total as u32).rev().collect();
+    assert_eq!(numbers, expected, "every version exactly once");
+    let current = store.secret(id.clone()).await.expect("reads").version;
+    assert_eq!(current.get(), total as u32);
+    // Each version holds the value of the one writer told it won that number.
+    for (number, label) in written {
+        let stored = store
+            .sealed_version(id.clone(), Version::new(number).expect("valid"))
+            .await
+            .expect("kept");
+        assert_eq!(stored, sealed(&label));
+    }
+}
+
+async fn race_creates(db: TestDb, scopes: Vec<vault_core::Scope>) {
+    let store = db.open();
+    let mut tasks = Vec::new();
+    for scope in scopes {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            store.create_secret(user_secret("u1", "TOKEN", scope)).await
+        }));
+    }
+    let mut won = 0;
+    for task in tasks {
+        match task.await.expect("task finished") {
+            Ok(_) => won += 1,
+            Err(StoreError::Conflict(Conflict::Overlap(_))) => {}
+            Err(other) => panic!("a racing create failed otherwise: {other}"),
+        }
+    }
+    assert_eq!(won, 1, "exactly one racing create succeeds");
+    let page = store
+        .list_secrets(SecretQuery {
+            owner: vault_core::Owner::User(user("u1")),
+            name_prefix: None,
+            category: None,
+            expired: None,
+            now: at(0),
+            limit: 100,
+            after: None,
+        })
+        .await
+        .expect("lists");
+    assert_eq!(page.items.len(), 1);
+    let ids: BTreeSet<_> = page.items.iter().map(|m| m.id.clone()).collect();
+    assert_eq!(ids.len(), 1);
+}
+
+async fn racing_wide_creates_leave_exactly_one(db: TestDb) {
+    race_creates(db, (0..12).map(|_| Scope::All).collect()).await;
+}
+
+async fn racing_narrow_creates_sharing_a_profile_leave_exactly_one(db: TestDb) {
+    let scopes = (0..12)
+        .map(|i| agents(&["shared", &format!("own-{i}")]))
+        .collect();
+    race_creates(db, scopes).await;
+}

@@ -1,0 +1,163 @@
+//! KEK persistence: the `KekRepository` contract of vault-kms, held across processes by
+//! the database (the same cases as vault-kms's in-memory reference).
+
+use vault_store::{KekStatus, Store};
+
+use crate::on_both_backends;
+use crate::support::*;
+
+on_both_backends!(
+    the_first_install_becomes_active_and_later_ones_defer_to_it,
+    a_matching_replacement_retires_the_old_kek,
+    each_root_key_has_its_own_active_kek,
+    wraps_are_claimed_up_to_the_budget_and_never_on_a_retired_kek,
+    racing_installs_leave_exactly_one_active_kek,
+);
+
+async fn install(store: &Store, id: &str, root: &str, replacing: Option<&str>) -> String {
+    store
+        .install_active_kek(
+            id.into(),
+            root.into(),
+            format!("wrapped:{id}").into_bytes(),
+            replacing.map(Into::into),
+            at(0),
+        )
+        .await
+        .expect("installs")
+        .id
+}
+
+async fn the_first_install_becomes_active_and_later_ones_defer_to_it(db: TestDb) {
+    let store = db.open();
+    assert_eq!(store.active_kek("root-a".into()).await, Ok(None));
+    assert_eq!(install(&store, "kek_1", "root-a", None).await, "kek_1");
+    assert_eq!(install(&store, "kek_2", "root-a", None).await, "kek_1");
+    assert_eq!(
+        install(&store, "kek_3", "root-a", Some("kek_0")).await,
+        "kek_1"
+    );
+    let active = store
+        .active_kek("root-a".into())
+        .await
+        .expect("reads")
+        .expect("one");
+    assert_eq!(
+        (active.id.as_str(), active.state, active.wrap_count),
+        ("kek_1", KekStatus::Active, 0)
+    );
+    assert_eq!(active.wrapped, b"wrapped:kek_1");
+    assert_eq!(store.kek("kek_2".into()).await, Ok(None));
+    assert_eq!(store.keks().await.expect("lists").len(), 1);
+}
+
+async fn a_matching_replacement_retires_the_old_kek(db: TestDb) {
+    let store = db.open();
+    install(&store, "kek_1", "root-a", None).await;
+    assert_eq!(
+        install(&store, "kek_2", "root-a", Some("kek_1")).await,
+        "kek_2"
+    );
+    let old = store
+        .kek("kek_1".into())
+        .await
+        .expect("reads")
+        .expect("kept");
+    assert_eq!(old.state, KekStatus::Retired);
+    let states: Vec<(String, KekStatus)> = store
+        .keks()
+        .await
+        .expect("lists")
+        .into_iter()
+        .map(|k| (k.id, k.state))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("kek_1".to_owned(), KekStatus::Retired),
+            ("kek_2".to_owned(), KekStatus::Active)
+        ]
+    );
+}
+
+async fn each_root_key_has_its_own_active_kek(db: TestDb) {
+    let store = db.open();
+    install(&store, "kek_a", "root-a", None).await;
+    assert_eq!(install(&store, "kek_b", "root-b", None).await, "kek_b");
+    // Replacing root-a's KEK leaves root-b's alone.
+    install(&store, "kek_a2", "root-a", Some("kek_a")).await;
+    let b = store
+        .active_kek("root-b".into())
+        .await
+        .expect("reads")
+        .expect("one");
+    assert_eq!(b.id, "kek_b");
+    // A replacement naming another root's KEK does not retire it.
+    assert_eq!(
+        install(&store, "kek_x", "root-a", Some("kek_b")).await,
+        "kek_a2"
+    );
+    assert_eq!(
+        store
+            .kek("kek_b".into())
+            .await
+            .expect("reads")
+            .expect("kept")
+            .state,
+        KekStatus::Active
+    );
+}
+
+async fn wraps_are_claimed_up_to_the_budget_and_never_on_a_retired_kek(db: TestDb) {
+    let store = db.open();
+    install(&store, "kek_1", "root-a", None).await;
+    for _ in 0..3 {
+        assert_eq!(store.claim_kek_wrap("kek_1".into(), 3).await, Ok(true));
+    }
+    assert_eq!(store.claim_kek_wrap("kek_1".into(), 3).await, Ok(false));
+    assert_eq!(store.claim_kek_wrap("kek_1".into(), 4).await, Ok(true));
+    let used = store
+        .kek("kek_1".into())
+        .await
+        .expect("reads")
+        .expect("kept");
+    assert_eq!(used.wrap_count, 4);
+    install(&store, "kek_2", "root-a", Some("kek_1")).await;
+    assert_eq!(store.claim_kek_wrap("kek_1".into(), 100).await, Ok(false));
+    assert_eq!(
+        store.claim_kek_wrap("kek_missing".into(), 100).await,
+        Ok(false)
+    );
+    assert_eq!(store.claim_kek_wrap("kek_2".into(), 100).await, Ok(true));
+}
+
+async fn racing_installs_leave_exactly_one_active_kek(db: TestDb) {
+    let store = db.open();
+    install(&store, "kek_0", "root-a", None).await;
+    let mut tasks = Vec::new();
+    for i in 1..=10 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            install(&store, &format!("kek_{i}"), "root-a", Some("kek_0")).await
+        }));
+    }
+    let mut winners = Vec::new();
+    for task in tasks {
+        winners.push(task.await.expect("task finished"));
+    }
+    winners.dedup();
+    assert_eq!(
+        winners.len(),
+        1,
+        "every racer ends up on the same KEK: {winners:?}"
+    );
+    let actives: Vec<_> = store
+        .keks()
+        .await
+        .expect("lists")
+        .into_iter()
+        .filter(|k| k.state == KekStatus::Active)
+        .collect();
+    assert_eq!(actives.len(), 1);
+    assert_eq!(actives[0].id, winners[0]);
+}

@@ -1,0 +1,123 @@
+//! The schema itself: every foreign key cascades as designed, and the migrations go
+//! up, down and up again on both backends.
+
+use std::collections::BTreeSet;
+
+use diesel::prelude::*;
+use diesel::sql_types::Text;
+use vault_core::Scope;
+use vault_store::{DatabaseUrl, migrate};
+
+use crate::on_both_backends;
+use crate::support::*;
+
+on_both_backends!(
+    every_foreign_key_cascades_on_delete,
+    migrations_go_up_down_and_up_again,
+);
+
+#[derive(QueryableByName, Debug)]
+struct ForeignKey {
+    #[diesel(sql_type = Text)]
+    child: String,
+    #[diesel(sql_type = Text)]
+    parent: String,
+    #[diesel(sql_type = Text)]
+    on_delete: String,
+}
+
+fn foreign_keys(db: &TestDb) -> Vec<ForeignKey> {
+    match db.sqlite_file() {
+        Some(file) => {
+            let mut conn = SqliteConnection::establish(&file.display().to_string()).expect("opens");
+            diesel::sql_query(
+                "SELECT m.name AS child, f.\"table\" AS parent, f.on_delete AS on_delete
+                 FROM sqlite_master m, pragma_foreign_key_list(m.name) f
+                 WHERE m.type = 'table'",
+            )
+            .load(&mut conn)
+            .expect("reads foreign keys")
+        }
+        None => {
+            let mut conn = PgConnection::establish(&db.url).expect("connects");
+            diesel::sql_query(
+                "SELECT conrelid::regclass::text AS child, confrelid::regclass::text AS parent,
+                        CASE confdeltype WHEN 'c' THEN 'CASCADE' ELSE confdeltype::text END
+                            AS on_delete
+                 FROM pg_constraint WHERE contype = 'f'",
+            )
+            .load(&mut conn)
+            .expect("reads foreign keys")
+        }
+    }
+}
+
+async fn every_foreign_key_cascades_on_delete(db: TestDb) {
+    db.open();
+    let keys = foreign_keys(&db);
+    let not_cascading: Vec<&ForeignKey> =
+        keys.iter().filter(|k| k.on_delete != "CASCADE").collect();
+    assert!(not_cascading.is_empty(), "{not_cascading:?}");
+    let edges: BTreeSet<(&str, &str)> = keys
+        .iter()
+        .map(|k| (k.child.as_str(), k.parent.as_str()))
+        .collect();
+    let expected: BTreeSet<(&str, &str)> = [
+        ("milestones", "projects"),
+        ("project_members", "projects"),
+        ("secrets", "projects"),
+        ("secret_targets", "secrets"),
+        ("secret_versions", "secrets"),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(edges, expected);
+}
+
+async fn migrations_go_up_down_and_up_again(db: TestDb) {
+    let url = DatabaseUrl::parse(&db.url).expect("valid URL");
+    let pending = migrate::status(&url).expect("status");
+    assert!(!pending.is_empty());
+    assert!(pending.iter().all(|m| !m.applied), "{pending:?}");
+    assert_eq!(migrate::revert_last(&url).expect("nothing to revert"), None);
+    let applied = migrate::run_pending(&url).expect("applies");
+    assert_eq!(applied.len(), pending.len());
+    assert!(
+        migrate::status(&url)
+            .expect("status")
+            .iter()
+            .all(|m| m.applied)
+    );
+    assert!(migrate::run_pending(&url).expect("idempotent").is_empty());
+    let store = db.open();
+    store
+        .create_secret(user_secret("u1", "BEFORE", Scope::All))
+        .await
+        .expect("creates");
+    drop(store);
+    let reverted = migrate::revert_last(&url).expect("reverts").expect("one");
+    assert_eq!(Some(&reverted), applied.last());
+    let after_revert = migrate::status(&url).expect("status");
+    assert!(!after_revert.last().expect("known").applied);
+    let applied_again = migrate::run_pending(&url).expect("applies again");
+    assert_eq!(applied_again, [reverted]);
+    // The schema is whole again, and empty: down really dropped the tables.
+    let store = db.open();
+    let page = store
+        .list_secrets(vault_store::SecretQuery {
+            owner: vault_core::Owner::User(user("u1")),
+            name_prefix: None,
+            category: None,
+            expired: None,
+            now: at(0),
+            limit: 10,
+            after: None,
+        })
+        .await
+        .expect("lists");
+    assert!(page.items.is_empty());
+    store
+        .create_secret(user_secret("u1", "AFTER", Scope::All))
+        .await
+        .expect("creates");
+}
