@@ -141,6 +141,8 @@ pub(crate) type Pool = r2d2::Pool<ConnectionManager>;
 pub(crate) fn build_pool(url: DatabaseUrl, size: u32, timeout: Duration) -> StoreResult<Pool> {
     r2d2::Pool::builder()
         .max_size(size)
+        // Grow on demand rather than opening every connection at start-up.
+        .min_idle(Some(size.min(2)))
         .connection_timeout(timeout)
         .build(ConnectionManager { url })
         .map_err(|e| StoreError::Unavailable {
@@ -206,5 +208,97 @@ fn transaction<T>(
 impl From<ConnectionError> for ManagerError {
     fn from(error: ConnectionError) -> Self {
         ManagerError(error.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::prelude::*;
+    use diesel::sql_types::{BigInt, Text};
+
+    use super::*;
+
+    #[test]
+    fn urls_pick_their_backend_from_the_scheme() {
+        let cases = [
+            ("postgres://u:p@h/db", BackendKind::Postgres),
+            ("postgresql://h/db", BackendKind::Postgres),
+            ("sqlite://data/vault.db", BackendKind::Sqlite),
+            ("sqlite:vault.db", BackendKind::Sqlite),
+            ("/var/lib/vault/vault.db", BackendKind::Sqlite),
+        ];
+        for (url, backend) in cases {
+            assert_eq!(
+                DatabaseUrl::parse(url).expect(url).backend(),
+                backend,
+                "{url}"
+            );
+        }
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://data/vault.db").expect("valid"),
+            DatabaseUrl::Sqlite("data/vault.db".into())
+        );
+        for bad in [
+            "",
+            "  ",
+            ":memory:",
+            "sqlite://",
+            "sqlite::memory:",
+            "mysql://h/db",
+        ] {
+            assert!(
+                matches!(
+                    DatabaseUrl::parse(bad),
+                    Err(StoreError::Invalid {
+                        field: "database_url",
+                        ..
+                    })
+                ),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_postgres_url_never_shows_its_password() {
+        let url = DatabaseUrl::parse("postgres://vault:hunter2@db/vault").expect("valid");
+        assert!(!format!("{url:?}").contains("hunter2"));
+    }
+
+    #[derive(QueryableByName)]
+    struct JournalMode {
+        #[diesel(sql_type = Text)]
+        journal_mode: String,
+    }
+
+    #[derive(QueryableByName)]
+    struct Number {
+        #[diesel(sql_type = BigInt)]
+        value: i64,
+    }
+
+    #[test]
+    fn sqlite_connections_get_wal_foreign_keys_a_busy_timeout_and_normal_sync() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = DatabaseUrl::parse(&dir.path().join("v.db").display().to_string()).expect("ok");
+        let DbConnection::Sqlite(mut conn) = url.establish().expect("opens") else {
+            panic!("expected SQLite");
+        };
+        let mode: JournalMode = diesel::sql_query("PRAGMA journal_mode")
+            .get_result(&mut conn)
+            .expect("reads");
+        assert_eq!(mode.journal_mode, "wal");
+        for (pragma, expected) in [
+            ("foreign_keys", 1),
+            ("busy_timeout", 10_000),
+            // NORMAL
+            ("synchronous", 1),
+        ] {
+            let found: Number =
+                diesel::sql_query(format!("SELECT (SELECT * FROM pragma_{pragma}) AS value"))
+                    .get_result(&mut conn)
+                    .unwrap_or_else(|e| panic!("{pragma}: {e}"));
+            assert_eq!(found.value, expected, "{pragma}");
+        }
     }
 }

@@ -25,11 +25,35 @@ pub fn run_pending(url: &DatabaseUrl) -> StoreResult<Vec<String>> {
 }
 
 pub(crate) fn apply_pending(conn: &mut DbConnection) -> StoreResult<Vec<String>> {
-    let applied = match conn {
-        DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE).map_err(failed)?,
-        DbConnection::Postgres(c) => c.run_pending_migrations(POSTGRES).map_err(failed)?,
-    };
-    Ok(applied.iter().map(ToString::to_string).collect())
+    match conn {
+        DbConnection::Sqlite(c) => {
+            let applied = c.run_pending_migrations(SQLITE).map_err(failed)?;
+            names_of::<diesel::sqlite::Sqlite>(SQLITE, applied.iter().map(ToString::to_string))
+        }
+        DbConnection::Postgres(c) => {
+            let applied = c.run_pending_migrations(POSTGRES).map_err(failed)?;
+            names_of::<diesel::pg::Pg>(POSTGRES, applied.iter().map(ToString::to_string))
+        }
+    }
+}
+
+/// diesel reports versions (`20261122000001`); people read folder names.
+fn names_of<DB: Backend>(
+    source: EmbeddedMigrations,
+    versions: impl Iterator<Item = String>,
+) -> StoreResult<Vec<String>>
+where
+    EmbeddedMigrations: MigrationSource<DB>,
+{
+    let known = MigrationSource::<DB>::migrations(&source).map_err(failed)?;
+    Ok(versions
+        .map(|version| {
+            known
+                .iter()
+                .find(|m| m.name().version().to_string() == version)
+                .map_or(version, |m| m.name().to_string())
+        })
+        .collect())
 }
 
 /// Every known migration, oldest first, with whether this database has applied it.
@@ -52,10 +76,16 @@ pub fn revert_last(url: &DatabaseUrl) -> StoreResult<Option<String>> {
         return Ok(None);
     }
     let reverted = match &mut conn {
-        DbConnection::Sqlite(c) => c.revert_last_migration(SQLITE).map_err(failed)?,
-        DbConnection::Postgres(c) => c.revert_last_migration(POSTGRES).map_err(failed)?,
+        DbConnection::Sqlite(c) => {
+            let version = c.revert_last_migration(SQLITE).map_err(failed)?;
+            names_of::<diesel::sqlite::Sqlite>(SQLITE, std::iter::once(version.to_string()))?
+        }
+        DbConnection::Postgres(c) => {
+            let version = c.revert_last_migration(POSTGRES).map_err(failed)?;
+            names_of::<diesel::pg::Pg>(POSTGRES, std::iter::once(version.to_string()))?
+        }
     };
-    Ok(Some(reverted.to_string()))
+    Ok(reverted.into_iter().next())
 }
 
 fn states<DB: Backend>(
@@ -85,5 +115,49 @@ where
 fn failed(error: Box<dyn std::error::Error + Send + Sync>) -> StoreError {
     StoreError::Unavailable {
         detail: format!("migration failed: {error}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    /// The two backends' migrations say the same thing: identical text once the
+    /// binary type and PostgreSQL's byte-order collation are set aside.
+    #[test]
+    fn sqlite_and_postgres_migrations_match() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations");
+        let folders = |backend: &str| -> Vec<String> {
+            let mut names: Vec<String> = std::fs::read_dir(root.join(backend))
+                .expect("migrations folder")
+                .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            names
+        };
+        let sqlite = folders("sqlite");
+        assert!(!sqlite.is_empty());
+        assert_eq!(sqlite, folders("postgres"));
+        let comparable = |text: String| -> String {
+            text.lines()
+                .filter(|line| !line.trim_start().starts_with("--"))
+                .collect::<Vec<_>>()
+                .join("\n")
+                .replace("BYTEA", "BLOB")
+                .replace(" COLLATE \"C\"", "")
+        };
+        for folder in &sqlite {
+            for file in ["up.sql", "down.sql"] {
+                let read = |backend: &str| {
+                    std::fs::read_to_string(root.join(backend).join(folder).join(file))
+                        .expect("migration file")
+                };
+                assert_eq!(
+                    comparable(read("sqlite")),
+                    comparable(read("postgres")),
+                    "{folder}/{file} differs between the backends"
+                );
+            }
+        }
     }
 }

@@ -1,5 +1,7 @@
 //! `cargo xtask`: the project's developer tasks, in Rust rather than shell scripts.
 
+mod migrate;
+mod postgres;
 mod test;
 mod tidy;
 
@@ -25,6 +27,19 @@ enum Task {
     Test,
     /// Repository invariants: file headers and the crate layering of ARCHITECTURE.md.
     Tidy,
+    /// Applies pending database migrations (or lists or reverts them).
+    Migrate {
+        /// `sqlite://path`, `postgres://…`; defaults to DATABASE_URL, then the
+        /// development database `sqlite://vault-dev/vault.db`.
+        #[arg(long)]
+        database_url: Option<String>,
+        /// List every migration as applied or pending; change nothing.
+        #[arg(long, conflicts_with = "revert")]
+        status: bool,
+        /// Revert the most recently applied migration.
+        #[arg(long)]
+        revert: bool,
+    },
 }
 
 fn main() -> Result<()> {
@@ -33,6 +48,15 @@ fn main() -> Result<()> {
     match cli.task {
         Task::Test => test::run(&root),
         Task::Tidy => tidy::run(&root),
+        Task::Migrate {
+            database_url,
+            status,
+            revert,
+        } => migrate::run(migrate::Options {
+            database_url,
+            status,
+            revert,
+        }),
     }
 }
 

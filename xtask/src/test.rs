@@ -5,6 +5,7 @@ use std::process::Stdio;
 
 use anyhow::{Result, bail};
 
+use crate::postgres::Postgres;
 use crate::{cargo, run_step, tidy};
 
 pub fn run(root: &Path) -> Result<()> {
@@ -24,11 +25,18 @@ pub fn run(root: &Path) -> Result<()> {
     )?;
     eprintln!("\n==> cargo xtask tidy");
     tidy::run(root)?;
+    // The store suite runs on SQLite and on this server; the guard stops it however the
+    // tests end.
+    let postgres = Postgres::start()?;
     // `--all-targets` also runs every criterion benchmark once, so none of them rots.
     run_step(
         root,
-        cargo().args(["test", "--workspace", "--all-targets", "--locked"]),
+        cargo()
+            .args(["test", "--workspace", "--all-targets", "--locked"])
+            .env("VAULT_TEST_POSTGRES_URL", postgres.admin_url())
+            .env("VAULT_TEST_REQUIRE_POSTGRES", "1"),
     )?;
+    drop(postgres);
     run_step(
         root,
         cargo().args(["test", "--workspace", "--doc", "--locked"]),
