@@ -133,12 +133,24 @@ async fn wraps_are_claimed_up_to_the_budget_and_never_on_a_retired_kek(db: TestD
 
 async fn racing_installs_leave_exactly_one_active_kek(db: TestDb) {
     let store = db.open();
-    install(&store, "kek_0", "root-a", None).await;
+    // The first KEK of a root key (nothing to lock yet), then a replacement.
+    race_installs(&store, "root-a", None).await;
+    let current = store
+        .active_kek("root-a".into())
+        .await
+        .expect("reads")
+        .expect("one");
+    race_installs(&store, "root-a", Some(current.id)).await;
+}
+
+async fn race_installs(store: &Store, root: &'static str, replacing: Option<String>) {
     let mut tasks = Vec::new();
-    for i in 1..=10 {
+    for i in 1..=20 {
         let store = store.clone();
+        let replacing = replacing.clone();
         tasks.push(tokio::spawn(async move {
-            install(&store, &format!("kek_{i}"), "root-a", Some("kek_0")).await
+            let id = format!("kek_{}_{i}", replacing.is_some());
+            install(&store, &id, root, replacing.as_deref()).await
         }));
     }
     let mut winners = Vec::new();
