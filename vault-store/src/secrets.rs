@@ -542,13 +542,13 @@ fn update_once(
         return Err(StoreError::NotFound(Entity::Secret));
     }
     let current = load_one(conn, id)?;
-    if let Some(expected) = update.expected_version {
-        if expected != current.version {
-            return Err(StoreError::Conflict(Conflict::StaleVersion {
-                expected: expected.get(),
-                current: current.version.get(),
-            }));
-        }
+    if let Some(expected) = update.expected_version
+        && expected != current.version
+    {
+        return Err(StoreError::Conflict(Conflict::StaleVersion {
+            expected: expected.get(),
+            current: current.version.get(),
+        }));
     }
     let owner = current.placement.owner().clone();
     let mut changes = SecretChanges {

@@ -21,14 +21,14 @@ pub fn run(options: Options) -> Result<()> {
         .or_else(|| std::env::var("DATABASE_URL").ok())
         .unwrap_or_else(|| DEV_DATABASE_URL.to_owned());
     let url = DatabaseUrl::parse(&raw).context("--database-url")?;
-    if let DatabaseUrl::Sqlite(path) = &url {
-        if let Some(parent) = Path::new(path)
+    // SQLite creates the file but not its folder.
+    if let DatabaseUrl::Sqlite(path) = &url
+        && let Some(parent) = Path::new(path)
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
-        {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("creating {}", parent.display()))?;
-        }
+    {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
     }
     eprintln!("database: {url:?}");
     if options.status {
