@@ -74,6 +74,9 @@ macro_rules! execute {
     };
 }
 
+/// Runs one seeding statement on whichever connection the URL opened.
+type Execute = dyn FnMut(&str, Bind);
+
 struct Seeded {
     store: Store,
     _dir: Option<tempfile::TempDir>,
@@ -81,7 +84,7 @@ struct Seeded {
 
 fn seed(url: &str, rows: i64) -> Store {
     let store = Store::open(url, &StoreConfig::default()).expect("opens");
-    let mut conn: Box<dyn FnMut(&str, Bind)> = if let Some(pg) = url.strip_prefix("postgres") {
+    let mut conn: Box<Execute> = if let Some(pg) = url.strip_prefix("postgres") {
         let mut conn = PgConnection::establish(&format!("postgres{pg}")).expect("connects");
         Box::new(move |sql, bind| execute!(&mut conn, sql, bind, rows))
     } else {
