@@ -121,3 +121,17 @@ async fn migrations_go_up_down_and_up_again(db: TestDb) {
         .await
         .expect("creates");
 }
+
+/// libpq is built in with OpenSSL, so `sslmode=require` means TLS rather than "not
+/// compiled in". The test server has no certificate, so libpq must say exactly that.
+#[test]
+fn the_built_in_libpq_speaks_tls() {
+    let Some(db) = TestDb::postgres() else {
+        return;
+    };
+    let url = format!("{}?sslmode=require", db.url);
+    let refused = vault_store::Store::open(&url, &vault_store::StoreConfig::default())
+        .expect_err("the test server offers no TLS");
+    let message = refused.to_string();
+    assert!(message.contains("server does not support SSL"), "{message}");
+}
