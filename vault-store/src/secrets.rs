@@ -191,6 +191,17 @@ fn owner_from_row(kind: &str, id: &str) -> StoreResult<Owner> {
     })
 }
 
+fn parse_targets<T>(
+    targets: &[String],
+    parse: fn(&str) -> Result<T, vault_core::CoreError>,
+) -> StoreResult<Vec<T>> {
+    targets
+        .iter()
+        .map(|t| parse(t))
+        .collect::<Result<_, _>>()
+        .map_err(StoreError::stored("secret_targets.target_id"))
+}
+
 fn meta_from_row(row: SecretRow, targets: &[String]) -> StoreResult<SecretMeta> {
     let owner = owner_from_row(&row.owner_kind, &row.owner_id)?;
     let kind: ScopeKind = row
@@ -200,22 +211,10 @@ fn meta_from_row(row: SecretRow, targets: &[String]) -> StoreResult<SecretMeta> 
     let scope = match kind {
         ScopeKind::All => Scope::All,
         ScopeKind::Project => Scope::Project,
-        ScopeKind::Agents => Scope::agents(
-            targets
-                .iter()
-                .map(|t| ProfileId::parse(t))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(StoreError::stored("secret_targets.target_id"))?,
-        )
-        .map_err(StoreError::stored("secret_targets"))?,
-        ScopeKind::Milestone => Scope::milestones(
-            targets
-                .iter()
-                .map(|t| MilestoneId::parse(t))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(StoreError::stored("secret_targets.target_id"))?,
-        )
-        .map_err(StoreError::stored("secret_targets"))?,
+        ScopeKind::Agents => Scope::agents(parse_targets(targets, ProfileId::parse)?)
+            .map_err(StoreError::stored("secret_targets"))?,
+        ScopeKind::Milestone => Scope::milestones(parse_targets(targets, MilestoneId::parse)?)
+            .map_err(StoreError::stored("secret_targets"))?,
     };
     Ok(SecretMeta {
         id: SecretId::parse(&row.id).map_err(StoreError::stored("secrets.id"))?,

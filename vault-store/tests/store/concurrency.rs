@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::num::NonZeroU32;
 
 use vault_core::{Scope, Version};
-use vault_store::{Conflict, NewValue, SecretQuery, SecretUpdate, StoreConfig, StoreError};
+use vault_store::{Conflict, NewValue, SecretUpdate, StoreConfig, StoreError};
 
 use crate::on_both_backends;
 use crate::support::*;
@@ -98,15 +98,7 @@ async fn race_creates(db: TestDb, scopes: Vec<vault_core::Scope>) {
     }
     assert_eq!(won, 1, "exactly one racing create succeeds");
     let page = store
-        .list_secrets(SecretQuery {
-            owner: vault_core::Owner::User(user("u1")),
-            name_prefix: None,
-            category: None,
-            expired: None,
-            now: at(0),
-            limit: 100,
-            after: None,
-        })
+        .list_secrets(list_query("u1", 100))
         .await
         .expect("lists");
     assert_eq!(page.items.len(), 1);

@@ -104,15 +104,7 @@ async fn migrations_go_up_down_and_up_again(db: TestDb) {
     // The schema is whole again, and empty: down really dropped the tables.
     let store = db.open();
     let page = store
-        .list_secrets(vault_store::SecretQuery {
-            owner: vault_core::Owner::User(user("u1")),
-            name_prefix: None,
-            category: None,
-            expired: None,
-            now: at(0),
-            limit: 10,
-            after: None,
-        })
+        .list_secrets(list_query("u1", 10))
         .await
         .expect("lists");
     assert!(page.items.is_empty());

@@ -7,9 +7,7 @@ use vault_core::{
     Category, Description, ExpiresAt, MilestoneId, Owner, ProjectId, ResolutionContext, Scope,
     SecretId, Version, WorkspaceId,
 };
-use vault_store::{
-    Conflict, Entity, ListCursor, NewValue, SecretQuery, SecretUpdate, StoreConfig, StoreError,
-};
+use vault_store::{Conflict, Entity, ListCursor, NewValue, SecretUpdate, StoreConfig, StoreError};
 
 use crate::on_both_backends;
 use crate::support::*;
@@ -27,22 +25,6 @@ on_both_backends!(
     deleting_a_secret_takes_every_version,
     candidates_are_exactly_the_secrets_that_reach_the_context,
 );
-
-fn owner(id: &str) -> Owner {
-    Owner::User(user(id))
-}
-
-fn query(owner_id: &str, limit: u32) -> SecretQuery {
-    SecretQuery {
-        owner: owner(owner_id),
-        name_prefix: None,
-        category: None,
-        expired: None,
-        now: at(100),
-        limit,
-        after: None,
-    }
-}
 
 async fn created_secrets_read_back_exactly(db: TestDb) {
     let store = db.open();
@@ -91,7 +73,7 @@ async fn list_pages_follow_the_cursor_without_gaps_or_repeats(db: TestDb) {
         .expect("creates");
     expected.sort();
     let mut seen = Vec::new();
-    let mut q = query("u1", 5);
+    let mut q = list_query("u1", 5);
     let mut pages = 0;
     loop {
         let page = store.list_secrets(q.clone()).await.expect("lists");
@@ -129,20 +111,20 @@ async fn list_filters_by_prefix_category_and_expiry(db: TestDb) {
             .map(|m| m.name.as_str().to_owned())
             .collect()
     };
-    let mut q = query("u1", 50);
+    let mut q = list_query("u1", 50);
     q.name_prefix = Some("DB_".into());
     let page = store.list_secrets(q.clone()).await.expect("lists");
     assert_eq!(names(page.items), ["DB_PASSWORD", "DB_URL"]);
     q.name_prefix = Some("DB".into());
     let page = store.list_secrets(q.clone()).await.expect("lists");
     assert_eq!(names(page.items), ["DB", "DBX", "DB_PASSWORD", "DB_URL"]);
-    let mut q = query("u1", 50);
+    let mut q = list_query("u1", 50);
     q.category = Some(Category::Password);
     assert_eq!(
         names(store.list_secrets(q).await.expect("lists").items),
         ["DB_PASSWORD"]
     );
-    let mut q = query("u1", 50);
+    let mut q = list_query("u1", 50);
     q.expired = Some(true);
     assert_eq!(
         names(store.list_secrets(q.clone()).await.expect("lists").items),
@@ -178,14 +160,14 @@ async fn bad_list_input_names_the_field(db: TestDb) {
         .await
         .expect("creates");
     for limit in [0, 201] {
-        let refused = store.list_secrets(query("u1", limit)).await;
+        let refused = store.list_secrets(list_query("u1", limit)).await;
         assert!(
             matches!(refused, Err(StoreError::Invalid { field: "limit", .. })),
             "{refused:?}"
         );
     }
     for prefix in ["db", "A%", "A'--", "A~"] {
-        let mut q = query("u1", 10);
+        let mut q = list_query("u1", 10);
         q.name_prefix = Some(prefix.into());
         let refused = store.list_secrets(q).await;
         assert!(
@@ -245,7 +227,7 @@ async fn a_second_wide_scope_or_a_shared_profile_is_an_overlap(db: TestDb) {
         .create_secret(user_secret("u2", "TOKEN", Scope::All))
         .await
         .expect("other owner");
-    let mut q = query("u1", 50);
+    let mut q = list_query("u1", 50);
     q.name_prefix = Some("TOKEN".into());
     assert_eq!(store.list_secrets(q).await.expect("lists").items.len(), 3);
 }

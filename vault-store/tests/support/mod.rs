@@ -13,7 +13,7 @@ use tempfile::TempDir;
 use vault_core::{
     Category, Description, Owner, Placement, ProfileId, Scope, SecretId, SecretName, UserId,
 };
-use vault_store::{NewSecret, Sealed, Store, StoreConfig};
+use vault_store::{NewSecret, Sealed, SecretQuery, Store, StoreConfig};
 
 pub const POSTGRES_URL_VAR: &str = "VAULT_TEST_POSTGRES_URL";
 /// Set by `cargo xtask test`, so the PostgreSQL half can never be skipped silently there.
@@ -147,4 +147,17 @@ pub fn new_secret(owner: Owner, secret_name: &str, scope: Scope, label: &str) ->
 
 pub fn user_secret(owner: &str, secret_name: &str, scope: Scope) -> NewSecret {
     new_secret(Owner::User(user(owner)), secret_name, scope, secret_name)
+}
+
+/// The first `limit` secrets of a user, unfiltered.
+pub fn list_query(owner: &str, limit: u32) -> SecretQuery {
+    SecretQuery {
+        owner: Owner::User(user(owner)),
+        name_prefix: None,
+        category: None,
+        expired: None,
+        now: at(100),
+        limit,
+        after: None,
+    }
 }
