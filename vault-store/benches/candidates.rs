@@ -1,18 +1,23 @@
 //! The store's two hot reads at scale: every candidate secret of one resolution
-//! context, and one page of one owner's list. Seeds `VAULT_BENCH_ROWS` secrets (default
-//! 100k; 1k when run as a test) across 1k users, 50 workspaces and 100 projects, on
-//! SQLite and, when `VAULT_TEST_POSTGRES_URL` names a server, on PostgreSQL. Run it
-//! again with 10x the rows: both figures must stay flat.
+//! context, and one page of one owner's list. The context is a task's: one user with 50
+//! secrets (mixed `all` / `agents`), a workspace with 5 keys and a project with 20
+//! entries, beside `VAULT_BENCH_ROWS` background secrets (default 100k; 1k when run as a
+//! test) across 1k users, 50 workspaces and 100 projects. On SQLite and, when
+//! `VAULT_TEST_POSTGRES_URL` names a server, on PostgreSQL. Run it again with 10x the
+//! rows: both figures must stay flat, since the work is proportional to what the context
+//! reaches, not to the table.
 
+use chrono::DateTime;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Binary};
 use tokio::runtime::Runtime;
 use vault_core::{
-    MilestoneId, Owner, ProfileId, ProjectId, ResolutionContext, UserId, WorkspaceId,
+    Category, MilestoneId, Owner, Placement, ProfileId, ProjectId, ResolutionContext, Scope,
+    SecretId, SecretName, UserId, WorkspaceId,
 };
-use vault_store::{SecretQuery, Store, StoreConfig};
+use vault_store::{NewSecret, Sealed, SecretQuery, Store, StoreConfig};
 
 const PROJECTS: i64 = 100;
 
@@ -143,6 +148,79 @@ fn backends(rows: i64) -> Vec<(&'static str, Seeded)> {
     seeded
 }
 
+const HOT_USER: &str = "hot-user";
+const HOT_WORKSPACE: &str = "hot-ws";
+const HOT_PROJECT: &str = "hot-proj";
+
+fn new_secret(owner: Owner, name: String, scope: Scope) -> NewSecret {
+    NewSecret {
+        id: SecretId::generate(),
+        name: SecretName::parse(&name).expect("valid name"),
+        placement: Placement::new(owner, scope).expect("valid placement"),
+        category: Category::default(),
+        description: None,
+        expires_at: None,
+        value: Sealed {
+            envelope: vec![0x5a; 205],
+            kek_id: "kek_bench".into(),
+        },
+        now: DateTime::UNIX_EPOCH,
+    }
+}
+
+/// The task's own secrets, through the store's API: 50 + 5 + 20 of them, of which all
+/// but the 10 scoped to profile p2 reach profile p1 on milestone m0.
+async fn seed_context(store: &Store) {
+    let profiles = |ids: &[&str]| {
+        Scope::agents(ids.iter().map(|p| ProfileId::parse(p).expect("valid"))).expect("valid")
+    };
+    let project = ProjectId::parse(HOT_PROJECT).expect("valid");
+    let accountable = UserId::parse(HOT_USER).expect("valid");
+    let user = Owner::User(accountable.clone());
+    let workspace = Owner::Workspace(WorkspaceId::parse(HOT_WORKSPACE).expect("valid"));
+    let epoch = DateTime::UNIX_EPOCH;
+    store
+        .create_project(project.clone(), "Hot".into(), accountable, epoch)
+        .await
+        .expect("project");
+    let milestone = MilestoneId::parse("m0").expect("valid");
+    store
+        .create_milestone(project.clone(), milestone.clone(), "M0".into(), epoch)
+        .await
+        .expect("milestone");
+    let mut secrets = Vec::new();
+    for i in 0..50 {
+        let scope = match i % 5 {
+            0 => profiles(&["p1", "p3"]),
+            1 => profiles(&["p2"]),
+            _ => Scope::All,
+        };
+        secrets.push(new_secret(user.clone(), format!("USER_{i}"), scope));
+    }
+    for i in 0..5 {
+        secrets.push(new_secret(
+            workspace.clone(),
+            format!("BYOK_{i}"),
+            Scope::All,
+        ));
+    }
+    for i in 0..20 {
+        let scope = if i % 4 == 0 {
+            Scope::milestones([milestone.clone()]).expect("valid")
+        } else {
+            Scope::Project
+        };
+        let owner = Owner::Project(project.clone());
+        secrets.push(new_secret(owner, format!("PROJECT_{i}"), scope));
+    }
+    for secret in secrets {
+        store
+            .create_secret(secret)
+            .await
+            .expect("seeds the context");
+    }
+}
+
 fn bench(c: &mut Criterion) {
     let runtime = Runtime::new().expect("tokio runtime");
     let measuring = std::env::args().any(|arg| arg == "--bench");
@@ -151,33 +229,38 @@ fn bench(c: &mut Criterion) {
         .and_then(|rows| rows.parse().ok())
         .unwrap_or(if measuring { 100_000 } else { 1_000 });
     let context = ResolutionContext::new(
-        UserId::parse("user-7").expect("valid"),
+        UserId::parse(HOT_USER).expect("valid"),
         ProfileId::parse("p1").expect("valid"),
-        Some(WorkspaceId::parse("ws-8").expect("valid")),
-        Some(ProjectId::parse("proj-9").expect("valid")),
+        Some(WorkspaceId::parse(HOT_WORKSPACE).expect("valid")),
+        Some(ProjectId::parse(HOT_PROJECT).expect("valid")),
         Some(MilestoneId::parse("m0").expect("valid")),
     )
     .expect("valid context");
     let page = SecretQuery {
-        owner: Owner::User(UserId::parse("user-7").expect("valid")),
+        owner: Owner::User(UserId::parse(HOT_USER).expect("valid")),
         name_prefix: None,
         category: None,
         expired: None,
-        now: chrono::DateTime::UNIX_EPOCH,
+        now: DateTime::UNIX_EPOCH,
         limit: 50,
         after: None,
     };
     let mut group = c.benchmark_group("store");
     for (backend, seeded) in backends(rows) {
         let store = seeded.store;
+        runtime.block_on(seed_context(&store));
         let found = runtime
             .block_on(store.candidates(context.clone()))
             .expect("candidates");
-        assert!(!found.is_empty(), "the context reaches seeded secrets");
+        assert_eq!(
+            found.len(),
+            40 + 10 + 5 + 20,
+            "what reaches the context, exactly"
+        );
         let listed = runtime
             .block_on(store.list_secrets(page.clone()))
             .expect("lists");
-        assert!(!listed.items.is_empty(), "the owner has seeded secrets");
+        assert_eq!(listed.items.len(), 50);
         eprintln!(
             "{backend}, {rows} rows: {} candidates for the context, {} on the list page",
             found.len(),
