@@ -254,7 +254,7 @@ fn bench(c: &mut Criterion) {
             .expect("candidates");
         assert_eq!(
             found.len(),
-            40 + 10 + 5 + 20,
+            40 + 5 + 20,
             "what reaches the context, exactly"
         );
         let listed = runtime
