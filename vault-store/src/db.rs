@@ -76,10 +76,12 @@ impl DatabaseUrl {
                 let mut conn = SqliteConnection::establish(path)?;
                 // WAL lets readers run beside the one writer; NORMAL is durable in WAL
                 // mode except for the last commits on power loss, never corrupting.
+                // The busy timeout comes first: switching a new file to WAL takes an
+                // exclusive lock, which replicas starting together must wait for.
                 conn.batch_execute(
-                    "PRAGMA journal_mode = WAL;
+                    "PRAGMA busy_timeout = 10000;
+                     PRAGMA journal_mode = WAL;
                      PRAGMA foreign_keys = ON;
-                     PRAGMA busy_timeout = 10000;
                      PRAGMA synchronous = NORMAL;",
                 )
                 .map_err(|e| StoreError::Unavailable {

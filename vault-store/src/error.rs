@@ -146,6 +146,7 @@ impl From<DieselError> for StoreError {
 
 fn entity_of_constraint(constraint: Option<&str>) -> Entity {
     match constraint.unwrap_or_default() {
+        c if c.starts_with("project_members") => Entity::Member,
         c if c.starts_with("project") => Entity::Project,
         c if c.starts_with("milestone") => Entity::Milestone,
         c if c.starts_with("keks") => Entity::Kek,

@@ -4,7 +4,9 @@ use diesel::backend::Backend;
 use diesel::migration::{Migration, MigrationSource};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-use crate::db::{DatabaseUrl, DbConnection};
+use diesel::connection::SimpleConnection;
+
+use crate::db::{DatabaseUrl, DbConnection, write_transaction};
 use crate::error::{StoreError, StoreResult};
 
 const SQLITE: EmbeddedMigrations = embed_migrations!("../migrations/sqlite");
@@ -24,7 +26,29 @@ pub fn run_pending(url: &DatabaseUrl) -> StoreResult<Vec<String>> {
     apply_pending(&mut url.establish()?)
 }
 
+/// Several replicas may start at once against one fresh database: the first applies
+/// the migrations while the others wait, then find nothing pending. On PostgreSQL a
+/// session advisory lock serialises them; on SQLite the write lock (`BEGIN IMMEDIATE`)
+/// does, with diesel's per-migration transactions nested inside as savepoints.
 pub(crate) fn apply_pending(conn: &mut DbConnection) -> StoreResult<Vec<String>> {
+    match conn {
+        DbConnection::Postgres(pg) => {
+            pg.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))?;
+            let applied = apply_pending_unlocked(conn);
+            let unlocked =
+                conn.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"));
+            let applied = applied?;
+            unlocked?;
+            Ok(applied)
+        }
+        DbConnection::Sqlite(_) => write_transaction(conn, apply_pending_unlocked),
+    }
+}
+
+/// An arbitrary key for the advisory lock, the same in every vault process.
+const MIGRATION_LOCK: i64 = 0x7661_756c_745f_6d67;
+
+fn apply_pending_unlocked(conn: &mut DbConnection) -> StoreResult<Vec<String>> {
     match conn {
         DbConnection::Sqlite(c) => {
             let applied = c.run_pending_migrations(SQLITE).map_err(failed)?;

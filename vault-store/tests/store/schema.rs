@@ -14,6 +14,7 @@ use crate::support::*;
 on_both_backends!(
     every_foreign_key_cascades_on_delete,
     migrations_go_up_down_and_up_again,
+    replicas_starting_together_migrate_once,
 );
 
 #[derive(QueryableByName, Debug)]
@@ -126,4 +127,29 @@ fn the_built_in_libpq_speaks_tls() {
         .expect_err("the test server offers no TLS");
     let message = refused.to_string();
     assert!(message.contains("server does not support SSL"), "{message}");
+}
+
+async fn replicas_starting_together_migrate_once(db: TestDb) {
+    let url = db.url.clone();
+    let starts: Vec<_> = (0..6)
+        .map(|_| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                vault_store::Store::open(&url, &vault_store::StoreConfig::default()).map(|_| ())
+            })
+        })
+        .collect();
+    for start in starts {
+        start
+            .join()
+            .expect("thread finished")
+            .expect("every replica starts");
+    }
+    let url = DatabaseUrl::parse(&db.url).expect("valid URL");
+    assert!(
+        migrate::status(&url)
+            .expect("status")
+            .iter()
+            .all(|m| m.applied)
+    );
 }
