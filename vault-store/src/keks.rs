@@ -58,45 +58,38 @@ impl std::fmt::Debug for StoredKek {
     }
 }
 
-type KekColumns = (String, String, Vec<u8>, String, i64, i64);
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = keks)]
+struct KekRow {
+    id: String,
+    root_key_id: String,
+    wrapped: Vec<u8>,
+    state: String,
+    wrap_count: i64,
+    created_at: i64,
+}
 
-const COLUMNS: (
-    keks::id,
-    keks::root_key_id,
-    keks::wrapped,
-    keks::state,
-    keks::wrap_count,
-    keks::created_at,
-) = (
-    keks::id,
-    keks::root_key_id,
-    keks::wrapped,
-    keks::state,
-    keks::wrap_count,
-    keks::created_at,
-);
-
-fn from_columns(
-    (id, root_key_id, wrapped, state, wrap_count, created_at): KekColumns,
-) -> StoreResult<StoredKek> {
-    Ok(StoredKek {
-        id,
-        root_key_id,
-        wrapped,
-        state: KekStatus::parse(&state)?,
-        wrap_count: u64::try_from(wrap_count)
-            .map_err(|_| StoreError::corrupt("keks.wrap_count", "negative"))?,
-        created_at: from_micros("keks.created_at", created_at)?,
-    })
+impl KekRow {
+    fn into_kek(self) -> StoreResult<StoredKek> {
+        Ok(StoredKek {
+            id: self.id,
+            root_key_id: self.root_key_id,
+            wrapped: self.wrapped,
+            state: KekStatus::parse(&self.state)?,
+            wrap_count: u64::try_from(self.wrap_count)
+                .map_err(|_| StoreError::corrupt("keks.wrap_count", "negative"))?,
+            created_at: from_micros("keks.created_at", self.created_at)?,
+        })
+    }
 }
 
 pub(crate) fn get(conn: &mut DbConnection, id: &str) -> StoreResult<Option<StoredKek>> {
     keks::table
         .find(id)
-        .select(COLUMNS)
-        .first::<KekColumns>(conn)
+        .select(KekRow::as_select())
+        .first(conn)
         .optional()?
-        .map(from_columns)
+        .map(KekRow::into_kek)
         .transpose()
 }
 
@@ -104,20 +97,20 @@ pub(crate) fn active(conn: &mut DbConnection, root_key_id: &str) -> StoreResult<
     keks::table
         .filter(keks::root_key_id.eq(root_key_id))
         .filter(keks::state.eq(KekStatus::Active.as_str()))
-        .select(COLUMNS)
-        .first::<KekColumns>(conn)
+        .select(KekRow::as_select())
+        .first(conn)
         .optional()?
-        .map(from_columns)
+        .map(KekRow::into_kek)
         .transpose()
 }
 
 pub(crate) fn list(conn: &mut DbConnection) -> StoreResult<Vec<StoredKek>> {
     keks::table
         .order(keks::created_at.asc())
-        .select(COLUMNS)
-        .load::<KekColumns>(conn)?
+        .select(KekRow::as_select())
+        .load(conn)?
         .into_iter()
-        .map(from_columns)
+        .map(KekRow::into_kek)
         .collect()
 }
 
