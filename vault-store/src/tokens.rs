@@ -53,7 +53,7 @@ pub struct TokenBinding {
     pub milestone_id: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct NewToken {
     pub id: String,
     pub hash: [u8; TOKEN_HASH_BYTES],
@@ -62,6 +62,19 @@ pub struct NewToken {
     pub label: Option<String>,
     pub expires_at: Option<DateTime<Utc>>,
     pub now: DateTime<Utc>,
+}
+
+/// Leaves the hash out: it is the key tokens are looked up by, so it stays out of logs.
+impl std::fmt::Debug for NewToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewToken")
+            .field("id", &self.id)
+            .field("kind", &self.kind)
+            .field("binding", &self.binding)
+            .field("label", &self.label)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,10 +1,9 @@
 //! Racing writers: rotations never lose a version, overlapping creates leave one.
 
 use std::collections::BTreeSet;
-use std::num::NonZeroU32;
 
 use vault_core::{Scope, Version};
-use vault_store::{Conflict, NewValue, SecretUpdate, StoreConfig, StoreError};
+use vault_store::{Conflict, NewValue, SecretUpdate, StoreError};
 
 use crate::on_both_backends;
 use crate::support::*;
@@ -19,11 +18,7 @@ const WRITERS: usize = 8;
 const ROTATIONS_EACH: usize = 6;
 
 async fn concurrent_rotations_each_get_their_own_version(db: TestDb) {
-    let config = StoreConfig {
-        versions_kept: NonZeroU32::new(1000).expect("non-zero"),
-        ..StoreConfig::default()
-    };
-    let store = db.open_with(&config);
+    let store = db.open_keeping(1000);
     let id = store
         .create_secret(user_secret("u1", "TOKEN", Scope::All))
         .await

@@ -27,6 +27,11 @@ fn token(id: &str, hash_byte: u8) -> NewToken {
 
 async fn tokens_are_found_by_hash_and_revoked_for_good(db: TestDb) {
     let store = db.open();
+    let shown = format!("{:?}", token("tok_1", 1));
+    assert!(
+        shown.contains("tok_1") && !shown.contains("[1, 1"),
+        "{shown}"
+    );
     let stored = store
         .insert_token(token("tok_1", 1))
         .await

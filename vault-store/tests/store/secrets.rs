@@ -7,7 +7,7 @@ use vault_core::{
     Category, Description, ExpiresAt, MilestoneId, Owner, ProjectId, ResolutionContext, Scope,
     SecretId, Version, WorkspaceId,
 };
-use vault_store::{Conflict, Entity, ListCursor, NewValue, SecretUpdate, StoreConfig, StoreError};
+use vault_store::{Conflict, Entity, ListCursor, NewValue, SecretUpdate, StoreError};
 
 use crate::on_both_backends;
 use crate::support::*;
@@ -313,11 +313,7 @@ fn version_numbers(versions: &[vault_store::VersionInfo]) -> Vec<u32> {
 }
 
 async fn a_rotation_adds_a_version_and_keeps_only_the_newest(db: TestDb) {
-    let config = StoreConfig {
-        versions_kept: std::num::NonZeroU32::new(3).expect("non-zero"),
-        ..StoreConfig::default()
-    };
-    let store = db.open_with(&config);
+    let store = db.open_keeping(3);
     let id = store
         .create_secret(user_secret("u1", "TOKEN", Scope::All))
         .await

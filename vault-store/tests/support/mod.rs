@@ -68,6 +68,14 @@ impl TestDb {
         self.open_with(&StoreConfig::default())
     }
 
+    /// A store that keeps `versions` versions of each secret.
+    pub fn open_keeping(&self, versions: u32) -> Store {
+        self.open_with(&StoreConfig {
+            versions_kept: std::num::NonZeroU32::new(versions).expect("non-zero"),
+            ..StoreConfig::default()
+        })
+    }
+
     pub fn open_with(&self, config: &StoreConfig) -> Store {
         Store::open(&self.url, config).expect("store opens")
     }
