@@ -2,13 +2,13 @@
 //! the transaction helpers every write goes through.
 
 use std::fmt;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::pg::PgConnection;
 use diesel::r2d2::{self, ManageConnection, R2D2Connection};
 use diesel::sqlite::SqliteConnection;
-use diesel::{Connection, ConnectionError};
+use diesel::{Connection, ConnectionError, QueryResult};
 
 use crate::error::{StoreError, StoreResult};
 
@@ -74,23 +74,49 @@ impl DatabaseUrl {
             DatabaseUrl::Postgres(url) => Ok(DbConnection::Postgres(PgConnection::establish(url)?)),
             DatabaseUrl::Sqlite(path) => {
                 let mut conn = SqliteConnection::establish(path)?;
-                // WAL lets readers run beside the one writer; NORMAL is durable in WAL
-                // mode except for the last commits on power loss, never corrupting.
-                // The busy timeout comes first: switching a new file to WAL takes an
-                // exclusive lock, which replicas starting together must wait for.
+                let configure_failed = |e: diesel::result::Error| StoreError::Unavailable {
+                    detail: format!("could not configure the SQLite connection: {e}"),
+                };
+                conn.batch_execute("PRAGMA busy_timeout = 10000;")
+                    .map_err(configure_failed)?;
+                switch_to_wal(&mut conn).map_err(configure_failed)?;
                 conn.batch_execute(
-                    "PRAGMA busy_timeout = 10000;
-                     PRAGMA journal_mode = WAL;
-                     PRAGMA foreign_keys = ON;
+                    "PRAGMA foreign_keys = ON;
                      PRAGMA synchronous = NORMAL;",
                 )
-                .map_err(|e| StoreError::Unavailable {
-                    detail: format!("could not configure the SQLite connection: {e}"),
-                })?;
+                .map_err(configure_failed)?;
                 Ok(DbConnection::Sqlite(conn))
             }
         }
     }
+}
+
+/// WAL lets readers run beside the one writer; NORMAL sync (set after) is durable in
+/// WAL mode except for the last commits on power loss, never corrupting.
+///
+/// Switching a file to WAL takes an exclusive lock without consulting the busy handler,
+/// so replicas (or pool connections) opening one file together can see "database is
+/// locked" even with a busy timeout set. That answer is transient: retry it for as long
+/// as the busy timeout would have waited.
+fn switch_to_wal(conn: &mut SqliteConnection) -> QueryResult<()> {
+    const WAIT: Duration = Duration::from_secs(10);
+    let started = Instant::now();
+    let mut pause = Duration::from_millis(2);
+    loop {
+        match conn.batch_execute("PRAGMA journal_mode = WAL;") {
+            Err(diesel::result::Error::DatabaseError(_, info))
+                if is_busy(info.message()) && started.elapsed() < WAIT =>
+            {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(100));
+            }
+            other => return other,
+        }
+    }
+}
+
+fn is_busy(message: &str) -> bool {
+    message.contains("database is locked") || message.contains("database is busy")
 }
 
 /// Shows the backend and, for PostgreSQL, never the password.
