@@ -2,6 +2,7 @@
 //! masking, categories, the overlap rule and the resolver that merges layers by the
 //! precedence policy. No I/O, no async, no clock: `now` is always a parameter.
 
+mod audit;
 mod category;
 mod error;
 mod ids;
@@ -16,6 +17,10 @@ mod scope;
 mod secret;
 mod value;
 
+pub use audit::{
+    AUDIT_HASH_BYTES, AuditEntry, AuditHash, ChainBreak, ChainVerifier, ChainedAudit, GENESIS_HASH,
+    chain_hash,
+};
 pub use category::Category;
 pub use error::{CoreError, IdKind};
 pub use ids::{

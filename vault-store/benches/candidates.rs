@@ -13,6 +13,7 @@ use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Binary};
 use tokio::runtime::Runtime;
+use vault_core::AuditEntry;
 use vault_core::{
     Category, MilestoneId, Owner, Placement, ProfileId, ProjectId, ResolutionContext, Scope,
     SecretId, SecretName, UserId, WorkspaceId,
@@ -215,7 +216,7 @@ async fn seed_context(store: &Store) {
     }
     for secret in secrets {
         store
-            .create_secret(secret)
+            .create_secret(secret, audit())
             .await
             .expect("seeds the context");
     }
@@ -281,3 +282,17 @@ fn bench(c: &mut Criterion) {
 
 criterion_group!(benches, bench);
 criterion_main!(benches);
+
+fn audit() -> AuditEntry {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    AuditEntry {
+        id: format!("aud_bench_{n}"),
+        at: DateTime::UNIX_EPOCH,
+        principal: "operator:tok_bench".into(),
+        action: "bench.seed".into(),
+        target: None,
+        outcome: "ok".into(),
+        request_id: "req_bench".into(),
+    }
+}

@@ -1,29 +1,20 @@
-//! The audit trail's rows. The API computes the hash chain; the store keeps records in
-//! chain order and refuses a second record at the same position, so two writers racing
-//! for the chain's head cannot fork it.
+//! The audit trail's rows. Records are chained here, inside the transaction that
+//! writes them, so a change and its record commit together and two writers can never
+//! take the same position: SQLite's write lock serializes them, and on PostgreSQL a
+//! transaction-scoped advisory lock does, taken last so it is held only for the
+//! moment between the record's insert and the commit.
 
-use chrono::{DateTime, Utc};
 use diesel::prelude::*;
+use diesel::sql_types::BigInt;
+use vault_core::{AUDIT_HASH_BYTES, AuditEntry, AuditHash, ChainedAudit, GENESIS_HASH};
 
 use crate::convert::{from_micros, micros};
 use crate::db::{DbConnection, write_transaction};
 use crate::error::{Conflict, StoreError, StoreResult};
 use crate::schema::audit_records;
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AuditRecord {
-    /// Position in the chain, from 1.
-    pub seq: u64,
-    pub id: String,
-    pub at: DateTime<Utc>,
-    pub principal: String,
-    pub action: String,
-    pub target: Option<String>,
-    pub outcome: String,
-    pub request_id: String,
-    pub previous_hash: Vec<u8>,
-    pub hash: Vec<u8>,
-}
+/// The advisory lock key that serializes appends on PostgreSQL ("vaultaud").
+const AUDIT_LOCK_KEY: i64 = 0x7661_756c_7461_7564;
 
 type AuditColumns = (
     i64,
@@ -38,61 +29,96 @@ type AuditColumns = (
     Vec<u8>,
 );
 
-fn from_columns(
-    (seq, id, at, principal, action, target, outcome, request_id, previous_hash, hash): AuditColumns,
-) -> StoreResult<AuditRecord> {
-    Ok(AuditRecord {
-        seq: u64::try_from(seq)
-            .map_err(|_| StoreError::corrupt("audit_records.seq", "negative"))?,
-        id,
-        at: from_micros("audit_records.at", at)?,
-        principal,
-        action,
-        target,
-        outcome,
-        request_id,
-        previous_hash,
-        hash,
+fn hash_column(seq: i64, column: &str, bytes: Vec<u8>) -> StoreResult<AuditHash> {
+    AuditHash::try_from(bytes.as_slice()).map_err(|_| {
+        StoreError::corrupt(
+            "audit_records",
+            format!("record {seq}: {column} is not {AUDIT_HASH_BYTES} bytes"),
+        )
     })
 }
 
-pub(crate) fn append(conn: &mut DbConnection, records: &[AuditRecord]) -> StoreResult<()> {
-    let rows = records
-        .iter()
-        .map(|r| {
-            let seq =
-                i64::try_from(r.seq).map_err(|_| StoreError::invalid("seq", "is too large"))?;
-            Ok((
-                audit_records::seq.eq(seq),
-                audit_records::id.eq(&r.id),
-                audit_records::at.eq(micros(r.at)),
-                audit_records::principal.eq(&r.principal),
-                audit_records::action.eq(&r.action),
-                audit_records::target.eq(&r.target),
-                audit_records::outcome.eq(&r.outcome),
-                audit_records::request_id.eq(&r.request_id),
-                audit_records::previous_hash.eq(&r.previous_hash),
-                audit_records::hash.eq(&r.hash),
-            ))
-        })
-        .collect::<StoreResult<Vec<_>>>()?;
-    write_transaction(conn, |conn| {
-        // One statement per row: diesel's multi-backend connection has no batch insert.
-        for row in rows {
-            diesel::insert_into(audit_records::table)
-                .values(row)
-                .execute(conn)
-                .map_err(|e| match StoreError::from(e) {
-                    StoreError::Conflict(_) => StoreError::Conflict(Conflict::AuditChainMoved),
-                    other => other,
-                })?;
-        }
-        Ok(())
+fn from_columns(
+    (seq, id, at, principal, action, target, outcome, request_id, previous_hash, hash): AuditColumns,
+) -> StoreResult<ChainedAudit> {
+    Ok(ChainedAudit {
+        seq: u64::try_from(seq)
+            .map_err(|_| StoreError::corrupt("audit_records.seq", "negative"))?,
+        entry: AuditEntry {
+            id,
+            at: from_micros("audit_records.at", at)?,
+            principal,
+            action,
+            target,
+            outcome,
+            request_id,
+        },
+        previous_hash: hash_column(seq, "previous_hash", previous_hash)?,
+        hash: hash_column(seq, "hash", hash)?,
     })
+}
+
+/// Appends `entry` after the current head, inside the caller's write transaction.
+pub(crate) fn record(conn: &mut DbConnection, entry: &AuditEntry) -> StoreResult<ChainedAudit> {
+    Ok(record_all(conn, std::slice::from_ref(entry))?.remove(0))
+}
+
+fn record_all(conn: &mut DbConnection, entries: &[AuditEntry]) -> StoreResult<Vec<ChainedAudit>> {
+    if let DbConnection::Postgres(_) = conn {
+        diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+            .bind::<BigInt, _>(AUDIT_LOCK_KEY)
+            .execute(conn)?;
+    }
+    let (mut seq, mut previous) = match head(conn)? {
+        Some(head) => (head.seq, head.hash),
+        None => (0, GENESIS_HASH),
+    };
+    let mut chained = Vec::with_capacity(entries.len());
+    for entry in entries {
+        seq += 1;
+        let record = ChainedAudit::link(seq, entry.clone(), previous);
+        previous = record.hash;
+        insert(conn, &record)?;
+        chained.push(record);
+    }
+    Ok(chained)
+}
+
+fn insert(conn: &mut DbConnection, record: &ChainedAudit) -> StoreResult<()> {
+    let seq = i64::try_from(record.seq).map_err(|_| StoreError::invalid("seq", "is too large"))?;
+    let entry = &record.entry;
+    diesel::insert_into(audit_records::table)
+        .values((
+            audit_records::seq.eq(seq),
+            audit_records::id.eq(&entry.id),
+            audit_records::at.eq(micros(entry.at)),
+            audit_records::principal.eq(&entry.principal),
+            audit_records::action.eq(&entry.action),
+            audit_records::target.eq(&entry.target),
+            audit_records::outcome.eq(&entry.outcome),
+            audit_records::request_id.eq(&entry.request_id),
+            audit_records::previous_hash.eq(record.previous_hash.as_slice()),
+            audit_records::hash.eq(record.hash.as_slice()),
+        ))
+        .execute(conn)
+        .map_err(|e| match StoreError::from(e) {
+            // Only reachable if something bypassed the lock (a foreign writer).
+            StoreError::Conflict(_) => StoreError::Conflict(Conflict::AuditChainMoved),
+            other => other,
+        })?;
+    Ok(())
+}
+
+/// Appends records that accompany no change (resolutions, refusals) in one commit.
+pub(crate) fn append(
+    conn: &mut DbConnection,
+    entries: &[AuditEntry],
+) -> StoreResult<Vec<ChainedAudit>> {
+    write_transaction(conn, |conn| record_all(conn, entries))
 }
 
 /// The chain's newest record, whose hash the next record must cover.
-pub(crate) fn head(conn: &mut DbConnection) -> StoreResult<Option<AuditRecord>> {
+pub(crate) fn head(conn: &mut DbConnection) -> StoreResult<Option<ChainedAudit>> {
     audit_records::table
         .order(audit_records::seq.desc())
         .first::<AuditColumns>(conn)
@@ -106,11 +132,28 @@ pub(crate) fn since(
     conn: &mut DbConnection,
     after: u64,
     limit: u32,
-) -> StoreResult<Vec<AuditRecord>> {
+) -> StoreResult<Vec<ChainedAudit>> {
     let after = i64::try_from(after).unwrap_or(i64::MAX);
     audit_records::table
         .filter(audit_records::seq.gt(after))
         .order(audit_records::seq.asc())
+        .limit(i64::from(limit))
+        .load::<AuditColumns>(conn)?
+        .into_iter()
+        .map(from_columns)
+        .collect()
+}
+
+/// The newest records first, for operators reading the trail.
+pub(crate) fn latest(
+    conn: &mut DbConnection,
+    before: Option<u64>,
+    limit: u32,
+) -> StoreResult<Vec<ChainedAudit>> {
+    let before = before.map_or(i64::MAX, |b| i64::try_from(b).unwrap_or(i64::MAX));
+    audit_records::table
+        .filter(audit_records::seq.lt(before))
+        .order(audit_records::seq.desc())
         .limit(i64::from(limit))
         .load::<AuditColumns>(conn)?
         .into_iter()

@@ -210,8 +210,14 @@ fn transaction<T>(
     work: impl FnOnce(&mut DbConnection) -> StoreResult<T>,
 ) -> StoreResult<T> {
     // Through the inner connection's own transaction manager, so diesel's bookkeeping
-    // (and the pool's "returned mid-transaction" check) stays right.
+    // (and the pool's "returned mid-transaction" check) stays right. Inside another
+    // transaction (an operation composed with its audit record) this is a savepoint,
+    // so an inner retry can roll back its own attempt without losing the outer work.
+    let nested = DbConnection::transaction_manager_status_mut(conn)
+        .transaction_depth()?
+        .is_some();
     match conn {
+        _ if nested => DbConnection::begin_transaction(conn)?,
         DbConnection::Sqlite(inner) => {
             AnsiTransactionManager::begin_transaction_sql(inner, sqlite_begin)?
         }

@@ -21,11 +21,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use vault_core::{
-    Candidate, MilestoneId, ProjectId, ProjectRole, ResolutionContext, SecretId, SecretMeta,
-    UserId, Version,
+    AuditEntry, Candidate, ChainedAudit, MilestoneId, ProjectId, ProjectRole, ResolutionContext,
+    SecretId, SecretMeta, UserId, Version,
 };
 
-pub use audit::AuditRecord;
 pub use db::{BackendKind, DatabaseUrl};
 pub use error::{Conflict, Entity, StoreError, StoreResult};
 pub use keks::{KekStatus, StoredKek};
@@ -99,6 +98,23 @@ impl Store {
         self.backend
     }
 
+    /// Runs a change and appends its audit record in one transaction: both commit, or
+    /// neither does.
+    async fn run_audited<T: Send + 'static>(
+        &self,
+        entry: AuditEntry,
+        work: impl FnOnce(&mut DbConnection) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        self.run(move |conn| {
+            db::write_transaction(conn, |conn| {
+                let done = work(conn)?;
+                audit::record(conn, &entry)?;
+                Ok(done)
+            })
+        })
+        .await
+    }
+
     async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce(&mut DbConnection) -> StoreResult<T> + Send + 'static,
@@ -127,8 +143,13 @@ impl Store {
 
     // Secrets.
 
-    pub async fn create_secret(&self, new: NewSecret) -> StoreResult<SecretMeta> {
-        self.run(move |conn| secrets::create(conn, &new)).await
+    pub async fn create_secret(
+        &self,
+        new: NewSecret,
+        audit: AuditEntry,
+    ) -> StoreResult<SecretMeta> {
+        self.run_audited(audit, move |conn| secrets::create(conn, &new))
+            .await
     }
 
     pub async fn secret(&self, id: SecretId) -> StoreResult<SecretMeta> {
@@ -146,15 +167,19 @@ impl Store {
         id: SecretId,
         update: SecretUpdate,
         now: DateTime<Utc>,
+        audit: AuditEntry,
     ) -> StoreResult<SecretMeta> {
         let kept = self.versions_kept;
-        self.run(move |conn| secrets::update(conn, &id, &update, now, kept))
-            .await
+        self.run_audited(audit, move |conn| {
+            secrets::update(conn, &id, &update, now, kept)
+        })
+        .await
     }
 
     /// Deletes the secret with every version and target.
-    pub async fn delete_secret(&self, id: SecretId) -> StoreResult<()> {
-        self.run(move |conn| secrets::delete(conn, &id)).await
+    pub async fn delete_secret(&self, id: SecretId, audit: AuditEntry) -> StoreResult<()> {
+        self.run_audited(audit, move |conn| secrets::delete(conn, &id))
+            .await
     }
 
     /// Version history, newest first.
@@ -303,8 +328,9 @@ impl Store {
 
     // Tokens.
 
-    pub async fn insert_token(&self, new: NewToken) -> StoreResult<StoredToken> {
-        self.run(move |conn| tokens::insert(conn, &new)).await
+    pub async fn insert_token(&self, new: NewToken, audit: AuditEntry) -> StoreResult<StoredToken> {
+        self.run_audited(audit, move |conn| tokens::insert(conn, &new))
+            .await
     }
 
     pub async fn token_by_hash(
@@ -315,8 +341,14 @@ impl Store {
             .await
     }
 
-    pub async fn revoke_token(&self, id: String, now: DateTime<Utc>) -> StoreResult<StoredToken> {
-        self.run(move |conn| tokens::revoke(conn, &id, now)).await
+    pub async fn revoke_token(
+        &self,
+        id: String,
+        now: DateTime<Utc>,
+        audit: AuditEntry,
+    ) -> StoreResult<StoredToken> {
+        self.run_audited(audit, move |conn| tokens::revoke(conn, &id, now))
+            .await
     }
 
     pub async fn tokens(&self) -> StoreResult<Vec<StoredToken>> {
@@ -325,17 +357,28 @@ impl Store {
 
     // Audit.
 
-    /// Appends records in one transaction; `Conflict::AuditChainMoved` if another writer
-    /// took one of their positions first.
-    pub async fn append_audit(&self, records: Vec<AuditRecord>) -> StoreResult<()> {
-        self.run(move |conn| audit::append(conn, &records)).await
+    /// Appends records that accompany no change (resolutions, refusals) in one commit,
+    /// chained after the current head; returns them in their places.
+    pub async fn append_audit(&self, entries: Vec<AuditEntry>) -> StoreResult<Vec<ChainedAudit>> {
+        self.run(move |conn| audit::append(conn, &entries)).await
     }
 
-    pub async fn audit_head(&self) -> StoreResult<Option<AuditRecord>> {
+    pub async fn audit_head(&self) -> StoreResult<Option<ChainedAudit>> {
         self.run(audit::head).await
     }
 
-    pub async fn audit_since(&self, after: u64, limit: u32) -> StoreResult<Vec<AuditRecord>> {
+    /// Records after position `after`, oldest first (for verification).
+    pub async fn audit_since(&self, after: u64, limit: u32) -> StoreResult<Vec<ChainedAudit>> {
         self.run(move |conn| audit::since(conn, after, limit)).await
+    }
+
+    /// Records before position `before` (or the newest), newest first.
+    pub async fn audit_latest(
+        &self,
+        before: Option<u64>,
+        limit: u32,
+    ) -> StoreResult<Vec<ChainedAudit>> {
+        self.run(move |conn| audit::latest(conn, before, limit))
+            .await
     }
 }

@@ -69,7 +69,10 @@ async fn store_marked_values(
             MARKER.repeat(i * 20 + 1)
         );
         new.value = seal(keyring, &new, Version::FIRST, &text).await;
-        store.create_secret(new.clone()).await.expect("creates");
+        store
+            .create_secret(new.clone(), audit())
+            .await
+            .expect("creates");
         stored.push((new.clone(), Version::FIRST, text));
         // A rotation writes a second sealed version of the same kind.
         let next = Version::new(2).expect("valid");
@@ -83,7 +86,7 @@ async fn store_marked_values(
             ..SecretUpdate::default()
         };
         store
-            .update_secret(new.id.clone(), update, at(1))
+            .update_secret(new.id.clone(), update, at(1), audit())
             .await
             .expect("rotates");
         stored.push((new, next, rotated));

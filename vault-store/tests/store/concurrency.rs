@@ -20,7 +20,7 @@ const ROTATIONS_EACH: usize = 6;
 async fn concurrent_rotations_each_get_their_own_version(db: TestDb) {
     let store = db.open_keeping(1000);
     let id = store
-        .create_secret(user_secret("u1", "TOKEN", Scope::All))
+        .create_secret(user_secret("u1", "TOKEN", Scope::All), audit())
         .await
         .expect("creates")
         .id;
@@ -44,7 +44,10 @@ async fn concurrent_rotations_each_get_their_own_version(db: TestDb) {
                     }),
                     ..SecretUpdate::default()
                 };
-                match store.update_secret(id.clone(), update, at(1)).await {
+                match store
+                    .update_secret(id.clone(), update, at(1), audit())
+                    .await
+                {
                     Ok(meta) => written.push((meta.version.get(), label)),
                     Err(StoreError::Conflict(Conflict::StaleVersion { .. })) => stale += 1,
                     Err(other) => panic!("rotation failed: {other}"),
@@ -80,7 +83,9 @@ async fn race_creates(db: TestDb, scopes: Vec<vault_core::Scope>) {
     for scope in scopes {
         let store = store.clone();
         tasks.push(tokio::spawn(async move {
-            store.create_secret(user_secret("u1", "TOKEN", scope)).await
+            store
+                .create_secret(user_secret("u1", "TOKEN", scope), audit())
+                .await
         }));
     }
     let mut won = 0;

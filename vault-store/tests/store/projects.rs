@@ -47,12 +47,15 @@ async fn project_with_milestones(store: &Store, id: &str, ms: &[&str]) -> Projec
 
 async fn entry(store: &Store, project: &ProjectId, secret_name: &str, scope: Scope) -> SecretId {
     store
-        .create_secret(new_secret(
-            Owner::Project(project.clone()),
-            secret_name,
-            scope,
-            secret_name,
-        ))
+        .create_secret(
+            new_secret(
+                Owner::Project(project.clone()),
+                secret_name,
+                scope,
+                secret_name,
+            ),
+            audit(),
+        )
         .await
         .expect("creates entry")
         .id
@@ -78,7 +81,7 @@ async fn deleting_a_project_cascades_to_everything_it_owns(db: TestDb) {
     ];
     let kept_entry = entry(&store, &kept, "WIDE", Scope::Project).await;
     let user_secret_id = store
-        .create_secret(user_secret("lead", "WIDE", Scope::All))
+        .create_secret(user_secret("lead", "WIDE", Scope::All), audit())
         .await
         .expect("user secret")
         .id;
@@ -251,21 +254,22 @@ async fn project_entries_need_a_known_project_and_its_own_milestones(db: TestDb)
     let project = project_with_milestones(&store, "p", &["m1"]).await;
     project_with_milestones(&store, "other", &["m9"]).await;
     let unknown_project = store
-        .create_secret(new_secret(
-            Owner::Project(pid("nope")),
-            "A",
-            Scope::Project,
-            "a",
-        ))
+        .create_secret(
+            new_secret(Owner::Project(pid("nope")), "A", Scope::Project, "a"),
+            audit(),
+        )
         .await;
     assert_eq!(unknown_project, Err(StoreError::NotFound(Entity::Project)));
     let foreign_milestone = store
-        .create_secret(new_secret(
-            Owner::Project(project.clone()),
-            "A",
-            milestones(&["m1", "m9"]),
-            "a",
-        ))
+        .create_secret(
+            new_secret(
+                Owner::Project(project.clone()),
+                "A",
+                milestones(&["m1", "m9"]),
+                "a",
+            ),
+            audit(),
+        )
         .await;
     assert!(
         matches!(&foreign_milestone, Err(StoreError::Invalid { field: "milestone_ids", reason }) if reason.contains("m9")),

@@ -1,13 +1,15 @@
-//! API tokens (by hash) and the audit trail's positions.
+//! API tokens (by hash) and the audit trail's chain.
 
-use vault_store::{AuditRecord, Conflict, Entity, NewToken, StoreError, TokenBinding, TokenKind};
+use vault_core::{AuditEntry, ChainVerifier, ChainedAudit, Scope, SecretId};
+use vault_store::{Conflict, Entity, NewToken, StoreError, TokenBinding, TokenKind};
 
 use crate::on_both_backends;
 use crate::support::*;
 
 on_both_backends!(
     tokens_are_found_by_hash_and_revoked_for_good,
-    the_audit_chain_refuses_a_second_record_at_one_position,
+    changes_commit_with_their_records_and_refusals_leave_none,
+    concurrent_writers_extend_one_unbroken_chain,
 );
 
 fn token(id: &str, hash_byte: u8) -> NewToken {
@@ -33,7 +35,7 @@ async fn tokens_are_found_by_hash_and_revoked_for_good(db: TestDb) {
         "{shown}"
     );
     let stored = store
-        .insert_token(token("tok_1", 1))
+        .insert_token(token("tok_1", 1), audit())
         .await
         .expect("inserts");
     assert!(stored.is_live(at(99)));
@@ -41,17 +43,17 @@ async fn tokens_are_found_by_hash_and_revoked_for_good(db: TestDb) {
     assert_eq!(store.token_by_hash([1; 32]).await, Ok(Some(stored.clone())));
     assert_eq!(store.token_by_hash([2; 32]).await, Ok(None));
     assert_eq!(
-        store.insert_token(token("tok_2", 1)).await,
+        store.insert_token(token("tok_2", 1), audit()).await,
         Err(StoreError::Conflict(Conflict::AlreadyExists(Entity::Token)))
     );
     let revoked = store
-        .revoke_token("tok_1".into(), at(5))
+        .revoke_token("tok_1".into(), at(5), audit())
         .await
         .expect("revokes");
     assert_eq!(revoked.revoked_at, Some(at(5)));
     assert!(!revoked.is_live(at(6)));
     let again = store
-        .revoke_token("tok_1".into(), at(9))
+        .revoke_token("tok_1".into(), at(9), audit())
         .await
         .expect("idempotent");
     assert_eq!(again.revoked_at, Some(at(5)));
@@ -62,11 +64,11 @@ async fn tokens_are_found_by_hash_and_revoked_for_good(db: TestDb) {
         .expect("kept");
     assert_eq!(found.revoked_at, Some(at(5)));
     assert_eq!(
-        store.revoke_token("tok_9".into(), at(9)).await,
+        store.revoke_token("tok_9".into(), at(9), audit()).await,
         Err(StoreError::NotFound(Entity::Token))
     );
     store
-        .insert_token(token("tok_3", 3))
+        .insert_token(token("tok_3", 3), audit())
         .await
         .expect("inserts");
     let ids: Vec<String> = store
@@ -79,49 +81,104 @@ async fn tokens_are_found_by_hash_and_revoked_for_good(db: TestDb) {
     assert_eq!(ids, ["tok_1", "tok_3"]);
 }
 
-fn record(seq: u64, previous: u8) -> AuditRecord {
-    AuditRecord {
-        seq,
-        id: format!("aud_{seq}_{previous}"),
-        at: at(seq as i64),
-        principal: "operator:tok_1".into(),
-        action: "secret.rotate".into(),
-        target: Some("sec_x".into()),
-        outcome: "ok".into(),
-        request_id: format!("req-{seq}"),
-        previous_hash: vec![previous; 32],
-        hash: vec![seq as u8; 32],
+fn entry(n: usize) -> AuditEntry {
+    AuditEntry {
+        id: format!("aud_{n}"),
+        action: format!("test.{n}"),
+        ..audit()
     }
 }
 
-async fn the_audit_chain_refuses_a_second_record_at_one_position(db: TestDb) {
+async fn verified_chain(store: &vault_store::Store) -> Vec<ChainedAudit> {
+    let records = store.audit_since(0, 1000).await.expect("reads");
+    let mut verifier = ChainVerifier::default();
+    for record in &records {
+        verifier.check(record).expect("the chain is intact");
+    }
+    records
+}
+
+async fn changes_commit_with_their_records_and_refusals_leave_none(db: TestDb) {
     let store = db.open();
     assert_eq!(store.audit_head().await, Ok(None));
+    let secret = user_secret("u1", "TOKEN", Scope::All);
     store
-        .append_audit(vec![record(1, 0), record(2, 1)])
+        .create_secret(secret.clone(), entry(1))
         .await
-        .expect("appends");
-    // A writer that missed record 2 tries to put its own there: refused whole.
-    let refused = store.append_audit(vec![record(2, 9), record(3, 2)]).await;
-    assert_eq!(
-        refused,
-        Err(StoreError::Conflict(Conflict::AuditChainMoved))
+        .expect("creates");
+    // Refused changes roll their record back with them.
+    let duplicate = store.create_secret(secret.clone(), entry(2)).await;
+    assert!(
+        matches!(duplicate, Err(StoreError::Conflict(_))),
+        "{duplicate:?}"
     );
-    assert_eq!(store.audit_head().await, Ok(Some(record(2, 1))));
-    store
-        .append_audit(vec![record(3, 2)])
+    let missing = store.delete_secret(SecretId::generate(), entry(3)).await;
+    assert_eq!(missing, Err(StoreError::NotFound(Entity::Secret)));
+    let head = store
+        .audit_head()
+        .await
+        .expect("reads")
+        .expect("one record");
+    assert_eq!((head.seq, head.entry.id.as_str()), (1, "aud_1"));
+
+    let appended = store
+        .append_audit(vec![entry(4), entry(5)])
         .await
         .expect("appends");
-    let since: Vec<u64> = store
-        .audit_since(1, 10)
+    assert_eq!(appended.iter().map(|r| r.seq).collect::<Vec<_>>(), [2, 3]);
+    store
+        .delete_secret(secret.id.clone(), entry(6))
+        .await
+        .expect("deletes");
+    let ids: Vec<String> = verified_chain(&store)
+        .await
+        .into_iter()
+        .map(|r| r.entry.id)
+        .collect();
+    assert_eq!(ids, ["aud_1", "aud_4", "aud_5", "aud_6"]);
+    let latest: Vec<u64> = store
+        .audit_latest(None, 2)
         .await
         .expect("reads")
         .into_iter()
         .map(|r| r.seq)
         .collect();
-    assert_eq!(since, [2, 3]);
-    assert_eq!(
-        store.audit_since(0, 1).await.expect("reads"),
-        [record(1, 0)]
-    );
+    assert_eq!(latest, [4, 3]);
+    let before: Vec<u64> = store
+        .audit_latest(Some(3), 10)
+        .await
+        .expect("reads")
+        .into_iter()
+        .map(|r| r.seq)
+        .collect();
+    assert_eq!(before, [2, 1]);
+}
+
+async fn concurrent_writers_extend_one_unbroken_chain(db: TestDb) {
+    let store = db.open();
+    let writers: Vec<_> = (0..8)
+        .map(|w| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for n in 0..5 {
+                    if n % 2 == 0 {
+                        store
+                            .append_audit(vec![entry(w * 10 + n)])
+                            .await
+                            .expect("appends");
+                    } else {
+                        let name = format!("W{w}_{n}");
+                        store
+                            .create_secret(user_secret("u1", &name, Scope::All), entry(w * 10 + n))
+                            .await
+                            .expect("creates");
+                    }
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.expect("writer finished");
+    }
+    assert_eq!(verified_chain(&store).await.len(), 40);
 }

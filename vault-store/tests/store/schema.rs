@@ -92,7 +92,7 @@ async fn migrations_go_up_down_and_up_again(db: TestDb) {
     assert!(migrate::run_pending(&url).expect("idempotent").is_empty());
     let store = db.open();
     store
-        .create_secret(user_secret("u1", "BEFORE", Scope::All))
+        .create_secret(user_secret("u1", "BEFORE", Scope::All), audit())
         .await
         .expect("creates");
     drop(store);
@@ -110,7 +110,7 @@ async fn migrations_go_up_down_and_up_again(db: TestDb) {
         .expect("lists");
     assert!(page.items.is_empty());
     store
-        .create_secret(user_secret("u1", "AFTER", Scope::All))
+        .create_secret(user_secret("u1", "AFTER", Scope::All), audit())
         .await
         .expect("creates");
 }

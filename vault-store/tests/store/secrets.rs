@@ -31,7 +31,10 @@ async fn created_secrets_read_back_exactly(db: TestDb) {
     let mut new = user_secret("u1", "API_KEY", agents(&["p2", "p1"]));
     new.category = Category::ApiKey;
     new.expires_at = Some(ExpiresAt::stored(at(500)));
-    let created = store.create_secret(new.clone()).await.expect("creates");
+    let created = store
+        .create_secret(new.clone(), audit())
+        .await
+        .expect("creates");
     assert_eq!(created.id, new.id);
     assert_eq!(created.name, new.name);
     assert_eq!(created.placement, new.placement);
@@ -52,7 +55,7 @@ async fn created_secrets_read_back_exactly(db: TestDb) {
         store.secret(SecretId::generate()).await,
         Err(StoreError::NotFound(Entity::Secret))
     );
-    let again = store.create_secret(new.clone()).await;
+    let again = store.create_secret(new.clone(), audit()).await;
     assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
 }
 
@@ -65,10 +68,10 @@ async fn list_pages_follow_the_cursor_without_gaps_or_repeats(db: TestDb) {
         let scope = if i < 12 { Scope::All } else { agents(&["p1"]) };
         let new = user_secret("u1", &secret_name, scope);
         expected.push((new.name.clone(), new.id.clone()));
-        store.create_secret(new).await.expect("creates");
+        store.create_secret(new, audit()).await.expect("creates");
     }
     store
-        .create_secret(user_secret("someone-else", "KEY_00", Scope::All))
+        .create_secret(user_secret("someone-else", "KEY_00", Scope::All), audit())
         .await
         .expect("creates");
     expected.sort();
@@ -98,10 +101,13 @@ async fn list_filters_by_prefix_category_and_expiry(db: TestDb) {
     let mut expiring = user_secret("u1", "DB_PASSWORD", Scope::All);
     expiring.category = Category::Password;
     expiring.expires_at = Some(ExpiresAt::stored(at(50)));
-    store.create_secret(expiring).await.expect("creates");
+    store
+        .create_secret(expiring, audit())
+        .await
+        .expect("creates");
     for secret_name in ["DB_URL", "DBX", "D", "GITHUB_TOKEN", "DB"] {
         store
-            .create_secret(user_secret("u1", secret_name, Scope::All))
+            .create_secret(user_secret("u1", secret_name, Scope::All), audit())
             .await
             .expect("creates");
     }
@@ -156,7 +162,7 @@ async fn list_filters_by_prefix_category_and_expiry(db: TestDb) {
 async fn bad_list_input_names_the_field(db: TestDb) {
     let store = db.open();
     store
-        .create_secret(user_secret("u1", "A", Scope::All))
+        .create_secret(user_secret("u1", "A", Scope::All), audit())
         .await
         .expect("creates");
     for limit in [0, 201] {
@@ -202,7 +208,7 @@ fn is_overlap<T: std::fmt::Debug>(result: &Result<T, StoreError>) -> bool {
 
 async fn a_second_wide_scope_or_a_shared_profile_is_an_overlap(db: TestDb) {
     let store = db.open();
-    let create = |scope| store.create_secret(user_secret("u1", "TOKEN", scope));
+    let create = |scope| store.create_secret(user_secret("u1", "TOKEN", scope), audit());
     create(Scope::All).await.expect("first wide");
     create(agents(&["p1", "p2"]))
         .await
@@ -220,11 +226,11 @@ async fn a_second_wide_scope_or_a_shared_profile_is_an_overlap(db: TestDb) {
     }
     // Other names and other owners are independent.
     store
-        .create_secret(user_secret("u1", "OTHER", Scope::All))
+        .create_secret(user_secret("u1", "OTHER", Scope::All), audit())
         .await
         .expect("other name");
     store
-        .create_secret(user_secret("u2", "TOKEN", Scope::All))
+        .create_secret(user_secret("u2", "TOKEN", Scope::All), audit())
         .await
         .expect("other owner");
     let mut q = list_query("u1", 50);
@@ -235,15 +241,15 @@ async fn a_second_wide_scope_or_a_shared_profile_is_an_overlap(db: TestDb) {
 async fn scope_changes_obey_the_overlap_rule_and_change_nothing_when_refused(db: TestDb) {
     let store = db.open();
     store
-        .create_secret(user_secret("u1", "TOKEN", Scope::All))
+        .create_secret(user_secret("u1", "TOKEN", Scope::All), audit())
         .await
         .expect("wide");
     let narrow = store
-        .create_secret(user_secret("u1", "TOKEN", agents(&["p1"])))
+        .create_secret(user_secret("u1", "TOKEN", agents(&["p1"])), audit())
         .await
         .expect("narrow");
     let other = store
-        .create_secret(user_secret("u1", "TOKEN", agents(&["p2"])))
+        .create_secret(user_secret("u1", "TOKEN", agents(&["p2"])), audit())
         .await
         .expect("narrow");
     for scope in [Scope::All, agents(&["p2", "p9"])] {
@@ -252,7 +258,9 @@ async fn scope_changes_obey_the_overlap_rule_and_change_nothing_when_refused(db:
             description: Some(None),
             ..SecretUpdate::default()
         };
-        let refused = store.update_secret(narrow.id.clone(), update, at(10)).await;
+        let refused = store
+            .update_secret(narrow.id.clone(), update, at(10), audit())
+            .await;
         assert!(is_overlap(&refused), "{refused:?}");
         assert_eq!(
             store.secret(narrow.id.clone()).await.expect("reads"),
@@ -264,7 +272,7 @@ async fn scope_changes_obey_the_overlap_rule_and_change_nothing_when_refused(db:
         ..SecretUpdate::default()
     };
     let refused = store
-        .update_secret(narrow.id.clone(), mismatched, at(10))
+        .update_secret(narrow.id.clone(), mismatched, at(10), audit())
         .await;
     assert!(
         matches!(refused, Err(StoreError::Invalid { field: "scope", .. })),
@@ -276,7 +284,7 @@ async fn scope_changes_obey_the_overlap_rule_and_change_nothing_when_refused(db:
         ..SecretUpdate::default()
     };
     let updated = store
-        .update_secret(narrow.id.clone(), widened, at(10))
+        .update_secret(narrow.id.clone(), widened, at(10), audit())
         .await
         .expect("disjoint from the others");
     assert_eq!(updated.placement.scope(), &agents(&["p1", "p3"]));
@@ -315,7 +323,7 @@ fn version_numbers(versions: &[vault_store::VersionInfo]) -> Vec<u32> {
 async fn a_rotation_adds_a_version_and_keeps_only_the_newest(db: TestDb) {
     let store = db.open_keeping(3);
     let id = store
-        .create_secret(user_secret("u1", "TOKEN", Scope::All))
+        .create_secret(user_secret("u1", "TOKEN", Scope::All), audit())
         .await
         .expect("creates")
         .id;
@@ -325,6 +333,7 @@ async fn a_rotation_adds_a_version_and_keeps_only_the_newest(db: TestDb) {
                 id.clone(),
                 rotation(n, &format!("v{}", n + 1)),
                 at(i64::from(n)),
+                audit(),
             )
             .await
             .expect("rotates");
@@ -353,7 +362,7 @@ async fn a_rotation_adds_a_version_and_keeps_only_the_newest(db: TestDb) {
         ..SecretUpdate::default()
     };
     let refused = store
-        .update_secret(id.clone(), without_expectation, at(9))
+        .update_secret(id.clone(), without_expectation, at(9), audit())
         .await;
     assert!(
         matches!(
@@ -371,17 +380,19 @@ async fn a_rotation_adds_a_version_and_keeps_only_the_newest(db: TestDb) {
 async fn a_stale_expected_version_is_refused_and_changes_nothing(db: TestDb) {
     let store = db.open();
     let created = store
-        .create_secret(user_secret("u1", "TOKEN", Scope::All))
+        .create_secret(user_secret("u1", "TOKEN", Scope::All), audit())
         .await
         .expect("creates");
     store
-        .update_secret(created.id.clone(), rotation(1, "v2"), at(1))
+        .update_secret(created.id.clone(), rotation(1, "v2"), at(1), audit())
         .await
         .expect("rotates");
     let before = store.secret(created.id.clone()).await.expect("reads");
     let mut stale = rotation(1, "lost");
     stale.description = Some(None);
-    let refused = store.update_secret(created.id.clone(), stale, at(2)).await;
+    let refused = store
+        .update_secret(created.id.clone(), stale, at(2), audit())
+        .await;
     assert_eq!(
         refused,
         Err(StoreError::Conflict(Conflict::StaleVersion {
@@ -403,7 +414,7 @@ async fn a_stale_expected_version_is_refused_and_changes_nothing(db: TestDb) {
         [2, 1]
     );
     let unknown = store
-        .update_secret(SecretId::generate(), rotation(1, "x"), at(2))
+        .update_secret(SecretId::generate(), rotation(1, "x"), at(2), audit())
         .await;
     assert_eq!(unknown, Err(StoreError::NotFound(Entity::Secret)));
 }
@@ -411,12 +422,12 @@ async fn a_stale_expected_version_is_refused_and_changes_nothing(db: TestDb) {
 async fn a_rollback_records_the_version_it_restored(db: TestDb) {
     let store = db.open();
     let id = store
-        .create_secret(user_secret("u1", "TOKEN", Scope::All))
+        .create_secret(user_secret("u1", "TOKEN", Scope::All), audit())
         .await
         .expect("creates")
         .id;
     store
-        .update_secret(id.clone(), rotation(1, "v2"), at(1))
+        .update_secret(id.clone(), rotation(1, "v2"), at(1), audit())
         .await
         .expect("rotates");
     let restore = SecretUpdate {
@@ -428,7 +439,7 @@ async fn a_rollback_records_the_version_it_restored(db: TestDb) {
         ..SecretUpdate::default()
     };
     let rolled = store
-        .update_secret(id.clone(), restore, at(2))
+        .update_secret(id.clone(), restore, at(2), audit())
         .await
         .expect("rolls back");
     assert_eq!(rolled.version.get(), 3);
@@ -445,7 +456,9 @@ async fn a_rollback_records_the_version_it_restored(db: TestDb) {
         ..SecretUpdate::default()
     };
     assert_eq!(
-        store.update_secret(id.clone(), from_nowhere, at(3)).await,
+        store
+            .update_secret(id.clone(), from_nowhere, at(3), audit())
+            .await,
         Err(StoreError::NotFound(Entity::SecretVersion))
     );
     assert_eq!(store.secret(id).await.expect("reads").version.get(), 3);
@@ -454,15 +467,18 @@ async fn a_rollback_records_the_version_it_restored(db: TestDb) {
 async fn deleting_a_secret_takes_every_version(db: TestDb) {
     let store = db.open();
     let id = store
-        .create_secret(user_secret("u1", "TOKEN", agents(&["p1"])))
+        .create_secret(user_secret("u1", "TOKEN", agents(&["p1"])), audit())
         .await
         .expect("creates")
         .id;
     store
-        .update_secret(id.clone(), rotation(1, "v2"), at(1))
+        .update_secret(id.clone(), rotation(1, "v2"), at(1), audit())
         .await
         .expect("rotates");
-    store.delete_secret(id.clone()).await.expect("deletes");
+    store
+        .delete_secret(id.clone(), audit())
+        .await
+        .expect("deletes");
     assert_eq!(
         store.secret(id.clone()).await,
         Err(StoreError::NotFound(Entity::Secret))
@@ -480,12 +496,12 @@ async fn deleting_a_secret_takes_every_version(db: TestDb) {
         );
     }
     assert_eq!(
-        store.delete_secret(id).await,
+        store.delete_secret(id, audit()).await,
         Err(StoreError::NotFound(Entity::Secret))
     );
     // The name and its profiles are free again.
     store
-        .create_secret(user_secret("u1", "TOKEN", agents(&["p1"])))
+        .create_secret(user_secret("u1", "TOKEN", agents(&["p1"])), audit())
         .await
         .expect("re-creates");
 }
@@ -545,11 +561,19 @@ async fn candidates_are_exactly_the_secrets_that_reach_the_context(db: TestDb) {
         ),
     ];
     for new in reaching.iter().chain(&not_reaching) {
-        store.create_secret(new.clone()).await.expect("creates");
+        store
+            .create_secret(new.clone(), audit())
+            .await
+            .expect("creates");
     }
     // A rotated secret offers its current version only.
     store
-        .update_secret(reaching[0].id.clone(), rotation(1, "user-all-v2"), at(1))
+        .update_secret(
+            reaching[0].id.clone(),
+            rotation(1, "user-all-v2"),
+            at(1),
+            audit(),
+        )
         .await
         .expect("rotates");
     let context = ResolutionContext::new(

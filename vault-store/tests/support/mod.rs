@@ -116,6 +116,21 @@ pub fn at(seconds: i64) -> DateTime<Utc> {
         .expect("valid time")
 }
 
+/// A record for a change to commit with; record ids are unique, as the API's are.
+pub fn audit() -> vault_core::AuditEntry {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    vault_core::AuditEntry {
+        id: format!("aud_test_{n}"),
+        at: at(0),
+        principal: "operator:tok_test".into(),
+        action: "test.change".into(),
+        target: None,
+        outcome: "ok".into(),
+        request_id: "req_test".into(),
+    }
+}
+
 pub fn user(id: &str) -> UserId {
     UserId::parse(id).expect("valid user id")
 }
