@@ -48,8 +48,8 @@ SELECT id, owner_kind, owner_id, name,
 FROM secrets WHERE scope_kind IN ('agents', 'milestone')";
 
 const SEED_VERSIONS: &str = "
-INSERT INTO secret_versions (secret_id, version, envelope, kek_id, restored_from, created_at)
-SELECT id, 1, $1, 'kek_bench', NULL, 0 FROM secrets";
+INSERT INTO secret_versions (secret_id, version, envelope, masked, kek_id, restored_from, created_at)
+SELECT id, 1, $1, '****', 'kek_bench', NULL, 0 FROM secrets";
 
 #[derive(Clone, Copy)]
 enum Bind {
@@ -165,6 +165,7 @@ fn new_secret(owner: Owner, name: String, scope: Scope) -> NewSecret {
             envelope: vec![0x5a; 205],
             kek_id: "kek_bench".into(),
         },
+        masked: "****".into(),
         now: DateTime::UNIX_EPOCH,
     }
 }

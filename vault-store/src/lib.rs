@@ -14,6 +14,7 @@ pub mod migrate;
 mod projects;
 mod schema;
 mod secrets;
+mod settings;
 mod tokens;
 
 use std::num::NonZeroU32;
@@ -179,6 +180,22 @@ impl Store {
     /// Deletes the secret with every version and target.
     pub async fn delete_secret(&self, id: SecretId, audit: AuditEntry) -> StoreResult<()> {
         self.run_audited(audit, move |conn| secrets::delete(conn, &id))
+            .await
+    }
+
+    /// The masked current value of each of `ids` that exists.
+    pub async fn current_masked(
+        &self,
+        ids: Vec<SecretId>,
+    ) -> StoreResult<std::collections::BTreeMap<SecretId, String>> {
+        self.run(move |conn| secrets::current_masked(conn, &ids))
+            .await
+    }
+
+    /// The vault instance id every replica shares: the stored one, or `proposed` when
+    /// none is stored yet (the first start).
+    pub async fn instance_id(&self, proposed: String) -> StoreResult<String> {
+        self.run(move |conn| settings::get_or_insert(conn, "instance_id", &proposed))
             .await
     }
 

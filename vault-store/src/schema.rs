@@ -61,6 +61,7 @@ diesel::table! {
         secret_id -> Text,
         version -> Integer,
         envelope -> Binary,
+        masked -> Text,
         kek_id -> Text,
         restored_from -> Nullable<Integer>,
         created_at -> BigInt,
@@ -110,6 +111,13 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    vault_settings (name) {
+        name -> Text,
+        value -> Text,
+    }
+}
+
 diesel::joinable!(milestones -> projects (project_id));
 diesel::joinable!(project_members -> projects (project_id));
 diesel::joinable!(secret_versions -> secrets (secret_id));
@@ -124,4 +132,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     keks,
     api_tokens,
     audit_records,
+    vault_settings,
 );

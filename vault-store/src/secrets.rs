@@ -45,6 +45,8 @@ pub struct NewSecret {
     pub expires_at: Option<ExpiresAt>,
     /// Version 1's value, sealed for (id, version 1, owner, name).
     pub value: Sealed,
+    /// Version 1's value masked (vault-core's `mask`), what lists show.
+    pub masked: String,
     pub now: DateTime<Utc>,
 }
 
@@ -53,6 +55,7 @@ pub struct NewSecret {
 pub struct NewValue {
     /// Sealed for version `expected_version + 1`.
     pub sealed: Sealed,
+    pub masked: String,
     pub restored_from: Option<Version>,
 }
 
@@ -72,6 +75,7 @@ pub struct SecretUpdate {
 pub struct VersionInfo {
     pub version: Version,
     pub kek_id: String,
+    pub masked: String,
     pub restored_from: Option<Version>,
     pub created_at: DateTime<Utc>,
 }
@@ -154,6 +158,7 @@ struct VersionRow {
     secret_id: String,
     version: i32,
     envelope: Vec<u8>,
+    masked: String,
     kek_id: String,
     restored_from: Option<i32>,
     created_at: i64,
@@ -358,6 +363,7 @@ fn insert_version(
     id: &SecretId,
     version: Version,
     value: &Sealed,
+    masked: &str,
     restored_from: Option<Version>,
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
@@ -366,6 +372,7 @@ fn insert_version(
             secret_id: id.as_str().to_owned(),
             version: version_column(version)?,
             envelope: value.envelope.clone(),
+            masked: masked.to_owned(),
             kek_id: value.kek_id.clone(),
             restored_from: restored_from.map(version_column).transpose()?,
             created_at: micros(now),
@@ -424,7 +431,15 @@ fn create_once(conn: &mut DbConnection, new: &NewSecret) -> StoreResult<SecretMe
         })
         .execute(conn)?;
     insert_targets(conn, &new.id, owner, &new.name, scope)?;
-    insert_version(conn, &new.id, Version::FIRST, &new.value, None, new.now)?;
+    insert_version(
+        conn,
+        &new.id,
+        Version::FIRST,
+        &new.value,
+        &new.masked,
+        None,
+        new.now,
+    )?;
     load_one(conn, &new.id)
 }
 
@@ -587,7 +602,15 @@ fn update_once(
             .version
             .next()
             .map_err(|e| StoreError::invalid("version", e))?;
-        insert_version(conn, id, next, &value.sealed, value.restored_from, now)?;
+        insert_version(
+            conn,
+            id,
+            next,
+            &value.sealed,
+            &value.masked,
+            value.restored_from,
+            now,
+        )?;
         changes.current_version = Some(version_column(next)?);
         let oldest_kept = i64::from(next.get()) - i64::from(versions_kept.max(1)) + 1;
         diesel::delete(
@@ -618,21 +641,23 @@ pub(crate) fn versions(conn: &mut DbConnection, id: &SecretId) -> StoreResult<Ve
         if exists == 0 {
             return Err(StoreError::NotFound(Entity::Secret));
         }
-        let rows: Vec<(i32, String, Option<i32>, i64)> = secret_versions::table
+        let rows: Vec<(i32, String, String, Option<i32>, i64)> = secret_versions::table
             .filter(secret_versions::secret_id.eq(id.as_str()))
             .order(secret_versions::version.desc())
             .select((
                 secret_versions::version,
                 secret_versions::kek_id,
+                secret_versions::masked,
                 secret_versions::restored_from,
                 secret_versions::created_at,
             ))
             .load(conn)?;
         rows.into_iter()
-            .map(|(version, kek_id, restored_from, created_at)| {
+            .map(|(version, kek_id, masked, restored_from, created_at)| {
                 Ok(VersionInfo {
                     version: version_number("secret_versions.version", version)?,
                     kek_id,
+                    masked,
                     restored_from: restored_from
                         .map(|v| version_number("secret_versions.restored_from", v))
                         .transpose()?,
@@ -655,6 +680,29 @@ pub(crate) fn sealed_version(
         .optional()?;
     let (envelope, kek_id) = found.ok_or(StoreError::NotFound(Entity::SecretVersion))?;
     Ok(Sealed { envelope, kek_id })
+}
+
+/// The masked current value of each of `ids` that exists (one query, for a list page).
+pub(crate) fn current_masked(
+    conn: &mut DbConnection,
+    ids: &[SecretId],
+) -> StoreResult<BTreeMap<SecretId, String>> {
+    let ids: Vec<&str> = ids.iter().map(SecretId::as_str).collect();
+    let rows: Vec<(String, String)> = secrets::table
+        .inner_join(
+            secret_versions::table.on(secret_versions::secret_id
+                .eq(secrets::id)
+                .and(secret_versions::version.eq(secrets::current_version))),
+        )
+        .filter(secrets::id.eq_any(ids))
+        .select((secrets::id, secret_versions::masked))
+        .load(conn)?;
+    rows.into_iter()
+        .map(|(id, masked)| {
+            let id = SecretId::parse(&id).map_err(|e| StoreError::corrupt("secrets.id", e))?;
+            Ok((id, masked))
+        })
+        .collect()
 }
 
 /// Every secret that reaches `context`, with its current sealed value, in two queries:

@@ -1,3 +1,4 @@
+DROP TABLE vault_settings;
 DROP TABLE audit_records;
 DROP TABLE api_tokens;
 DROP TABLE keks;

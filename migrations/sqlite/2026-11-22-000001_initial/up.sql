@@ -91,6 +91,8 @@ CREATE TABLE secret_versions (
     envelope BLOB NOT NULL,
     -- The KEK that wraps this version's data key, so rewraps and key status can find
     -- every version under one KEK without opening any envelope.
+    -- The value's masked form (vault-core's mask), so lists never open an envelope.
+    masked TEXT NOT NULL,
     kek_id TEXT NOT NULL,
     -- For a rollback, the version whose value this one restored.
     restored_from INTEGER,
@@ -141,4 +143,11 @@ CREATE TABLE audit_records (
     request_id TEXT NOT NULL,
     previous_hash BLOB NOT NULL,
     hash BLOB NOT NULL
+);
+
+-- One row per setting that every replica must agree on (the vault instance id that
+-- key wraps are bound to).
+CREATE TABLE vault_settings (
+    name TEXT PRIMARY KEY NOT NULL,
+    value TEXT NOT NULL
 );

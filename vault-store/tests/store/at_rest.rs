@@ -81,6 +81,7 @@ async fn store_marked_values(
             expected_version: Some(Version::FIRST),
             value: Some(NewValue {
                 sealed: seal(keyring, &new, next, &rotated).await,
+                masked: "****".into(),
                 restored_from: None,
             }),
             ..SecretUpdate::default()

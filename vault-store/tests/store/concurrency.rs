@@ -40,6 +40,7 @@ async fn concurrent_rotations_each_get_their_own_version(db: TestDb) {
                     expected_version: Some(current),
                     value: Some(NewValue {
                         sealed: sealed(&label),
+                        masked: "****".into(),
                         restored_from: None,
                     }),
                     ..SecretUpdate::default()

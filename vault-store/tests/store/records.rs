@@ -10,6 +10,8 @@ on_both_backends!(
     tokens_are_found_by_hash_and_revoked_for_good,
     changes_commit_with_their_records_and_refusals_leave_none,
     concurrent_writers_extend_one_unbroken_chain,
+    the_first_instance_id_stored_is_the_one_every_replica_gets,
+    lists_read_masked_values_without_envelopes,
 );
 
 fn token(id: &str, hash_byte: u8) -> NewToken {
@@ -181,4 +183,52 @@ async fn concurrent_writers_extend_one_unbroken_chain(db: TestDb) {
         writer.await.expect("writer finished");
     }
     assert_eq!(verified_chain(&store).await.len(), 40);
+}
+
+async fn the_first_instance_id_stored_is_the_one_every_replica_gets(db: TestDb) {
+    let store = db.open();
+    assert_eq!(
+        store.instance_id("vi_first".into()).await,
+        Ok("vi_first".into())
+    );
+    assert_eq!(
+        store.instance_id("vi_second".into()).await,
+        Ok("vi_first".into())
+    );
+}
+
+async fn lists_read_masked_values_without_envelopes(db: TestDb) {
+    let store = db.open();
+    let mut new = user_secret("u1", "TOKEN", Scope::All);
+    new.masked = "sk-****abc".into();
+    let id = store.create_secret(new, audit()).await.expect("creates").id;
+    let update = vault_store::SecretUpdate {
+        expected_version: Some(vault_core::Version::FIRST),
+        value: Some(vault_store::NewValue {
+            sealed: sealed("v2"),
+            masked: "sk-****xyz".into(),
+            restored_from: None,
+        }),
+        ..Default::default()
+    };
+    store
+        .update_secret(id.clone(), update, at(1), audit())
+        .await
+        .expect("rotates");
+    let masked = store
+        .current_masked(vec![id.clone(), SecretId::generate()])
+        .await
+        .expect("reads");
+    assert_eq!(
+        masked.into_iter().collect::<Vec<_>>(),
+        [(id.clone(), "sk-****xyz".to_owned())]
+    );
+    let history: Vec<String> = store
+        .secret_versions(id)
+        .await
+        .expect("reads")
+        .into_iter()
+        .map(|v| v.masked)
+        .collect();
+    assert_eq!(history, ["sk-****xyz", "sk-****abc"]);
 }

@@ -310,6 +310,7 @@ fn rotation(expected: u32, label: &str) -> SecretUpdate {
         expected_version: Some(Version::new(expected).expect("valid")),
         value: Some(NewValue {
             sealed: sealed(label),
+            masked: "****".into(),
             restored_from: None,
         }),
         ..SecretUpdate::default()
@@ -357,6 +358,7 @@ async fn a_rotation_adds_a_version_and_keeps_only_the_newest(db: TestDb) {
     let without_expectation = SecretUpdate {
         value: Some(NewValue {
             sealed: sealed("x"),
+            masked: "****".into(),
             restored_from: None,
         }),
         ..SecretUpdate::default()
@@ -434,6 +436,7 @@ async fn a_rollback_records_the_version_it_restored(db: TestDb) {
         expected_version: Some(Version::new(2).expect("valid")),
         value: Some(NewValue {
             sealed: sealed("v1 re-sealed as v3"),
+            masked: "****".into(),
             restored_from: Some(Version::FIRST),
         }),
         ..SecretUpdate::default()
@@ -451,6 +454,7 @@ async fn a_rollback_records_the_version_it_restored(db: TestDb) {
         expected_version: Some(Version::new(3).expect("valid")),
         value: Some(NewValue {
             sealed: sealed("x"),
+            masked: "****".into(),
             restored_from: Some(Version::new(9).expect("valid")),
         }),
         ..SecretUpdate::default()

@@ -164,6 +164,7 @@ pub fn new_secret(owner: Owner, secret_name: &str, scope: Scope, label: &str) ->
         description: Some(Description::parse("for tests").expect("valid")),
         expires_at: None,
         value: sealed(label),
+        masked: "****".into(),
         now: at(0),
     }
 }

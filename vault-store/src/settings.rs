@@ -1,0 +1,46 @@
+//! Settings every replica must agree on, written once by whichever starts first.
+
+use diesel::prelude::*;
+
+use crate::db::{DbConnection, write_transaction};
+use crate::error::{StoreError, StoreResult};
+use crate::schema::vault_settings;
+
+/// The stored value of `name`, storing `proposed` first when there is none.
+pub(crate) fn get_or_insert(
+    conn: &mut DbConnection,
+    name: &str,
+    proposed: &str,
+) -> StoreResult<String> {
+    let read = |conn: &mut DbConnection| -> StoreResult<Option<String>> {
+        Ok(vault_settings::table
+            .find(name)
+            .select(vault_settings::value)
+            .first(conn)
+            .optional()?)
+    };
+    let attempt = |conn: &mut DbConnection| {
+        write_transaction(conn, |conn| {
+            if let Some(stored) = read(conn)? {
+                return Ok(stored);
+            }
+            diesel::insert_into(vault_settings::table)
+                .values((
+                    vault_settings::name.eq(name),
+                    vault_settings::value.eq(proposed),
+                ))
+                .execute(conn)?;
+            Ok(proposed.to_owned())
+        })
+    };
+    match attempt(conn) {
+        // A replica racing on PostgreSQL lost the insert: the winner's value stands.
+        Err(StoreError::Conflict(_)) => read(conn)?.ok_or_else(|| {
+            StoreError::corrupt(
+                "vault_settings",
+                format!("{name} vanished after a conflict"),
+            )
+        }),
+        other => other,
+    }
+}
