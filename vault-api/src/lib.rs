@@ -1,3 +1,21 @@
 //! vault-api: the axum HTTP service the orchestrator, users and operators call, and
 //! the server binary. It composes vault-core's rules, vault-kms's encryption and
 //! vault-store's persistence; the only crate that knows axum.
+
+pub mod app;
+pub mod audit;
+pub mod auth;
+pub mod body;
+pub mod clock;
+pub mod error;
+pub mod kek_store;
+pub mod metrics;
+pub mod routes;
+pub mod server;
+pub mod state;
+pub mod tokens;
+pub mod value;
+pub mod verify;
+
+pub use error::{ApiError, ApiResult};
+pub use state::AppState;

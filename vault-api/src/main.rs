@@ -1,1 +1,363 @@
-fn main() {}
+//! The `vault-api` binary: `serve` (and `serve --dev`), `keygen`, `token …` and
+//! `audit verify`. Errors end as one line on stderr and a non-zero exit.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use tokio::net::TcpListener;
+use vault_api::audit::{Actor, AuditContext};
+use vault_api::clock::{Clock, SystemClock};
+use vault_api::routes::tokens::{TokenRequest, revoke_token};
+use vault_api::server::{self, DevData, NO_KEY_HELP, RootKeys};
+use vault_api::{AppState, verify};
+use vault_store::{Store, StoreConfig};
+use zeroize::Zeroizing;
+
+#[derive(Parser)]
+#[command(
+    name = "vault-api",
+    version,
+    about = "KMS-backed secrets for agent containers"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the HTTP API.
+    Serve(ServeArgs),
+    /// Print a new random ENCRYPTION_KEY (base64, 32 bytes).
+    Keygen,
+    /// Issue, list and revoke API tokens (works while the server runs).
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Audit trail tools.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Args, Clone)]
+struct DatabaseArgs {
+    /// postgres://…, sqlite://path or a file path.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+    /// Use the development vault under --data-dir (as `serve --dev` does).
+    #[arg(long)]
+    dev: bool,
+    #[arg(long, default_value = "vault-dev")]
+    data_dir: PathBuf,
+}
+
+impl DatabaseArgs {
+    fn url(&self) -> Result<String> {
+        match (&self.database_url, self.dev) {
+            (_, true) => Ok(DevData {
+                dir: self.data_dir.clone(),
+            }
+            .database_url()),
+            (Some(url), false) => Ok(url.clone()),
+            (None, false) => {
+                bail!("no database: set DATABASE_URL (or --database-url), or pass --dev")
+            }
+        }
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "VAULT_LISTEN", default_value = "127.0.0.1:8200")]
+    listen: SocketAddr,
+    #[command(flatten)]
+    database: DatabaseArgs,
+    /// The root key: 32 bytes, base64 or hex (`vault-api keygen`).
+    #[arg(
+        long = "encryption-key",
+        env = "ENCRYPTION_KEY",
+        hide_env_values = true
+    )]
+    encryption_key: Option<String>,
+    /// Earlier root keys, comma-separated, still needed to open older keys.
+    #[arg(
+        long,
+        env = "ENCRYPTION_KEY_PREVIOUS",
+        hide_env_values = true,
+        value_delimiter = ','
+    )]
+    encryption_key_previous: Vec<String>,
+    /// Names only the platform baseline env may set, comma-separated.
+    #[arg(long, env = "VAULT_RESERVED_NAMES", value_delimiter = ',')]
+    reserved_names: Vec<String>,
+    #[arg(long, env = "VAULT_LOG_FORMAT", value_enum, default_value = "text")]
+    log_format: LogFormat,
+    /// How long in-flight requests get to finish after SIGTERM/SIGINT.
+    #[arg(long, env = "VAULT_SHUTDOWN_GRACE", default_value = "20s", value_parser = humantime::parse_duration)]
+    shutdown_grace: Duration,
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Issue a token; prints it once, on stdout.
+    Create {
+        #[arg(long, value_parser = ["operator", "orchestrator", "user"])]
+        kind: String,
+        #[arg(long)]
+        user_id: Option<String>,
+        /// Lifetime such as 30d or 12h; no expiry when absent.
+        #[arg(long)]
+        ttl: Option<String>,
+        #[arg(long)]
+        label: Option<String>,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// List tokens (never their values).
+    List {
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Revoke a token by id.
+    Revoke {
+        id: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Recompute the hash chain; exits non-zero naming the first bad record.
+    Verify {
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("vault-api: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("vault-api: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Keygen => {
+            let key = vault_kms::RootKey::generate_encoded()?;
+            println!("{}", key.as_str());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Token(command) => token(command).await,
+        Command::Audit(AuditCommand::Verify { database }) => {
+            let store = open_store(&database).await?;
+            match verify::verify_chain(&store).await? {
+                Ok(count) => {
+                    println!("audit chain intact: {count} records");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(broken) => {
+                    eprintln!("audit chain broken at record {}: {broken}", broken.seq());
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+    }
+}
+
+async fn open_store(database: &DatabaseArgs) -> Result<Store> {
+    Ok(server::open_store(&database.url()?, StoreConfig::default()).await?)
+}
+
+fn cli_audit() -> AuditContext {
+    AuditContext {
+        clock: Arc::new(SystemClock),
+    }
+}
+
+async fn token(command: TokenCommand) -> Result<ExitCode> {
+    let request_id = vault_api::tokens::random_id("cli_")?;
+    match command {
+        TokenCommand::Create {
+            kind,
+            user_id,
+            ttl,
+            label,
+            database,
+        } => {
+            let request = TokenRequest::parse(&kind, user_id.as_deref(), ttl.as_deref(), label)?;
+            let store = open_store(&database).await?;
+            let (stored, secret) = request
+                .issue(&store, &cli_audit(), &request_id, &Actor::cli())
+                .await?;
+            eprintln!(
+                "issued {} token {}{} — shown once, keep it safe",
+                stored.kind.as_str(),
+                stored.id,
+                stored
+                    .expires_at
+                    .map(|at| format!(", expires {}", at.to_rfc3339()))
+                    .unwrap_or_default()
+            );
+            println!("{}", secret.as_str());
+            Ok(ExitCode::SUCCESS)
+        }
+        TokenCommand::List { database } => {
+            let store = open_store(&database).await?;
+            let now = SystemClock.now();
+            println!(
+                "{:<26} {:<13} {:<20} {:<10} {:<25} LABEL",
+                "ID", "KIND", "USER", "STATE", "EXPIRES"
+            );
+            for token in store.tokens().await? {
+                let state = if token.revoked_at.is_some() {
+                    "revoked"
+                } else if token.is_live(now) {
+                    "live"
+                } else {
+                    "expired"
+                };
+                println!(
+                    "{:<26} {:<13} {:<20} {:<10} {:<25} {}",
+                    token.id,
+                    token.kind.as_str(),
+                    token.binding.user_id.as_deref().unwrap_or("-"),
+                    state,
+                    token
+                        .expires_at
+                        .map(|at| at.to_rfc3339())
+                        .unwrap_or_else(|| "never".into()),
+                    token.label.as_deref().unwrap_or("")
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        TokenCommand::Revoke { id, database } => {
+            let store = open_store(&database).await?;
+            let revoked =
+                revoke_token(&store, &cli_audit(), id, &request_id, &Actor::cli()).await?;
+            eprintln!("revoked token {}", revoked.id);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> Result<ExitCode> {
+    init_logging(args.log_format);
+    let (listen, database_url, keys) = if args.database.dev {
+        if !args.listen.ip().is_loopback() {
+            bail!(
+                "--dev binds only to a loopback address; {} is not one",
+                args.listen
+            );
+        }
+        let data = DevData {
+            dir: args.database.data_dir.clone(),
+        };
+        let key = data.key()?;
+        (
+            args.listen,
+            data.database_url(),
+            RootKeys {
+                current: key,
+                previous: Vec::new(),
+            },
+        )
+    } else {
+        let key = args
+            .encryption_key
+            .clone()
+            .filter(|k| !k.trim().is_empty())
+            .context(NO_KEY_HELP)?;
+        (
+            args.listen,
+            args.database.url()?,
+            RootKeys {
+                current: Zeroizing::new(key),
+                previous: args
+                    .encryption_key_previous
+                    .iter()
+                    .map(|k| Zeroizing::new(k.clone()))
+                    .collect(),
+            },
+        )
+    };
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let store = server::open_store(&database_url, StoreConfig::default()).await?;
+    let keyring = server::open_keyring(&store, &keys, clock.clone()).await?;
+    drop(keys);
+    let policy = server::policy(&args.reserved_names)?;
+    let state = AppState::new(store, keyring, policy, clock);
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let bound = listener.local_addr()?;
+    if args.database.dev {
+        let issue = |kind: &str| TokenRequest::parse(kind, None, None, Some("dev".into()));
+        let request_id = vault_api::tokens::random_id("dev_")?;
+        let audit = state.audit_context();
+        let (_, operator) = issue("operator")?
+            .issue(&state.store, audit, &request_id, &Actor::cli())
+            .await?;
+        let (_, orchestrator) = issue("orchestrator")?
+            .issue(&state.store, audit, &request_id, &Actor::cli())
+            .await?;
+        let rule = "=".repeat(72);
+        println!("{rule}");
+        println!("  DEVELOPMENT MODE: not for production");
+        println!(
+            "  data (SQLite + key file): {}",
+            args.database.data_dir.display()
+        );
+        println!("  listening on http://{bound} (loopback only)");
+        println!("  operator token:     {}", operator.as_str());
+        println!("  orchestrator token: {}", orchestrator.as_str());
+        println!("{rule}");
+    }
+    tracing::info!(address = %bound, "vault-api listening");
+    server::serve(
+        listener,
+        state,
+        server::shutdown_signal(),
+        args.shutdown_grace,
+    )
+    .await?;
+    tracing::info!("vault-api stopped");
+    Ok(ExitCode::SUCCESS)
+}

@@ -15,7 +15,7 @@ use vault_core::SecretValue;
 use crate::binding::{KekBinding, SealBinding};
 use crate::envelope::{self, Envelope};
 use crate::error::KmsError;
-use crate::ids::{KekId, VaultInstanceId};
+use crate::ids::{KekId, RootKeyId, VaultInstanceId};
 use crate::material::{Kek, KekMaterial};
 use crate::repository::{KekRecord, KekRepository, KekState};
 use crate::root::RootKeyProvider;
@@ -148,6 +148,25 @@ impl Keyring {
             seals: read(&self.counters.seals),
             opens: read(&self.counters.opens),
         }
+    }
+
+    /// Whether sealing and opening work now: the current root key's active KEK, if
+    /// there is one, unwraps. Warm, this is a cache hit and makes no root call.
+    pub async fn check_ready(&self) -> Result<(), KmsError> {
+        if let Some(active) = self.keks.active(self.root.current_key_id()).await? {
+            self.kek(active.id()).await?;
+        }
+        Ok(())
+    }
+
+    /// The root key new KEKs are wrapped under.
+    pub fn current_root_key(&self) -> &RootKeyId {
+        self.root.current_key_id()
+    }
+
+    /// Whether KEKs wrapped under `key_id` can be unwrapped with the configured keys.
+    pub fn holds_root_key(&self, key_id: &RootKeyId) -> bool {
+        self.root.holds(key_id)
     }
 
     /// Drops every unwrapped KEK from memory (zeroized as the last reference goes).

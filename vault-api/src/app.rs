@@ -1,0 +1,193 @@
+//! The router: every route, its OpenAPI document (generated from the handlers, so a
+//! route cannot be served without being documented), and the request middleware that
+//! assigns request ids, logs, counts, and audits every refused request.
+
+use std::time::{Duration, Instant};
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router};
+use serde_json::json;
+use tower_http::timeout::TimeoutLayer;
+use tracing::Instrument;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::audit::Actor;
+use crate::auth::RequestCtx;
+use crate::body::MAX_BODY_BYTES;
+use crate::error::ApiError;
+use crate::metrics::RequestLabels;
+use crate::routes::{audit, health, resolve, secrets, tokens};
+use crate::state::AppState;
+use crate::tokens::random_id;
+
+/// A request that takes longer is answered 408 and its work dropped.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "vault-api", description = "KMS-backed secrets for agent containers."),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The routes and their OpenAPI document, built from the same list.
+pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(secrets::create, secrets::list))
+        .routes(routes!(secrets::get, secrets::update, secrets::delete))
+        .routes(routes!(secrets::versions))
+        .routes(routes!(secrets::rollback))
+        .routes(routes!(resolve::resolve))
+        .routes(routes!(tokens::create, tokens::list))
+        .routes(routes!(tokens::revoke))
+        .routes(routes!(audit::list))
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(health::metrics))
+        .split_for_parts()
+}
+
+pub fn router(state: AppState) -> Router {
+    let (routes, mut openapi) = routes();
+    openapi.paths.paths.insert(
+        "/openapi.json".into(),
+        utoipa::openapi::PathItem::new(
+            utoipa::openapi::HttpMethod::Get,
+            utoipa::openapi::path::OperationBuilder::new()
+                .tag("health")
+                .response("200", utoipa::openapi::Response::new("This document")),
+        ),
+    );
+    let document = std::sync::Arc::new(openapi);
+    routes
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || {
+                let document = document.clone();
+                async move { Json(document.as_ref().clone()) }
+            }),
+        )
+        .route_layer(middleware::from_fn_with_state(state.clone(), observe))
+        .fallback(fallback)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+        .with_state(state)
+}
+
+async fn fallback() -> ApiError {
+    ApiError::NotFound("route")
+}
+
+/// The audit action a route performs, for records of refused requests.
+fn action_of(method: &str, route: &str) -> String {
+    let action = match (method, route) {
+        ("POST", "/v1/secrets") => "secret.create",
+        ("GET", "/v1/secrets") => "secret.list",
+        ("GET", "/v1/secrets/{id}") => "secret.read",
+        ("PATCH", "/v1/secrets/{id}") => "secret.update",
+        ("DELETE", "/v1/secrets/{id}") => "secret.delete",
+        ("GET", "/v1/secrets/{id}/versions") => "secret.versions",
+        ("POST", "/v1/secrets/{id}/rollback") => "secret.rollback",
+        ("POST", "/v1/resolve") => "resolve",
+        ("POST", "/v1/tokens") => "token.create",
+        ("GET", "/v1/tokens") => "token.list",
+        ("DELETE", "/v1/tokens/{id}") => "token.revoke",
+        ("GET", "/v1/audit") => "audit.read",
+        _ => return format!("{method} {route}"),
+    };
+    action.to_owned()
+}
+
+/// Marks a response with the problem code it carries, for the middleware's record.
+#[derive(Clone, Copy, Debug)]
+pub struct ProblemCode(pub &'static str);
+
+async fn observe(
+    State(state): State<AppState>,
+    matched: Option<MatchedPath>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let started = Instant::now();
+    let request_id = random_id("req_").unwrap_or_else(|_| "req_unavailable".into());
+    let route = matched.map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
+    let method = request.method().as_str().to_owned();
+    let path = request.uri().path().to_owned();
+    let ctx = RequestCtx::new(request_id.clone());
+    request.extensions_mut().insert(ctx.clone());
+    let span = tracing::info_span!("request", %request_id, %method, %route);
+    let mut response = next.run(request).instrument(span.clone()).await;
+    let status = response.status();
+
+    if status.is_client_error() || status.is_server_error() {
+        let outcome = response
+            .extensions()
+            .get::<ProblemCode>()
+            .map_or("error", |c| c.0);
+        let actor = ctx.actor();
+        let recorded = match state.audit_entry(
+            &request_id,
+            &actor,
+            &action_of(&method, &route),
+            json!({ "method": method, "path": path }),
+            outcome,
+        ) {
+            Ok(entry) => state.audit.write(entry).await,
+            Err(error) => Err(error),
+        };
+        if let Err(error) = recorded {
+            // Fail closed: a refusal that cannot be recorded is not answered as one.
+            response = error.into_response();
+        }
+        if actor == Actor::anonymous() && status == StatusCode::UNAUTHORIZED {
+            span.in_scope(|| tracing::warn!("authentication failed"));
+        }
+    }
+
+    let status = response.status();
+    let labels = RequestLabels {
+        method: method.clone(),
+        route: route.clone(),
+        status: status.as_u16(),
+    };
+    let elapsed = started.elapsed();
+    state.metrics.requests.get_or_create(&labels).inc();
+    state
+        .metrics
+        .latency
+        .get_or_create(&labels)
+        .observe(elapsed.as_secs_f64());
+    span.in_scope(|| {
+        tracing::info!(
+            status = status.as_u16(),
+            latency_ms = elapsed.as_secs_f64() * 1000.0,
+            "request finished"
+        )
+    });
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    response
+}

@@ -1,0 +1,181 @@
+//! Request bodies: JSON only, at most `MAX_BODY_BYTES`, parsed with the path of the
+//! first bad field so a refusal can name it. Syntax errors and unknown fields are 400;
+//! a field of the wrong type or a missing one is 422 naming the field. The raw body
+//! (which may hold a plaintext value) is zeroized once parsed.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::header;
+use serde::de::DeserializeOwned;
+use zeroize::Zeroize;
+
+use crate::error::ApiError;
+
+/// 128 KiB: room for the largest value (64 KiB) with JSON escaping.
+pub const MAX_BODY_BYTES: usize = 128 * 1024;
+
+pub struct JsonBody<T>(pub T);
+
+impl<S, T> FromRequest<S> for JsonBody<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let is_json = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|mime| {
+                let mime = mime.trim();
+                mime.eq_ignore_ascii_case("application/json")
+                    || (mime.starts_with("application/") && mime.ends_with("+json"))
+            });
+        if !is_json {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::PayloadTooLarge {
+                        limit: MAX_BODY_BYTES,
+                    }
+                } else {
+                    ApiError::Malformed {
+                        code: "malformed_body",
+                        detail: "the request body could not be read".into(),
+                        field: None,
+                    }
+                }
+            })?;
+        let parsed = parse(&bytes);
+        // The only other reference is the one hyper handed us, already consumed.
+        if let Ok(mut owned) = bytes.try_into_mut() {
+            owned.zeroize();
+        }
+        parsed.map(JsonBody)
+    }
+}
+
+/// Parses `bytes` as `T`, classifying the failure.
+pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let parsed: Result<T, _> = serde_path_to_error::deserialize(&mut deserializer);
+    let value = parsed.map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        let field = (path != ".").then_some(path);
+        match inner.classify() {
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+                ApiError::Malformed {
+                    code: "malformed_json",
+                    detail: format!(
+                        "the body is not valid JSON (line {}, column {})",
+                        inner.line(),
+                        inner.column()
+                    ),
+                    field: None,
+                }
+            }
+            _ => describe_data_error(&inner.to_string(), field),
+        }
+    })?;
+    deserializer.end().map_err(|_| ApiError::Malformed {
+        code: "malformed_json",
+        detail: "the body has trailing characters after the JSON value".into(),
+        field: None,
+    })?;
+    Ok(value)
+}
+
+/// serde's messages for data errors quote the offending input only for type mismatches
+/// of scalars (`invalid type: string "..."`); those are replaced, so a value typed
+/// into the wrong field never reaches a response or a log.
+fn describe_data_error(message: &str, field: Option<String>) -> ApiError {
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        let name = rest.split('`').next().unwrap_or_default();
+        let field = match field {
+            Some(path) if path.ends_with(name) => path,
+            Some(path) => format!("{path}.{name}"),
+            None => name.to_owned(),
+        };
+        return ApiError::Malformed {
+            code: "unknown_field",
+            detail: format!("unknown field {field}"),
+            field: Some(field),
+        };
+    }
+    if let Some(rest) = message.strip_prefix("missing field `") {
+        let name = rest.split('`').next().unwrap_or_default();
+        let field = match field {
+            Some(path) => format!("{path}.{name}"),
+            None => name.to_owned(),
+        };
+        return ApiError::invalid(field, "is required");
+    }
+    let field = field.unwrap_or_else(|| "body".into());
+    let detail = if message.starts_with("invalid type") {
+        let expected = message
+            .split("expected ")
+            .nth(1)
+            .and_then(|e| e.split(" at line").next())
+            .unwrap_or("another type");
+        format!("has the wrong type; expected {expected}")
+    } else if message.starts_with("unknown variant") {
+        let expected = message
+            .split("expected ")
+            .nth(1)
+            .and_then(|e| e.split(" at line").next())
+            .unwrap_or("a known value");
+        format!("is not a known value; expected {expected}")
+    } else {
+        "is not acceptable here".into()
+    };
+    ApiError::invalid(field, detail)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::Deserialize;
+
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Sample {
+        name: String,
+        count: Option<u32>,
+    }
+
+    fn refusal(body: &str) -> (u16, &'static str, Option<String>, String) {
+        let Err(error) = parse::<Sample>(body.as_bytes()) else {
+            panic!("accepted {body}");
+        };
+        let detail = error.to_string();
+        let field = match &error {
+            ApiError::Malformed { field, .. } => field.clone(),
+            ApiError::Invalid { field, .. } => Some(field.clone()),
+            _ => None,
+        };
+        (error.status().as_u16(), error.code(), field, detail)
+    }
+
+    #[test]
+    fn each_kind_of_bad_body_gets_its_status_and_field() {
+        assert_eq!(refusal("{").1, "malformed_json");
+        assert_eq!(refusal("{} x").0, 400);
+        let unknown = refusal(r#"{"name":"A","extra":1}"#);
+        assert_eq!((unknown.0, unknown.1), (400, "unknown_field"));
+        assert_eq!(unknown.2.as_deref(), Some("extra"));
+        let missing = refusal("{}");
+        assert_eq!((missing.0, missing.2.as_deref()), (422, Some("name")));
+        let wrong = refusal(r#"{"name":"A","count":"s3cr3t-marker"}"#);
+        assert_eq!((wrong.0, wrong.2.as_deref()), (422, Some("count")));
+        assert!(!wrong.3.contains("s3cr3t-marker"), "{}", wrong.3);
+    }
+}

@@ -1,0 +1,234 @@
+//! The one error type of vault-api, mapped once to an HTTP status and an
+//! `application/problem+json` body with a stable `code`. Details of server-side
+//! failures go to the log (they never hold a value); their bodies stay generic.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use thiserror::Error;
+use vault_core::CoreError;
+use vault_kms::KmsError;
+use vault_store::{Conflict, StoreError};
+
+#[derive(Debug, Error)]
+pub enum ApiError {
+    /// The body is not JSON, or not the JSON object this route takes.
+    #[error("{detail}")]
+    Malformed {
+        code: &'static str,
+        detail: String,
+        field: Option<String>,
+    },
+
+    /// Well-formed input that a rule refuses; names the field.
+    #[error("invalid {field}: {detail}")]
+    Invalid { field: String, detail: String },
+
+    #[error("a valid bearer token is required")]
+    Unauthenticated,
+
+    #[error("{0}")]
+    Forbidden(String),
+
+    #[error("{0} not found")]
+    NotFound(&'static str),
+
+    #[error("{detail}")]
+    Conflict { code: &'static str, detail: String },
+
+    #[error("the request body is over the {limit} byte limit")]
+    PayloadTooLarge { limit: usize },
+
+    #[error("the request body must be application/json")]
+    UnsupportedMediaType,
+
+    /// The database or the key provider cannot serve now; the client may retry.
+    #[error("service unavailable: {detail}")]
+    Unavailable { detail: String },
+
+    #[error("internal error: {detail}")]
+    Internal { detail: String },
+
+    /// The server cannot start as configured; never reaches a client.
+    #[error("{detail}")]
+    Config { detail: String },
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+#[derive(Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    problem_type: String,
+    title: &'static str,
+    status: u16,
+    detail: String,
+    code: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'a str>,
+}
+
+impl ApiError {
+    pub fn invalid(field: impl Into<String>, detail: impl std::fmt::Display) -> Self {
+        ApiError::Invalid {
+            field: field.into(),
+            detail: detail.to_string(),
+        }
+    }
+
+    /// A domain rule's refusal of `field`.
+    pub fn core(field: impl Into<String>) -> impl FnOnce(CoreError) -> ApiError {
+        let field = field.into();
+        move |error| ApiError::invalid(field, error)
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Malformed { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal { .. } | ApiError::Config { .. } => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        }
+    }
+
+    /// The stable machine-readable code; also the outcome audit records carry.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Malformed { code, .. } | ApiError::Conflict { code, .. } => code,
+            ApiError::Invalid { .. } => "invalid_value",
+            ApiError::Unauthenticated => "unauthenticated",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::Unavailable { .. } => "unavailable",
+            ApiError::Internal { .. } | ApiError::Config { .. } => "internal",
+        }
+    }
+
+    fn title(&self) -> &'static str {
+        match self {
+            ApiError::Malformed { .. } => "Malformed request",
+            ApiError::Invalid { .. } => "Invalid value",
+            ApiError::Unauthenticated => "Unauthenticated",
+            ApiError::Forbidden(_) => "Forbidden",
+            ApiError::NotFound(_) => "Not found",
+            ApiError::Conflict { .. } => "Conflict",
+            ApiError::PayloadTooLarge { .. } => "Payload too large",
+            ApiError::UnsupportedMediaType => "Unsupported media type",
+            ApiError::Unavailable { .. } => "Service unavailable",
+            ApiError::Internal { .. } | ApiError::Config { .. } => "Internal error",
+        }
+    }
+
+    fn field(&self) -> Option<&str> {
+        match self {
+            ApiError::Malformed { field, .. } => field.as_deref(),
+            ApiError::Invalid { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+
+    fn public_detail(&self) -> String {
+        match self {
+            ApiError::Unavailable { .. } => {
+                "the vault cannot serve this request right now; retry later".into()
+            }
+            ApiError::Internal { .. } | ApiError::Config { .. } => {
+                "the vault failed to handle this request".into()
+            }
+            other => other.to_string(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!(code = self.code(), error = %self, "request failed");
+        }
+        let code = self.code();
+        let problem = Problem {
+            problem_type: format!("https://vault.invalid/problems/{code}"),
+            title: self.title(),
+            status: status.as_u16(),
+            detail: self.public_detail(),
+            code,
+            field: self.field(),
+        };
+        let body = serde_json::to_vec(&problem).unwrap_or_default();
+        let mut response = (status, body).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        response
+            .extensions_mut()
+            .insert(crate::app::ProblemCode(code));
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NotFound(entity) => ApiError::NotFound(match entity {
+                vault_store::Entity::Secret => "secret",
+                vault_store::Entity::SecretVersion => "secret version",
+                vault_store::Entity::Project => "project",
+                vault_store::Entity::Milestone => "milestone",
+                vault_store::Entity::Member => "member",
+                vault_store::Entity::Kek => "key",
+                vault_store::Entity::Token => "token",
+            }),
+            StoreError::Conflict(conflict) => {
+                let code = match &conflict {
+                    Conflict::Overlap(_) => "scope_overlap",
+                    Conflict::StaleVersion { .. } => "stale_version",
+                    Conflict::AlreadyExists(_) => "already_exists",
+                    Conflict::LastAccountable => "last_accountable",
+                    Conflict::AuditChainMoved => "audit_contention",
+                };
+                ApiError::Conflict {
+                    code,
+                    detail: conflict.to_string(),
+                }
+            }
+            StoreError::Invalid { field, reason } => ApiError::invalid(field, reason),
+            StoreError::Unavailable { detail } => ApiError::Unavailable { detail },
+            StoreError::Corrupt { detail } => ApiError::Internal {
+                detail: format!("stored data is inconsistent: {detail}"),
+            },
+        }
+    }
+}
+
+impl From<KmsError> for ApiError {
+    fn from(error: KmsError) -> Self {
+        match error {
+            KmsError::RootProviderUnavailable { .. } | KmsError::KekContention => {
+                ApiError::Unavailable {
+                    detail: error.to_string(),
+                }
+            }
+            KmsError::KekStorage { detail } => ApiError::Unavailable { detail },
+            other => ApiError::Internal {
+                detail: other.to_string(),
+            },
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! `GET /v1/audit`: the latest audit records for operators, newest first, filterable.
+
+use axum::Json;
+use axum::extract::{Query, State};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use vault_core::ChainedAudit;
+use vault_store::TokenKind;
+
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AuditParams {
+    /// 1 to 200; 50 when absent.
+    limit: Option<u32>,
+    /// Only records before this position (the `next_before` of the previous page).
+    before: Option<u64>,
+    action: Option<String>,
+    principal: Option<String>,
+    /// Records whose target mentions this text (a secret id or name).
+    target: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditView {
+    seq: u64,
+    id: String,
+    at: DateTime<Utc>,
+    principal: String,
+    action: String,
+    #[schema(value_type = Option<Object>)]
+    target: Option<serde_json::Value>,
+    outcome: String,
+    request_id: String,
+    hash: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditPage {
+    data: Vec<AuditView>,
+    next_before: Option<u64>,
+}
+
+/// How many stored records one request scans at most while filtering.
+const SCAN_LIMIT: u32 = 5_000;
+
+fn view(record: ChainedAudit) -> AuditView {
+    AuditView {
+        seq: record.seq,
+        target: record
+            .entry
+            .target
+            .as_deref()
+            .map(|t| serde_json::from_str(t).unwrap_or(serde_json::Value::String(t.into()))),
+        id: record.entry.id,
+        at: record.entry.at,
+        principal: record.entry.principal,
+        action: record.entry.action,
+        outcome: record.entry.outcome,
+        request_id: record.entry.request_id,
+        hash: hex::encode(record.hash),
+    }
+}
+
+#[utoipa::path(get, path = "/v1/audit", tag = "audit", params(AuditParams),
+    responses((status = 200, body = AuditPage)))]
+pub async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(params): Query<AuditParams>,
+) -> ApiResult<Json<AuditPage>> {
+    principal.require(&[TokenKind::Operator])?;
+    let limit = params.limit.unwrap_or(50);
+    if limit == 0 || limit > 200 {
+        return Err(ApiError::invalid("limit", "must be between 1 and 200"));
+    }
+    let matches = |record: &ChainedAudit| {
+        params
+            .action
+            .as_ref()
+            .is_none_or(|a| &record.entry.action == a)
+            && params
+                .principal
+                .as_ref()
+                .is_none_or(|p| record.entry.principal.contains(p.as_str()))
+            && params.target.as_ref().is_none_or(|t| {
+                record
+                    .entry
+                    .target
+                    .as_deref()
+                    .is_some_and(|target| target.contains(t.as_str()))
+            })
+    };
+    let mut data = Vec::new();
+    let mut before = params.before;
+    let mut scanned = 0;
+    let next_before = loop {
+        let batch = state.store.audit_latest(before, 200).await?;
+        let exhausted = batch.len() < 200;
+        for record in batch {
+            scanned += 1;
+            before = Some(record.seq);
+            if matches(&record) {
+                data.push(view(record));
+                if data.len() == limit as usize {
+                    break;
+                }
+            }
+        }
+        if data.len() == limit as usize || scanned >= SCAN_LIMIT {
+            break before.filter(|b| *b > 1);
+        }
+        if exhausted {
+            break None;
+        }
+    };
+    Ok(Json(AuditPage { data, next_before }))
+}

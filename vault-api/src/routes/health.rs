@@ -1,0 +1,81 @@
+//! Liveness, readiness, metrics and the OpenAPI document: no token needed, nothing
+//! secret in any of them.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    status: &'static str,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Readiness {
+    ready: bool,
+    database: &'static str,
+    root_key: &'static str,
+}
+
+#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, body = Health)))]
+pub async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok" })
+}
+
+#[utoipa::path(get, path = "/readyz", tag = "health",
+    responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    let database = match state.store.ping().await {
+        Ok(()) => "ok",
+        Err(error) => {
+            tracing::warn!(%error, "readiness: database check failed");
+            "unavailable"
+        }
+    };
+    let root_key = if database != "ok" {
+        "unknown"
+    } else {
+        match state.keyring.check_ready().await {
+            Ok(()) => "ok",
+            Err(error) => {
+                tracing::warn!(%error, "readiness: root key check failed");
+                "unavailable"
+            }
+        }
+    };
+    let ready = database == "ok" && root_key == "ok";
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        Json(Readiness {
+            ready,
+            database,
+            root_key,
+        }),
+    )
+        .into_response()
+}
+
+#[utoipa::path(get, path = "/metrics", tag = "health",
+    responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain")))]
+pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let text = state.metrics.encode().map_err(|_| ApiError::Internal {
+        detail: "metrics could not be encoded".into(),
+    })?;
+    let mut response = text.into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    Ok(response)
+}

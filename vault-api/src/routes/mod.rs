@@ -1,0 +1,18 @@
+//! The HTTP routes, one module per resource.
+
+pub mod audit;
+pub mod health;
+pub mod resolve;
+pub mod secrets;
+pub mod tokens;
+
+use serde::{Deserialize, Deserializer};
+
+/// For PATCH fields where `null` clears and absence leaves alone.
+pub(crate) fn nullable<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}

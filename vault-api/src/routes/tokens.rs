@@ -1,0 +1,265 @@
+//! `/v1/tokens`: operators issue and revoke tokens over HTTP, as `vault-api token`
+//! does on the command line. A new token's value is shown once, in the 201 response.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+use vault_core::UserId;
+use vault_store::{NewToken, Store, StoredToken, TokenBinding, TokenKind};
+
+use crate::audit::{Actor, AuditContext};
+use crate::auth::Principal;
+use crate::body::JsonBody;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use crate::tokens;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateToken {
+    /// `operator`, `orchestrator` or `user`.
+    kind: String,
+    /// Required for (and only for) user tokens.
+    user_id: Option<String>,
+    /// How long the token lives, e.g. `30d`, `12h`; no expiry when absent.
+    ttl: Option<String>,
+    label: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenView {
+    id: String,
+    kind: &'static str,
+    user_id: Option<String>,
+    label: Option<String>,
+    expires_at: Option<DateTime<Utc>>,
+    revoked_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct IssuedTokenView {
+    #[serde(flatten)]
+    token: TokenView,
+    /// The bearer token. Shown once; only its hash is kept.
+    secret: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenList {
+    data: Vec<TokenView>,
+}
+
+impl From<StoredToken> for TokenView {
+    fn from(token: StoredToken) -> Self {
+        TokenView {
+            id: token.id,
+            kind: token.kind.as_str(),
+            user_id: token.binding.user_id,
+            label: token.label,
+            expires_at: token.expires_at,
+            revoked_at: token.revoked_at,
+            created_at: token.created_at,
+        }
+    }
+}
+
+/// What a token request asks for, checked: shared by the route and the CLI.
+pub struct TokenRequest {
+    pub kind: TokenKind,
+    pub user_id: Option<UserId>,
+    pub ttl: Option<std::time::Duration>,
+    pub label: Option<String>,
+}
+
+impl TokenRequest {
+    pub fn parse(
+        kind: &str,
+        user_id: Option<&str>,
+        ttl: Option<&str>,
+        label: Option<String>,
+    ) -> ApiResult<Self> {
+        let kind = match tokens::parse_kind(kind) {
+            Some(TokenKind::Session) | None => {
+                return Err(ApiError::invalid(
+                    "kind",
+                    "must be operator, orchestrator or user",
+                ));
+            }
+            Some(kind) => kind,
+        };
+        let user_id = user_id
+            .map(|u| UserId::parse(u).map_err(ApiError::core("user_id")))
+            .transpose()?;
+        match (kind, &user_id) {
+            (TokenKind::User, None) => {
+                return Err(ApiError::invalid("user_id", "is required for a user token"));
+            }
+            (TokenKind::Operator | TokenKind::Orchestrator, Some(_)) => {
+                return Err(ApiError::invalid("user_id", "applies only to user tokens"));
+            }
+            _ => {}
+        }
+        let ttl = ttl
+            .map(|t| {
+                humantime::parse_duration(t)
+                    .ok()
+                    .filter(|d| !d.is_zero())
+                    .ok_or_else(|| {
+                        ApiError::invalid("ttl", "must be a positive duration such as 30d or 12h")
+                    })
+            })
+            .transpose()?;
+        if let Some(label) = &label
+            && (label.chars().count() > 200 || label.chars().any(char::is_control))
+        {
+            return Err(ApiError::invalid(
+                "label",
+                "must be at most 200 characters without control characters",
+            ));
+        }
+        Ok(TokenRequest {
+            kind,
+            user_id,
+            ttl,
+            label,
+        })
+    }
+
+    /// Issues the token and stores its hash, with the audit record, in one commit.
+    pub async fn issue(
+        self,
+        store: &Store,
+        audit: &AuditContext,
+        request_id: &str,
+        actor: &Actor,
+    ) -> ApiResult<(StoredToken, zeroize::Zeroizing<String>)> {
+        let now = audit.clock.now();
+        let expires_at = self
+            .ttl
+            .map(|ttl| {
+                chrono::Duration::from_std(ttl)
+                    .ok()
+                    .and_then(|ttl| now.checked_add_signed(ttl))
+                    .ok_or_else(|| ApiError::invalid("ttl", "is too long"))
+            })
+            .transpose()?;
+        let issued = tokens::issue(self.kind)?;
+        let record = audit.entry(
+            request_id,
+            actor,
+            "token.create",
+            json!({
+                "token_id": issued.id,
+                "kind": self.kind.as_str(),
+                "user_id": self.user_id.as_ref().map(|u| u.as_str()),
+            }),
+            "ok",
+        )?;
+        let stored = store
+            .insert_token(
+                NewToken {
+                    id: issued.id.clone(),
+                    hash: issued.hash,
+                    kind: self.kind,
+                    binding: TokenBinding {
+                        user_id: self.user_id.map(String::from),
+                        ..TokenBinding::default()
+                    },
+                    label: self.label,
+                    expires_at,
+                    now,
+                },
+                record,
+            )
+            .await?;
+        Ok((stored, issued.secret))
+    }
+}
+
+pub async fn revoke_token(
+    store: &Store,
+    audit: &AuditContext,
+    id: String,
+    request_id: &str,
+    actor: &Actor,
+) -> ApiResult<StoredToken> {
+    let record = audit.entry(
+        request_id,
+        actor,
+        "token.revoke",
+        json!({ "token_id": id }),
+        "ok",
+    )?;
+    Ok(store.revoke_token(id, audit.clock.now(), record).await?)
+}
+
+#[utoipa::path(post, path = "/v1/tokens", tag = "tokens", request_body = CreateToken,
+    responses((status = 201, body = IssuedTokenView), (status = 403)))]
+pub async fn create(
+    State(state): State<AppState>,
+    principal: Principal,
+    JsonBody(body): JsonBody<CreateToken>,
+) -> ApiResult<Response> {
+    principal.require(&[TokenKind::Operator])?;
+    let request = TokenRequest::parse(
+        &body.kind,
+        body.user_id.as_deref(),
+        body.ttl.as_deref(),
+        body.label,
+    )?;
+    let (stored, secret) = request
+        .issue(
+            &state.store,
+            state.audit_context(),
+            principal.request_id(),
+            &principal.actor(),
+        )
+        .await?;
+    let body = IssuedTokenView {
+        token: stored.into(),
+        secret: secret.to_string(),
+    };
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+#[utoipa::path(get, path = "/v1/tokens", tag = "tokens",
+    responses((status = 200, body = TokenList)))]
+pub async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> ApiResult<Json<TokenList>> {
+    principal.require(&[TokenKind::Operator])?;
+    let data = state
+        .store
+        .tokens()
+        .await?
+        .into_iter()
+        .map(TokenView::from)
+        .collect();
+    Ok(Json(TokenList { data }))
+}
+
+#[utoipa::path(delete, path = "/v1/tokens/{id}", tag = "tokens",
+    responses((status = 204), (status = 404)))]
+pub async fn revoke(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    principal.require(&[TokenKind::Operator])?;
+    revoke_token(
+        &state.store,
+        state.audit_context(),
+        id,
+        principal.request_id(),
+        &principal.actor(),
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,74 @@
+//! What every handler shares: the store, the keyring, the precedence policy, the audit
+//! writer, metrics and the clock.
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use vault_core::{AuditEntry, PrecedencePolicy};
+use vault_kms::Keyring;
+use vault_store::Store;
+
+use crate::audit::{Actor, AuditContext, AuditWriter};
+use crate::clock::Clock;
+use crate::error::ApiResult;
+use crate::metrics::Metrics;
+
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+pub struct Shared {
+    pub store: Store,
+    pub keyring: Arc<Keyring>,
+    pub policy: PrecedencePolicy,
+    pub audit: AuditWriter,
+    pub metrics: Metrics,
+    pub clock: Arc<dyn Clock>,
+    audit_context: AuditContext,
+}
+
+impl Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Starts the audit writer, so call it inside the runtime that will serve.
+    pub fn new(
+        store: Store,
+        keyring: Arc<Keyring>,
+        policy: PrecedencePolicy,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        AppState(Arc::new(Shared {
+            audit: AuditWriter::start(store.clone()),
+            metrics: Metrics::new(keyring.clone()),
+            audit_context: AuditContext {
+                clock: clock.clone(),
+            },
+            store,
+            keyring,
+            policy,
+            clock,
+        }))
+    }
+}
+
+impl Shared {
+    pub fn audit_context(&self) -> &AuditContext {
+        &self.audit_context
+    }
+
+    pub fn audit_entry(
+        &self,
+        request_id: &str,
+        actor: &Actor,
+        action: &str,
+        target: serde_json::Value,
+        outcome: &str,
+    ) -> ApiResult<AuditEntry> {
+        self.audit_context
+            .entry(request_id, actor, action, target, outcome)
+    }
+}

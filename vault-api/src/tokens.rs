@@ -1,0 +1,119 @@
+//! Bearer tokens: 256 random bits behind a per-kind prefix that secret scanners can
+//! match (`vault_op_`, `vault_orch_`, `vault_user_`, `vault_sess_`). Only the SHA-256
+//! of a token is stored, and tokens are found by that hash: the database compares
+//! digests of the presented token, so timing reveals nothing about a stored token.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sha2::{Digest, Sha256};
+use vault_store::{TOKEN_HASH_BYTES, TokenKind};
+use zeroize::Zeroizing;
+
+use crate::error::ApiError;
+
+const TOKEN_RANDOM_BYTES: usize = 32;
+
+pub fn prefix(kind: TokenKind) -> &'static str {
+    match kind {
+        TokenKind::Operator => "vault_op_",
+        TokenKind::Orchestrator => "vault_orch_",
+        TokenKind::User => "vault_user_",
+        TokenKind::Session => "vault_sess_",
+    }
+}
+
+const KINDS: [TokenKind; 4] = [
+    TokenKind::Operator,
+    TokenKind::Orchestrator,
+    TokenKind::User,
+    TokenKind::Session,
+];
+
+pub fn parse_kind(text: &str) -> Option<TokenKind> {
+    KINDS.into_iter().find(|kind| kind.as_str() == text)
+}
+
+/// A new token's plaintext (shown once) and what is stored of it.
+pub struct IssuedToken {
+    pub id: String,
+    pub secret: Zeroizing<String>,
+    pub hash: [u8; TOKEN_HASH_BYTES],
+}
+
+impl std::fmt::Debug for IssuedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedToken")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+pub fn random_bytes<const N: usize>() -> Result<[u8; N], ApiError> {
+    let mut bytes = [0u8; N];
+    getrandom::fill(&mut bytes).map_err(|_| ApiError::Internal {
+        detail: "the operating system's random number generator failed".into(),
+    })?;
+    Ok(bytes)
+}
+
+/// A fresh id with a readable prefix and 120 random bits.
+pub fn random_id(prefix: &str) -> Result<String, ApiError> {
+    Ok(format!(
+        "{prefix}{}",
+        URL_SAFE_NO_PAD.encode(random_bytes::<15>()?)
+    ))
+}
+
+pub fn issue(kind: TokenKind) -> Result<IssuedToken, ApiError> {
+    let random = Zeroizing::new(random_bytes::<TOKEN_RANDOM_BYTES>()?);
+    let secret = Zeroizing::new(format!(
+        "{}{}",
+        prefix(kind),
+        URL_SAFE_NO_PAD.encode(random.as_slice())
+    ));
+    Ok(IssuedToken {
+        id: random_id("tok_")?,
+        hash: hash(&secret),
+        secret,
+    })
+}
+
+pub fn hash(token: &str) -> [u8; TOKEN_HASH_BYTES] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// The kind a presented token claims by its prefix, when it has the shape of one.
+pub fn claimed_kind(token: &str) -> Option<TokenKind> {
+    let kind = KINDS
+        .into_iter()
+        .find(|kind| token.starts_with(prefix(*kind)))?;
+    let random = &token[prefix(kind).len()..];
+    let well_formed = random.len() == 43
+        && random
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    well_formed.then_some(kind)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issued_tokens_carry_their_kind_and_256_random_bits() {
+        for kind in KINDS {
+            let token = issue(kind).expect("random");
+            assert!(token.secret.starts_with(prefix(kind)));
+            assert_eq!(claimed_kind(&token.secret), Some(kind));
+            assert_eq!(token.secret.len(), prefix(kind).len() + 43);
+            assert_eq!(hash(&token.secret), token.hash);
+            assert!(!format!("{token:?}").contains(token.secret.as_str()));
+        }
+        let a = issue(TokenKind::User).expect("random");
+        let b = issue(TokenKind::User).expect("random");
+        assert_ne!(a.secret, b.secret);
+        assert_ne!(a.id, b.id);
+        assert_eq!(claimed_kind("vault_op_short"), None);
+        assert_eq!(claimed_kind("bearer"), None);
+    }
+}
