@@ -1,0 +1,239 @@
+//! A real vault-api on a loopback port over a real database (a temp SQLite file, or a
+//! fresh database on the PostgreSQL server `cargo xtask test` starts), with a clock
+//! the test moves.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection};
+use reqwest::{Client, Method, Response};
+use serde_json::Value;
+use tempfile::TempDir;
+use tokio::net::TcpListener;
+use vault_api::AppState;
+use vault_api::audit::{Actor, AuditContext};
+use vault_api::clock::ManualClock;
+use vault_api::routes::tokens::TokenRequest;
+use vault_api::server::{self, RootKeys};
+use vault_store::{Store, StoreConfig};
+use zeroize::Zeroizing;
+
+pub const POSTGRES_URL_VAR: &str = "VAULT_TEST_POSTGRES_URL";
+pub const REQUIRE_POSTGRES_VAR: &str = "VAULT_TEST_REQUIRE_POSTGRES";
+
+pub struct TestDb {
+    pub url: String,
+    pub backend: &'static str,
+    pub dir: TempDir,
+}
+
+impl TestDb {
+    pub fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("vault.db").display());
+        TestDb {
+            url,
+            backend: "sqlite",
+            dir,
+        }
+    }
+
+    pub fn postgres() -> Option<TestDb> {
+        let Ok(admin_url) = std::env::var(POSTGRES_URL_VAR) else {
+            if std::env::var_os(REQUIRE_POSTGRES_VAR).is_some() {
+                panic!("{REQUIRE_POSTGRES_VAR} is set but {POSTGRES_URL_VAR} is not");
+            }
+            eprintln!("skipped: {POSTGRES_URL_VAR} is not set (cargo xtask test sets it)");
+            return None;
+        };
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let name = format!(
+            "vault_api_test_{}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let mut admin = PgConnection::establish(&admin_url).expect("connects to the test server");
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .expect("creates a test database");
+        let (base, _) = admin_url.rsplit_once('/').expect("URL names a database");
+        Some(TestDb {
+            url: format!("{base}/{name}"),
+            backend: "postgres",
+            dir: tempfile::tempdir().expect("temp dir"),
+        })
+    }
+
+    /// Raw SQL against the test database, for tampering tests.
+    pub fn execute(&self, sql: &str) {
+        if self.backend == "postgres" {
+            PgConnection::establish(&self.url)
+                .expect("connects")
+                .batch_execute(sql)
+                .expect("runs");
+        } else {
+            let path = self.url.trim_start_matches("sqlite://");
+            diesel::SqliteConnection::establish(path)
+                .expect("connects")
+                .batch_execute(sql)
+                .expect("runs");
+        }
+    }
+}
+
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test($crate::support::TestDb::sqlite()).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    if let Some(db) = $crate::support::TestDb::postgres() {
+                        super::$test(db).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+pub struct TestServer {
+    pub base: String,
+    pub client: Client,
+    pub clock: Arc<ManualClock>,
+    pub store: Store,
+    pub operator: String,
+    pub orchestrator: String,
+    pub db: TestDb,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+pub fn test_key() -> Zeroizing<String> {
+    vault_kms::RootKey::generate_encoded().expect("random")
+}
+
+impl TestServer {
+    pub async fn start(db: TestDb) -> TestServer {
+        Self::start_with(db, test_key(), &[]).await
+    }
+
+    pub async fn start_with(db: TestDb, key: Zeroizing<String>, reserved: &[&str]) -> TestServer {
+        let clock = Arc::new(ManualClock::new(
+            Utc.timestamp_opt(1_800_000_000, 0).single().expect("valid"),
+        ));
+        let store = server::open_store(&db.url, StoreConfig::default())
+            .await
+            .expect("store opens");
+        let keys = RootKeys {
+            current: key,
+            previous: Vec::new(),
+        };
+        let keyring = server::open_keyring(&store, &keys, clock.clone())
+            .await
+            .expect("keyring opens");
+        let reserved: Vec<String> = reserved.iter().map(|s| s.to_string()).collect();
+        let policy = server::policy(&reserved).expect("valid policy");
+        let state = AppState::new(store.clone(), keyring, policy, clock.clone());
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("binds");
+        let base = format!("http://{}", listener.local_addr().expect("bound"));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(server::serve(
+            listener,
+            state,
+            async move {
+                let _ = stopped.await;
+            },
+            Duration::from_secs(5),
+        ));
+        let mut server = TestServer {
+            base,
+            client: Client::new(),
+            clock,
+            store,
+            operator: String::new(),
+            orchestrator: String::new(),
+            db,
+            stop: Some(stop),
+        };
+        server.operator = server.token("operator", None).await;
+        server.orchestrator = server.token("orchestrator", None).await;
+        server
+    }
+
+    /// Issues a token the way `vault-api token create` does.
+    pub async fn token(&self, kind: &str, user: Option<&str>) -> String {
+        let audit = AuditContext {
+            clock: self.clock.clone(),
+        };
+        let (_, secret) = TokenRequest::parse(kind, user, None, None)
+            .expect("valid request")
+            .issue(&self.store, &audit, "req_test", &Actor::cli())
+            .await
+            .expect("issues");
+        secret.to_string()
+    }
+
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let response = self.send(method, path, token, body).await;
+        let status = response.status().as_u16();
+        let text = response.text().await.expect("body");
+        let json = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, json)
+    }
+
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> Response {
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.expect("the server answers")
+    }
+
+    pub async fn resolve(&self, body: Value) -> Value {
+        let (status, json) = self
+            .call(Method::POST, "/v1/resolve", &self.orchestrator, Some(body))
+            .await;
+        assert_eq!(status, 200, "{json}");
+        json
+    }
+}
