@@ -1,0 +1,279 @@
+//! The `vault-api` binary itself: `serve --dev` under `RUST_LOG=trace` through a full
+//! walkthrough (no value or token in any log line), SIGTERM ends it with exit 0, the
+//! token commands, and start-up refusals.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_vault-api");
+const MARKER: &str = "MARKER_value_4c1d9e7b";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn cli(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new(BIN)
+        .args(args)
+        .args(["--dev", "--data-dir"])
+        .arg(dir)
+        .output()
+        .expect("runs")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dev_server_walkthrough_logs_no_value_or_token_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let port = free_port();
+    let mut child = Command::new(BIN)
+        .args([
+            "serve",
+            "--dev",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
+        .arg(&data)
+        .env("RUST_LOG", "trace")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut banner = Vec::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.expect("line");
+        let done = line.starts_with('=') && !banner.is_empty();
+        banner.push(line);
+        if done {
+            break;
+        }
+    }
+    let banner = banner.join("\n");
+    assert!(banner.contains("DEVELOPMENT MODE"), "{banner}");
+    let token_after = |label: &str| {
+        banner
+            .lines()
+            .find(|l| l.contains(label))
+            .and_then(|l| l.split_whitespace().last())
+            .expect("token line")
+            .to_owned()
+    };
+    let operator = token_after("operator token:");
+    let orchestrator = token_after("orchestrator token:");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(data.join("encryption.key"))
+            .expect("key file")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    let created = cli(
+        &data,
+        &["token", "create", "--kind", "user", "--user-id", "alice"],
+    );
+    assert!(created.status.success());
+    let alice = String::from_utf8(created.stdout)
+        .expect("utf8")
+        .trim()
+        .to_owned();
+    assert!(alice.starts_with("vault_user_"));
+
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let call = |method: reqwest::Method, path: &str, token: &str, body: Value| {
+        client
+            .request(method, format!("{base}{path}"))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+    };
+    let created: Value = call(
+        reqwest::Method::POST,
+        "/v1/secrets",
+        &alice,
+        json!({"name": "TOKEN", "value": MARKER}),
+    )
+    .await
+    .expect("answers")
+    .json()
+    .await
+    .expect("json");
+    let id = created["id"].as_str().expect("id").to_owned();
+    let resolved: Value = call(
+        reqwest::Method::POST,
+        "/v1/resolve",
+        &orchestrator,
+        json!({"user_id": "alice", "profile_id": "p"}),
+    )
+    .await
+    .expect("answers")
+    .json()
+    .await
+    .expect("json");
+    assert_eq!(resolved["env"]["TOKEN"], MARKER);
+    call(
+        reqwest::Method::PATCH,
+        &format!("/v1/secrets/{id}"),
+        &operator,
+        json!({"value": format!("{MARKER}_2")}),
+    )
+    .await
+    .expect("answers");
+    call(
+        reqwest::Method::POST,
+        "/v1/secrets",
+        &alice,
+        json!({"name": "bad name", "value": MARKER}),
+    )
+    .await
+    .expect("answers");
+    call(
+        reqwest::Method::GET,
+        "/v1/secrets",
+        &format!("{alice}x"),
+        Value::Null,
+    )
+    .await
+    .expect("answers");
+
+    let listed = cli(&data, &["token", "list"]);
+    let listing = String::from_utf8(listed.stdout).expect("utf8");
+    assert!(
+        listing.contains("user") && !listing.contains(&alice),
+        "{listing}"
+    );
+
+    // SIGTERM: drain and exit 0.
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .expect("joins")
+        .expect("exits");
+    assert!(output.status.success(), "exit status {:?}", output.status);
+    let logs = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        logs.contains("request finished"),
+        "trace logs were captured"
+    );
+    for needle in [MARKER, &operator, &orchestrator, &alice] {
+        assert!(!logs.contains(needle), "a log line carries {needle}");
+    }
+
+    let verified = cli(&data, &["audit", "verify"]);
+    assert!(
+        verified.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verified.stderr)
+    );
+    tokio::time::sleep(Duration::from_millis(10)).await;
+}
+
+#[test]
+fn serve_refuses_to_start_without_a_key_or_with_the_wrong_one() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("vault.db").display());
+    let no_key = Command::new(BIN)
+        .args(["serve", "--database-url", &url])
+        .env_remove("ENCRYPTION_KEY")
+        .output()
+        .expect("runs");
+    assert!(!no_key.status.success());
+    let message = String::from_utf8_lossy(&no_key.stderr);
+    assert!(message.contains("vault-api keygen"), "{message}");
+
+    let keygen = Command::new(BIN).arg("keygen").output().expect("runs");
+    let other_key = String::from_utf8(keygen.stdout)
+        .expect("utf8")
+        .trim()
+        .to_owned();
+    assert_eq!(other_key.len(), 44, "base64 of 32 bytes");
+    let first_key = String::from_utf8(
+        Command::new(BIN)
+            .arg("keygen")
+            .output()
+            .expect("runs")
+            .stdout,
+    )
+    .expect("utf8")
+    .trim()
+    .to_owned();
+    // A server under the first key seals one secret, so its KEK exists.
+    let port = free_port();
+    let mut first = Command::new(BIN)
+        .args([
+            "serve",
+            "--database-url",
+            &url,
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .env("ENCRYPTION_KEY", &first_key)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starts");
+    let operator = String::from_utf8(
+        Command::new(BIN)
+            .args([
+                "token",
+                "create",
+                "--kind",
+                "operator",
+                "--database-url",
+                &url,
+            ])
+            .output()
+            .expect("runs")
+            .stdout,
+    )
+    .expect("utf8")
+    .trim()
+    .to_owned();
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let client = reqwest::Client::new();
+        for _ in 0..100 {
+            let sent = client
+                .post(format!("http://127.0.0.1:{port}/v1/secrets"))
+                .bearer_auth(&operator)
+                .json(&json!({"name": "A", "value": "v", "user_id": "u"}))
+                .send()
+                .await;
+            if let Ok(response) = sent {
+                assert_eq!(response.status().as_u16(), 201);
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the first server never answered");
+    });
+    let _ = first.kill();
+    let _ = first.wait();
+    let wrong = Command::new(BIN)
+        .args(["serve", "--database-url", &url])
+        .env("ENCRYPTION_KEY", &other_key)
+        .output()
+        .expect("runs");
+    assert!(!wrong.status.success());
+    let message = String::from_utf8_lossy(&wrong.stderr);
+    assert!(
+        message.contains("does not match this database"),
+        "{message}"
+    );
+    assert!(!message.contains(&other_key) && !message.contains(&first_key));
+}
