@@ -61,6 +61,32 @@ where
     }
 }
 
+/// Query parameters, refused as problem+json naming the parameter.
+pub struct QueryParams<T>(pub T);
+
+impl<S, T> axum::extract::FromRequestParts<S> for QueryParams<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or_default();
+        let deserializer =
+            serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        let parsed: Result<T, _> = serde_path_to_error::deserialize(deserializer);
+        parsed.map(QueryParams).map_err(|error| {
+            let path = error.path().to_string();
+            let field = (path != ".").then_some(path);
+            describe_data_error(&error.into_inner().to_string(), field)
+        })
+    }
+}
+
 /// Parses `bytes` as `T`, classifying the failure.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);

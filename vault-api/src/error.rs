@@ -39,6 +39,9 @@ pub enum ApiError {
     #[error("the request body is over the {limit} byte limit")]
     PayloadTooLarge { limit: usize },
 
+    #[error("this route does not take that method")]
+    MethodNotAllowed,
+
     #[error("the request body must be application/json")]
     UnsupportedMediaType,
 
@@ -92,6 +95,7 @@ impl ApiError {
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal { .. } | ApiError::Config { .. } => {
                 StatusCode::INTERNAL_SERVER_ERROR
@@ -109,6 +113,7 @@ impl ApiError {
             ApiError::NotFound(_) => "not_found",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::Unavailable { .. } => "unavailable",
             ApiError::Internal { .. } | ApiError::Config { .. } => "internal",
         }
@@ -124,6 +129,7 @@ impl ApiError {
             ApiError::Conflict { .. } => "Conflict",
             ApiError::PayloadTooLarge { .. } => "Payload too large",
             ApiError::UnsupportedMediaType => "Unsupported media type",
+            ApiError::MethodNotAllowed => "Method not allowed",
             ApiError::Unavailable { .. } => "Service unavailable",
             ApiError::Internal { .. } | ApiError::Config { .. } => "Internal error",
         }

@@ -16,7 +16,59 @@ on_both_backends!(
     pagination_walks_every_row_once_while_rows_are_added,
     the_audit_chain_catches_altered_deleted_and_reordered_rows,
     the_openapi_document_lists_every_route,
+    without_its_audit_record_nothing_is_answered,
 );
+
+async fn without_its_audit_record_nothing_is_answered(db: TestDb) {
+    let server = TestServer::start(db).await;
+    let alice = server.token("user", Some("alice")).await;
+    let (status, _) = server
+        .call(
+            Method::POST,
+            "/v1/secrets",
+            &alice,
+            Some(json!({"name": "A", "value": MARKER})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    server.db.execute("DROP TABLE audit_records");
+    let (status, problem) = server
+        .call(
+            Method::POST,
+            "/v1/resolve",
+            &server.orchestrator,
+            Some(json!({"user_id": "alice", "profile_id": "p"})),
+        )
+        .await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (503, Some("unavailable")),
+        "{problem}"
+    );
+    assert!(!problem.to_string().contains(MARKER));
+    assert!(
+        !problem.to_string().contains("audit_records"),
+        "5xx bodies stay generic: {problem}"
+    );
+    let (status, _) = server
+        .call(
+            Method::POST,
+            "/v1/secrets",
+            &alice,
+            Some(json!({"name": "B", "value": "v"})),
+        )
+        .await;
+    assert_eq!(status, 503);
+    let (_, listed) = server.call(Method::GET, "/v1/secrets", &alice, None).await;
+    let names: Vec<&str> = listed["data"]
+        .as_array()
+        .map(|items| items.iter().filter_map(|i| i["name"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(
+        !names.contains(&"B"),
+        "a change whose record failed was rolled back"
+    );
+}
 
 const MARKER: &str = "sk_live_MARKER_7f3a9c2e51";
 
@@ -206,6 +258,35 @@ async fn every_token_kind_meets_the_routes_it_may_use(db: TestDb) {
         (Method::GET, "/v1/audit".into(), None, [true, false, false]),
     ];
     let tokens = [&server.operator, &server.orchestrator, &alice];
+    // Writes: operators and orchestrators name the user; users act for themselves.
+    for (n, token) in tokens.iter().enumerate() {
+        let user_id = if n == 2 { Value::Null } else { json!("alice") };
+        let (status, created) = server
+            .call(
+                Method::POST,
+                "/v1/secrets",
+                token,
+                Some(json!({"name": format!("W{n}"), "value": "v", "user_id": user_id})),
+            )
+            .await;
+        assert_eq!(status, 201, "{created}");
+        let path = format!("/v1/secrets/{}", created["id"].as_str().expect("id"));
+        let (status, _) = server
+            .call(Method::PATCH, &path, token, Some(json!({"value": "v2"})))
+            .await;
+        assert_eq!(status, 200);
+        let (status, _) = server
+            .call(
+                Method::POST,
+                &format!("{path}/rollback"),
+                token,
+                Some(json!({"version": 1})),
+            )
+            .await;
+        assert_eq!(status, 200);
+        let (status, _) = server.call(Method::DELETE, &path, token, None).await;
+        assert_eq!(status, 204);
+    }
     for (method, path, body, allowed) in &routes {
         for (token, allowed) in tokens.iter().zip(allowed) {
             let (status, json) = server.call(method.clone(), path, token, body.clone()).await;
@@ -482,6 +563,26 @@ async fn bad_input_names_the_field_and_changes_nothing(db: TestDb) {
         .call(Method::GET, "/v1/secrets?limit=500", &alice, None)
         .await;
     assert_eq!((status, problem["field"].as_str()), (422, Some("limit")));
+
+    for (query, status, field) in [
+        ("limit=abc", 422, "limit"),
+        ("expired=maybe", 422, "expired"),
+        ("colour=red", 400, "colour"),
+    ] {
+        let (got, problem) = server
+            .call(Method::GET, &format!("/v1/secrets?{query}"), &alice, None)
+            .await;
+        assert_eq!(
+            (got, problem["field"].as_str()),
+            (status, Some(field)),
+            "{query}: {problem}"
+        );
+    }
+    let (status, problem) = server.call(Method::PUT, "/v1/secrets", &alice, None).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (405, Some("method_not_allowed"))
+    );
 
     // Nothing was written but the refusals' own audit records.
     let (_, listed) = server.call(Method::GET, "/v1/secrets", &alice, None).await;

@@ -1,7 +1,7 @@
 //! `GET /v1/audit`: the latest audit records for operators, newest first, filterable.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -9,6 +9,7 @@ use vault_core::ChainedAudit;
 use vault_store::TokenKind;
 
 use crate::auth::Principal;
+use crate::body::QueryParams;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -71,7 +72,7 @@ fn view(record: ChainedAudit) -> AuditView {
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
-    Query(params): Query<AuditParams>,
+    QueryParams(params): QueryParams<AuditParams>,
 ) -> ApiResult<Json<AuditPage>> {
     principal.require(&[TokenKind::Operator])?;
     let limit = params.limit.unwrap_or(50);

@@ -3,7 +3,7 @@
 //! user's secret answers 404, exactly like a missing one. No response carries a value.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
@@ -21,7 +21,7 @@ use vault_store::{
 };
 
 use crate::auth::Principal;
-use crate::body::JsonBody;
+use crate::body::{JsonBody, QueryParams};
 use crate::error::{ApiError, ApiResult};
 use crate::routes::nullable;
 use crate::state::AppState;
@@ -341,7 +341,7 @@ pub async fn create(
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
-    Query(params): Query<ListParams>,
+    QueryParams(params): QueryParams<ListParams>,
 ) -> ApiResult<Json<SecretPage>> {
     let user = acting_user(&principal, params.user_id.as_deref())?;
     let limit = params.limit.unwrap_or(50);
