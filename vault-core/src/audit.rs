@@ -81,7 +81,9 @@ pub fn chain_hash(seq: u64, entry: &AuditEntry, previous_hash: &AuditHash) -> Au
 /// The first way a stored chain departs from a well-formed one.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ChainBreak {
-    #[error("record {seq}: expected position {expected}; a record before it is missing or out of order")]
+    #[error(
+        "record {seq}: expected position {expected}; a record before it is missing or out of order"
+    )]
     Gap { seq: u64, expected: u64 },
     #[error("record {seq}: previous_hash does not match the record before it")]
     Unlinked { seq: u64 },
