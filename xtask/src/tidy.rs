@@ -110,6 +110,19 @@ fn ci_problems(root: &Path) -> Result<Vec<String>> {
     Ok(problems)
 }
 
+fn host_triple() -> Result<String> {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned());
+    let output = std::process::Command::new(&rustc)
+        .arg("-vV")
+        .output()
+        .with_context(|| format!("running {rustc} -vV"))?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    text.lines()
+        .find_map(|line| line.strip_prefix("host: "))
+        .map(|host| host.trim().to_owned())
+        .with_context(|| format!("{rustc} -vV printed no host triple"))
+}
+
 /// The resolved graph: each package's dependencies, with whether any edge to them
 /// is a normal (non-dev, non-build) one.
 #[derive(Default)]
@@ -119,8 +132,12 @@ pub struct DependencyGraph {
 
 impl DependencyGraph {
     fn load(root: &Path) -> Result<Self> {
+        // Only what gets built here: without the filter, cargo lists every target's
+        // dependencies, and chrono's wasm-only path (iana-time-zone -> js-sys ->
+        // futures-util) would read as vault-core pulling in an async runtime.
         let metadata = MetadataCommand::new()
             .manifest_path(root.join("Cargo.toml"))
+            .other_options(vec!["--filter-platform".to_owned(), host_triple()?])
             .exec()
             .context("running cargo metadata")?;
         let resolve = metadata
