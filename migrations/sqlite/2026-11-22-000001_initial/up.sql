@@ -89,10 +89,10 @@ CREATE TABLE secret_versions (
     version INTEGER NOT NULL CHECK (version >= 1),
     -- A sealed vault-kms envelope: opaque bytes to the store.
     envelope BLOB NOT NULL,
-    -- The KEK that wraps this version's data key, so rewraps and key status can find
-    -- every version under one KEK without opening any envelope.
     -- The value's masked form (vault-core's mask), so lists never open an envelope.
     masked TEXT NOT NULL,
+    -- The KEK that wraps this version's data key, so rewraps and key status can find
+    -- every version under one KEK without opening any envelope.
     kek_id TEXT NOT NULL,
     -- For a rollback, the version whose value this one restored.
     restored_from INTEGER,
