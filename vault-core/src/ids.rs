@@ -22,8 +22,7 @@ pub struct SecretId(String);
 impl SecretId {
     /// A fresh random id.
     pub fn generate() -> Self {
-        let random = nanoid::format(nanoid::rngs::default, &nanoid::alphabet::SAFE, NANOID_LEN);
-        SecretId(format!("{SECRET_ID_PREFIX}{random}"))
+        SecretId(format!("{SECRET_ID_PREFIX}{}", random_suffix()))
     }
 
     pub fn parse(input: &str) -> Result<Self, CoreError> {
@@ -107,9 +106,37 @@ opaque_id!(
     IdKind::Milestone
 );
 
+impl ProjectId {
+    /// A fresh random id, for projects created without one.
+    pub fn generate() -> Self {
+        ProjectId(format!("prj_{}", random_suffix()))
+    }
+}
+
+impl MilestoneId {
+    /// A fresh random id, for milestones created without one.
+    pub fn generate() -> Self {
+        MilestoneId(format!("ms_{}", random_suffix()))
+    }
+}
+
+fn random_suffix() -> String {
+    nanoid::format(nanoid::rngs::default, &nanoid::alphabet::SAFE, NANOID_LEN)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn generated_project_and_milestone_ids_parse_and_differ() {
+        let project = ProjectId::generate();
+        assert_eq!(ProjectId::parse(project.as_str()), Ok(project.clone()));
+        assert_ne!(project, ProjectId::generate());
+        let milestone = MilestoneId::generate();
+        assert_eq!(MilestoneId::parse(milestone.as_str()), Ok(milestone.clone()));
+        assert_ne!(milestone, MilestoneId::generate());
+    }
 
     #[test]
     fn generated_secret_ids_parse_and_differ() {

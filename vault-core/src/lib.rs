@@ -3,6 +3,7 @@
 //! precedence policy. No I/O, no async, no clock: `now` is always a parameter.
 
 mod audit;
+mod authz;
 mod category;
 mod error;
 mod ids;
@@ -21,6 +22,7 @@ pub use audit::{
     AUDIT_HASH_BYTES, AuditEntry, AuditHash, ChainBreak, ChainVerifier, ChainedAudit, GENESIS_HASH,
     chain_hash,
 };
+pub use authz::{ProjectPermission, WorkspacePermission};
 pub use category::Category;
 pub use error::{CoreError, IdKind};
 pub use ids::{
