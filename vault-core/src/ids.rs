@@ -134,7 +134,10 @@ mod tests {
         assert_eq!(ProjectId::parse(project.as_str()), Ok(project.clone()));
         assert_ne!(project, ProjectId::generate());
         let milestone = MilestoneId::generate();
-        assert_eq!(MilestoneId::parse(milestone.as_str()), Ok(milestone.clone()));
+        assert_eq!(
+            MilestoneId::parse(milestone.as_str()),
+            Ok(milestone.clone())
+        );
         assert_ne!(milestone, MilestoneId::generate());
     }
 

@@ -15,6 +15,7 @@ pub enum Entity {
     Member,
     Kek,
     Token,
+    WorkspaceAdmin,
 }
 
 impl fmt::Display for Entity {
@@ -27,6 +28,7 @@ impl fmt::Display for Entity {
             Entity::Member => "project member",
             Entity::Kek => "key-encryption key",
             Entity::Token => "token",
+            Entity::WorkspaceAdmin => "workspace admin",
         })
     }
 }

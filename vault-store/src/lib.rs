@@ -16,6 +16,7 @@ mod schema;
 mod secrets;
 mod settings;
 mod tokens;
+mod workspaces;
 
 use std::num::NonZeroU32;
 use std::time::Duration;
@@ -23,7 +24,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use vault_core::{
     AuditEntry, Candidate, ChainedAudit, MilestoneId, ProjectId, ProjectRole, ResolutionContext,
-    SecretId, SecretMeta, UserId, Version,
+    SecretId, SecretMeta, SecretName, UserId, Version, WorkspaceId,
 };
 
 pub use db::{BackendKind, DatabaseUrl};
@@ -36,6 +37,7 @@ pub use secrets::{
     VersionInfo,
 };
 pub use tokens::{NewToken, StoredToken, TOKEN_HASH_BYTES, TokenBinding, TokenKind};
+pub use workspaces::WorkspaceAdmin;
 
 use db::{DbConnection, Pool};
 
@@ -214,7 +216,17 @@ impl Store {
         &self,
         context: ResolutionContext,
     ) -> StoreResult<Vec<Candidate<Sealed>>> {
-        self.run(move |conn| secrets::candidates(conn, &context))
+        self.run(move |conn| secrets::candidates(conn, &context, None))
+            .await
+    }
+
+    /// The candidates of `context` that carry `name`: what a lookup by name weighs.
+    pub async fn candidates_named(
+        &self,
+        context: ResolutionContext,
+        name: SecretName,
+    ) -> StoreResult<Vec<Candidate<Sealed>>> {
+        self.run(move |conn| secrets::candidates(conn, &context, Some(&name)))
             .await
     }
 
@@ -226,9 +238,12 @@ impl Store {
         name: String,
         accountable: UserId,
         now: DateTime<Utc>,
+        audit: AuditEntry,
     ) -> StoreResult<Project> {
-        self.run(move |conn| projects::create_project(conn, &id, &name, &accountable, now))
-            .await
+        self.run_audited(audit, move |conn| {
+            projects::create_project(conn, &id, &name, &accountable, now)
+        })
+        .await
     }
 
     pub async fn project(&self, id: ProjectId) -> StoreResult<Project> {
@@ -239,8 +254,9 @@ impl Store {
         &self,
         id: ProjectId,
         now: DateTime<Utc>,
+        audit: AuditEntry,
     ) -> StoreResult<ProjectRemoval> {
-        self.run(move |conn| projects::delete_project(conn, &id, now))
+        self.run_audited(audit, move |conn| projects::delete_project(conn, &id, now))
             .await
     }
 
@@ -250,9 +266,12 @@ impl Store {
         id: MilestoneId,
         name: String,
         now: DateTime<Utc>,
+        audit: AuditEntry,
     ) -> StoreResult<Milestone> {
-        self.run(move |conn| projects::create_milestone(conn, &project, &id, &name, now))
-            .await
+        self.run_audited(audit, move |conn| {
+            projects::create_milestone(conn, &project, &id, &name, now)
+        })
+        .await
     }
 
     pub async fn milestones(&self, project: ProjectId) -> StoreResult<Vec<Milestone>> {
@@ -265,9 +284,12 @@ impl Store {
         project: ProjectId,
         id: MilestoneId,
         now: DateTime<Utc>,
+        audit: AuditEntry,
     ) -> StoreResult<MilestoneRemoval> {
-        self.run(move |conn| projects::delete_milestone(conn, &project, &id, now))
-            .await
+        self.run_audited(audit, move |conn| {
+            projects::delete_milestone(conn, &project, &id, now)
+        })
+        .await
     }
 
     pub async fn put_member(
@@ -276,9 +298,12 @@ impl Store {
         user: UserId,
         role: ProjectRole,
         now: DateTime<Utc>,
+        audit: AuditEntry,
     ) -> StoreResult<Member> {
-        self.run(move |conn| projects::put_member(conn, &project, &user, role, now))
-            .await
+        self.run_audited(audit, move |conn| {
+            projects::put_member(conn, &project, &user, role, now)
+        })
+        .await
     }
 
     pub async fn remove_member(
@@ -286,9 +311,12 @@ impl Store {
         project: ProjectId,
         user: UserId,
         now: DateTime<Utc>,
+        audit: AuditEntry,
     ) -> StoreResult<()> {
-        self.run(move |conn| projects::remove_member(conn, &project, &user, now))
-            .await
+        self.run_audited(audit, move |conn| {
+            projects::remove_member(conn, &project, &user, now)
+        })
+        .await
     }
 
     pub async fn member_role(
@@ -302,6 +330,50 @@ impl Store {
 
     pub async fn members(&self, project: ProjectId) -> StoreResult<Vec<Member>> {
         self.run(move |conn| projects::list_members(conn, &project))
+            .await
+    }
+
+    // Workspace admins.
+
+    pub async fn put_workspace_admin(
+        &self,
+        workspace: WorkspaceId,
+        user: UserId,
+        now: DateTime<Utc>,
+        audit: AuditEntry,
+    ) -> StoreResult<WorkspaceAdmin> {
+        self.run_audited(audit, move |conn| {
+            workspaces::put_admin(conn, &workspace, &user, now)
+        })
+        .await
+    }
+
+    pub async fn remove_workspace_admin(
+        &self,
+        workspace: WorkspaceId,
+        user: UserId,
+        audit: AuditEntry,
+    ) -> StoreResult<()> {
+        self.run_audited(audit, move |conn| {
+            workspaces::remove_admin(conn, &workspace, &user)
+        })
+        .await
+    }
+
+    pub async fn is_workspace_admin(
+        &self,
+        workspace: WorkspaceId,
+        user: UserId,
+    ) -> StoreResult<bool> {
+        self.run(move |conn| workspaces::is_admin(conn, &workspace, &user))
+            .await
+    }
+
+    pub async fn workspace_admins(
+        &self,
+        workspace: WorkspaceId,
+    ) -> StoreResult<Vec<WorkspaceAdmin>> {
+        self.run(move |conn| workspaces::admins(conn, &workspace))
             .await
     }
 

@@ -118,6 +118,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    workspace_admins (workspace_id, user_id) {
+        workspace_id -> Text,
+        user_id -> Text,
+        created_at -> BigInt,
+    }
+}
+
 diesel::joinable!(milestones -> projects (project_id));
 diesel::joinable!(project_members -> projects (project_id));
 diesel::joinable!(secret_versions -> secrets (secret_id));
@@ -133,4 +141,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_tokens,
     audit_records,
     vault_settings,
+    workspace_admins,
 );

@@ -711,12 +711,14 @@ pub(crate) fn current_masked(
 pub(crate) fn candidates(
     conn: &mut DbConnection,
     context: &ResolutionContext,
+    name: Option<&SecretName>,
 ) -> StoreResult<Vec<Candidate<Sealed>>> {
     let user = context.user().as_str();
     let profile = context.profile().as_str();
     let workspace = context.workspace().map(|w| w.as_str());
     let project = context.project().map(|p| p.as_str());
     let milestone = context.milestone().map(|m| m.as_str());
+    let name = name.map(SecretName::as_str);
     // An absent workspace, project or milestone binds NULL, which equals nothing: the
     // statement has one shape for every context, so the database plans it once.
     let user_owned = secrets::owner_kind
@@ -752,6 +754,12 @@ pub(crate) fn candidates(
                     .and(secret_versions::version.eq(secrets::current_version))),
             )
             .filter(user_owned.or(workspace_owned).or(project_owned))
+            .filter(
+                secrets::name
+                    .nullable()
+                    .eq(name)
+                    .or(name.is_none().into_sql::<diesel::sql_types::Bool>()),
+            )
             .filter(
                 secrets::scope_kind
                     .eq_any([ScopeKind::All.as_str(), ScopeKind::Project.as_str()])

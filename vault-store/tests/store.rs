@@ -10,4 +10,5 @@ mod store {
     mod records;
     mod schema;
     mod secrets;
+    mod workspaces;
 }

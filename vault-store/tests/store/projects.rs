@@ -33,12 +33,19 @@ async fn project_with_milestones(store: &Store, id: &str, ms: &[&str]) -> Projec
             format!("Project {id}"),
             user("lead"),
             at(0),
+            audit(),
         )
         .await
         .expect("creates project");
     for m in ms {
         store
-            .create_milestone(project.clone(), mid(m), format!("Milestone {m}"), at(0))
+            .create_milestone(
+                project.clone(),
+                mid(m),
+                format!("Milestone {m}"),
+                at(0),
+                audit(),
+            )
             .await
             .expect("creates milestone");
     }
@@ -70,7 +77,7 @@ async fn deleting_a_project_cascades_to_everything_it_owns(db: TestDb) {
         ("b", ProjectRole::Informed),
     ] {
         store
-            .put_member(doomed.clone(), user(user_id), role, at(1))
+            .put_member(doomed.clone(), user(user_id), role, at(1), audit())
             .await
             .expect("adds member");
     }
@@ -86,7 +93,7 @@ async fn deleting_a_project_cascades_to_everything_it_owns(db: TestDb) {
         .expect("user secret")
         .id;
     let removal = store
-        .delete_project(doomed.clone(), at(2))
+        .delete_project(doomed.clone(), at(2), audit())
         .await
         .expect("deletes");
     assert_eq!(
@@ -121,7 +128,7 @@ async fn deleting_a_project_cascades_to_everything_it_owns(db: TestDb) {
     );
     assert_eq!(store.member_role(doomed.clone(), user("a")).await, Ok(None));
     assert_eq!(
-        store.delete_project(doomed.clone(), at(3)).await,
+        store.delete_project(doomed.clone(), at(3), audit()).await,
         Err(StoreError::NotFound(Entity::Project))
     );
     // Nothing of anyone else's went with it.
@@ -147,7 +154,7 @@ async fn deleting_a_milestone_narrows_or_deletes_its_entries(db: TestDb) {
     let elsewhere = entry(&store, &project, "ELSEWHERE", milestones(&["m3"])).await;
     let wide = entry(&store, &project, "WIDE", Scope::Project).await;
     let removal = store
-        .delete_milestone(project.clone(), mid("m1"), at(1))
+        .delete_milestone(project.clone(), mid("m1"), at(1), audit())
         .await
         .expect("deletes");
     assert_eq!(
@@ -177,13 +184,13 @@ async fn deleting_a_milestone_narrows_or_deletes_its_entries(db: TestDb) {
     assert_eq!(left, ["m2", "m3"]);
     assert_eq!(
         store
-            .delete_milestone(project.clone(), mid("m1"), at(2))
+            .delete_milestone(project.clone(), mid("m1"), at(2), audit())
             .await,
         Err(StoreError::NotFound(Entity::Milestone))
     );
     // A milestone id can be created again and targeted afresh.
     store
-        .create_milestone(project.clone(), mid("m1"), "again".into(), at(3))
+        .create_milestone(project.clone(), mid("m1"), "again".into(), at(3), audit())
         .await
         .expect("re-creates");
     entry(&store, &project, "ONLY", milestones(&["m1"])).await;
@@ -195,14 +202,20 @@ async fn a_project_always_keeps_an_accountable_member(db: TestDb) {
     let last = Err(StoreError::Conflict(Conflict::LastAccountable));
     assert_eq!(
         store
-            .put_member(project.clone(), user("lead"), ProjectRole::Consulted, at(1))
+            .put_member(
+                project.clone(),
+                user("lead"),
+                ProjectRole::Consulted,
+                at(1),
+                audit()
+            )
             .await
             .map(|_| ()),
         last
     );
     assert_eq!(
         store
-            .remove_member(project.clone(), user("lead"), at(1))
+            .remove_member(project.clone(), user("lead"), at(1), audit())
             .await,
         last
     );
@@ -212,28 +225,35 @@ async fn a_project_always_keeps_an_accountable_member(db: TestDb) {
             user("second"),
             ProjectRole::Accountable,
             at(2),
+            audit(),
         )
         .await
         .expect("adds a second accountable");
     let demoted = store
-        .put_member(project.clone(), user("lead"), ProjectRole::Informed, at(3))
+        .put_member(
+            project.clone(),
+            user("lead"),
+            ProjectRole::Informed,
+            at(3),
+            audit(),
+        )
         .await
         .expect("now allowed");
     assert_eq!(demoted.role, ProjectRole::Informed);
     assert_eq!(demoted.updated_at, at(3));
     assert_eq!(
         store
-            .remove_member(project.clone(), user("second"), at(4))
+            .remove_member(project.clone(), user("second"), at(4), audit())
             .await,
         last
     );
     store
-        .remove_member(project.clone(), user("lead"), at(4))
+        .remove_member(project.clone(), user("lead"), at(4), audit())
         .await
         .expect("removes");
     assert_eq!(
         store
-            .remove_member(project.clone(), user("lead"), at(5))
+            .remove_member(project.clone(), user("lead"), at(5), audit())
             .await,
         Err(StoreError::NotFound(Entity::Member))
     );
@@ -277,7 +297,7 @@ async fn project_entries_need_a_known_project_and_its_own_milestones(db: TestDb)
     );
     assert_eq!(
         store
-            .create_project(project.clone(), "dup".into(), user("x"), at(0))
+            .create_project(project.clone(), "dup".into(), user("x"), at(0), audit())
             .await
             .map(|_| ()),
         Err(StoreError::Conflict(Conflict::AlreadyExists(
@@ -286,7 +306,7 @@ async fn project_entries_need_a_known_project_and_its_own_milestones(db: TestDb)
     );
     for bad in ["", "   ", "tab\tname"] {
         let refused = store
-            .create_project(pid("fresh"), bad.into(), user("x"), at(0))
+            .create_project(pid("fresh"), bad.into(), user("x"), at(0), audit())
             .await;
         assert!(
             matches!(refused, Err(StoreError::Invalid { field: "name", .. })),

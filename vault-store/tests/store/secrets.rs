@@ -515,7 +515,13 @@ async fn candidates_are_exactly_the_secrets_that_reach_the_context(db: TestDb) {
     let project = ProjectId::parse("proj-1").expect("valid");
     let workspace = Owner::Workspace(WorkspaceId::parse("ws-1").expect("valid"));
     store
-        .create_project(project.clone(), "Project".into(), user("u1"), at(0))
+        .create_project(
+            project.clone(),
+            "Project".into(),
+            user("u1"),
+            at(0),
+            audit(),
+        )
         .await
         .expect("project");
     for m in ["m1", "m2"] {
@@ -525,6 +531,7 @@ async fn candidates_are_exactly_the_secrets_that_reach_the_context(db: TestDb) {
                 MilestoneId::parse(m).expect("valid"),
                 m.into(),
                 at(0),
+                audit(),
             )
             .await
             .expect("milestone");
@@ -588,7 +595,23 @@ async fn candidates_are_exactly_the_secrets_that_reach_the_context(db: TestDb) {
         Some(MilestoneId::parse("m1").expect("valid")),
     )
     .expect("valid context");
-    let candidates = store.candidates(context).await.expect("candidates");
+    let candidates = store.candidates(context.clone()).await.expect("candidates");
+    // A lookup by name weighs the same candidates, narrowed to that name.
+    for new in reaching.iter().chain(&not_reaching) {
+        let named: Vec<SecretId> = store
+            .candidates_named(context.clone(), new.name.clone())
+            .await
+            .expect("named candidates")
+            .into_iter()
+            .map(|c| c.meta.id)
+            .collect();
+        let want: Vec<SecretId> = candidates
+            .iter()
+            .filter(|c| c.meta.name == new.name)
+            .map(|c| c.meta.id.clone())
+            .collect();
+        assert_eq!(named, want, "{}", new.name.as_str());
+    }
     let found: BTreeSet<SecretId> = candidates.iter().map(|c| c.meta.id.clone()).collect();
     let expected: BTreeSet<SecretId> = reaching.iter().map(|n| n.id.clone()).collect();
     assert_eq!(found, expected);
