@@ -200,6 +200,7 @@ impl From<StoreError> for ApiError {
                 vault_store::Entity::Member => "member",
                 vault_store::Entity::Kek => "key",
                 vault_store::Entity::Token => "token",
+                vault_store::Entity::WorkspaceAdmin => "workspace admin",
             }),
             StoreError::Conflict(conflict) => {
                 let code = match &conflict {
