@@ -21,7 +21,7 @@ use crate::auth::RequestCtx;
 use crate::body::MAX_BODY_BYTES;
 use crate::error::ApiError;
 use crate::metrics::RequestLabels;
-use crate::routes::{audit, health, resolve, secrets, tokens};
+use crate::routes::{audit, health, projects, resolve, secrets, sessions, tokens, workspaces};
 use crate::state::AppState;
 use crate::tokens::random_id;
 
@@ -56,7 +56,33 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(secrets::get, secrets::update, secrets::delete))
         .routes(routes!(secrets::versions))
         .routes(routes!(secrets::rollback))
+        .routes(routes!(workspaces::list_admins))
+        .routes(routes!(workspaces::put_admin, workspaces::remove_admin))
+        .routes(routes!(workspaces::create_key, workspaces::list_keys))
+        .routes(routes!(
+            workspaces::get_key,
+            workspaces::update_key,
+            workspaces::delete_key
+        ))
+        .routes(routes!(workspaces::key_versions))
+        .routes(routes!(workspaces::rollback_key))
+        .routes(routes!(projects::create_project))
+        .routes(routes!(projects::get_project, projects::delete_project))
+        .routes(routes!(projects::create_milestone))
+        .routes(routes!(projects::delete_milestone))
+        .routes(routes!(projects::put_member, projects::remove_member))
+        .routes(routes!(projects::create_entry, projects::list_entries))
+        .routes(routes!(
+            projects::get_entry,
+            projects::update_entry,
+            projects::delete_entry
+        ))
+        .routes(routes!(projects::entry_versions))
+        .routes(routes!(projects::rollback_entry))
         .routes(routes!(resolve::resolve))
+        .routes(routes!(sessions::create))
+        .routes(routes!(sessions::end))
+        .routes(routes!(sessions::lookup))
         .routes(routes!(tokens::create, tokens::list))
         .routes(routes!(tokens::revoke))
         .routes(routes!(audit::list))
@@ -115,6 +141,34 @@ fn action_of(method: &str, route: &str) -> String {
         ("DELETE", "/v1/secrets/{id}") => "secret.delete",
         ("GET", "/v1/secrets/{id}/versions") => "secret.versions",
         ("POST", "/v1/secrets/{id}/rollback") => "secret.rollback",
+        ("GET", "/v1/workspaces/{wid}/admins") => "workspace.admin.list",
+        ("PUT", "/v1/workspaces/{wid}/admins/{user_id}") => "workspace.admin.put",
+        ("DELETE", "/v1/workspaces/{wid}/admins/{user_id}") => "workspace.admin.remove",
+        ("POST", "/v1/workspaces/{wid}/keys") | ("POST", "/v1/projects/{pid}/vault") => {
+            "secret.create"
+        }
+        ("GET", "/v1/workspaces/{wid}/keys") | ("GET", "/v1/projects/{pid}/vault") => "secret.list",
+        ("GET", "/v1/workspaces/{wid}/keys/{id}") | ("GET", "/v1/projects/{pid}/vault/{id}") => {
+            "secret.read"
+        }
+        ("PATCH", "/v1/workspaces/{wid}/keys/{id}")
+        | ("PATCH", "/v1/projects/{pid}/vault/{id}") => "secret.update",
+        ("DELETE", "/v1/workspaces/{wid}/keys/{id}")
+        | ("DELETE", "/v1/projects/{pid}/vault/{id}") => "secret.delete",
+        ("GET", "/v1/workspaces/{wid}/keys/{id}/versions")
+        | ("GET", "/v1/projects/{pid}/vault/{id}/versions") => "secret.versions",
+        ("POST", "/v1/workspaces/{wid}/keys/{id}/rollback")
+        | ("POST", "/v1/projects/{pid}/vault/{id}/rollback") => "secret.rollback",
+        ("POST", "/v1/projects") => "project.create",
+        ("GET", "/v1/projects/{pid}") => "project.read",
+        ("DELETE", "/v1/projects/{pid}") => "project.delete",
+        ("POST", "/v1/projects/{pid}/milestones") => "milestone.create",
+        ("DELETE", "/v1/projects/{pid}/milestones/{mid}") => "milestone.delete",
+        ("PUT", "/v1/projects/{pid}/members/{user_id}") => "member.put",
+        ("DELETE", "/v1/projects/{pid}/members/{user_id}") => "member.remove",
+        ("POST", "/v1/sessions") => "session.create",
+        ("DELETE", "/v1/sessions/{id}") => "session.end",
+        ("GET", "/v1/runtime/secrets/{name}") => "runtime.lookup",
         ("POST", "/v1/resolve") => "resolve",
         ("POST", "/v1/tokens") => "token.create",
         ("GET", "/v1/tokens") => "token.list",

@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
-use vault_core::UserId;
-use vault_store::TokenKind;
+use vault_core::{MilestoneId, ProfileId, ProjectId, ResolutionContext, UserId, WorkspaceId};
+use vault_store::{StoredToken, TokenKind};
 
 use crate::audit::Actor;
 use crate::error::{ApiError, ApiResult};
@@ -64,8 +64,10 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestCtx {
 pub struct Principal {
     pub token_id: String,
     pub kind: TokenKind,
-    /// Set for user tokens: the only user whose secrets they reach.
+    /// Set for user and session tokens: the only user whose secrets they reach.
     pub user: Option<UserId>,
+    /// Set for session tokens: the one context they may look names up in.
+    pub session: Option<ResolutionContext>,
     pub ctx: RequestCtx,
 }
 
@@ -126,13 +128,50 @@ impl FromRequestParts<AppState> for Principal {
             }
             _ => None,
         };
+        let session = match (&stored.kind, &user) {
+            (TokenKind::Session, Some(user)) => Some(session_context(&stored, user.clone())?),
+            _ => None,
+        };
         let principal = Principal {
             token_id: stored.id,
             kind: stored.kind,
             user,
+            session,
             ctx,
         };
         principal.ctx.set_actor(principal.actor());
         Ok(principal)
     }
+}
+
+/// The context a session token was minted for, as stored with it.
+fn session_context(stored: &StoredToken, user: UserId) -> ApiResult<ResolutionContext> {
+    let unusable = |what: &str, e: vault_core::CoreError| ApiError::Internal {
+        detail: format!("session {} has an unusable {what}: {e}", stored.id),
+    };
+    let binding = &stored.binding;
+    let profile = binding
+        .profile_id
+        .as_deref()
+        .ok_or_else(|| ApiError::Internal {
+            detail: format!("session {} is not bound to a profile", stored.id),
+        })
+        .and_then(|p| ProfileId::parse(p).map_err(|e| unusable("profile id", e)))?;
+    let workspace = binding
+        .workspace_id
+        .as_deref()
+        .map(|w| WorkspaceId::parse(w).map_err(|e| unusable("workspace id", e)))
+        .transpose()?;
+    let project = binding
+        .project_id
+        .as_deref()
+        .map(|p| ProjectId::parse(p).map_err(|e| unusable("project id", e)))
+        .transpose()?;
+    let milestone = binding
+        .milestone_id
+        .as_deref()
+        .map(|m| MilestoneId::parse(m).map_err(|e| unusable("milestone id", e)))
+        .transpose()?;
+    ResolutionContext::new(user, profile, workspace, project, milestone)
+        .map_err(|e| unusable("context", e))
 }

@@ -9,6 +9,7 @@ use vault_kms::Keyring;
 use vault_store::Store;
 
 use crate::audit::{Actor, AuditContext, AuditWriter};
+use crate::authz::{Authorizer, StoreAuthorizer};
 use crate::clock::Clock;
 use crate::error::ApiResult;
 use crate::metrics::Metrics;
@@ -20,6 +21,7 @@ pub struct Shared {
     pub store: Store,
     pub keyring: Arc<Keyring>,
     pub policy: PrecedencePolicy,
+    pub authorizer: Arc<dyn Authorizer>,
     pub audit: AuditWriter,
     pub metrics: Metrics,
     pub clock: Arc<dyn Clock>,
@@ -47,6 +49,7 @@ impl AppState {
             audit_context: AuditContext {
                 clock: clock.clone(),
             },
+            authorizer: Arc::new(StoreAuthorizer::new(store.clone())),
             store,
             keyring,
             policy,

@@ -72,7 +72,11 @@ pub fn issue(kind: TokenKind) -> Result<IssuedToken, ApiError> {
         URL_SAFE_NO_PAD.encode(random.as_slice())
     ));
     Ok(IssuedToken {
-        id: random_id("tok_")?,
+        id: random_id(if kind == TokenKind::Session {
+            "ses_"
+        } else {
+            "tok_"
+        })?,
         hash: hash(&secret),
         secret,
     })

@@ -430,6 +430,10 @@ impl Store {
             .await
     }
 
+    pub async fn token(&self, id: String) -> StoreResult<Option<StoredToken>> {
+        self.run(move |conn| tokens::get(conn, &id)).await
+    }
+
     pub async fn revoke_token(
         &self,
         id: String,

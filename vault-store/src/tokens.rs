@@ -183,6 +183,16 @@ pub(crate) fn find_by_hash(
         .transpose()
 }
 
+pub(crate) fn get(conn: &mut DbConnection, id: &str) -> StoreResult<Option<StoredToken>> {
+    api_tokens::table
+        .find(id)
+        .select(TokenRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(TokenRow::into_token)
+        .transpose()
+}
+
 pub(crate) fn revoke(
     conn: &mut DbConnection,
     id: &str,

@@ -1,10 +1,14 @@
 //! The HTTP routes, one module per resource.
 
 pub mod audit;
+pub mod entries;
 pub mod health;
+pub mod projects;
 pub mod resolve;
 pub mod secrets;
+pub mod sessions;
 pub mod tokens;
+pub mod workspaces;
 
 use serde::{Deserialize, Deserializer};
 

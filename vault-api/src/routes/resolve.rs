@@ -96,14 +96,30 @@ fn supplied(field: &str, env: Option<BTreeMap<String, IncomingValue>>) -> ApiRes
 }
 
 /// What an envelope is opened with besides the KEK: the row it was sealed for.
-struct StoredPayload {
+pub(crate) struct StoredPayload {
     sealed: Sealed,
     version: Version,
     owner: Owner,
     name: SecretName,
 }
 
-async fn open_winners(
+/// Candidates carrying what their envelopes were sealed for.
+pub(crate) fn with_payloads(candidates: Vec<Candidate<Sealed>>) -> Vec<Candidate<StoredPayload>> {
+    candidates
+        .into_iter()
+        .map(|Candidate { meta, payload }| {
+            let payload = StoredPayload {
+                sealed: payload,
+                version: meta.version,
+                owner: meta.placement.owner().clone(),
+                name: meta.name.clone(),
+            };
+            Candidate { meta, payload }
+        })
+        .collect()
+}
+
+pub(crate) async fn open_winners(
     state: &AppState,
     winners: Vec<(SecretId, StoredPayload)>,
 ) -> ApiResult<HashMap<SecretId, SecretValue>> {
@@ -172,21 +188,7 @@ async fn resolve_for(
     let baseline_env = supplied("baseline_env", body.baseline_env)?;
     let now = state.clock.now();
 
-    let candidates = state
-        .store
-        .candidates(context.clone())
-        .await?
-        .into_iter()
-        .map(|Candidate { meta, payload }| {
-            let payload = StoredPayload {
-                sealed: payload,
-                version: meta.version,
-                owner: meta.placement.owner().clone(),
-                name: meta.name.clone(),
-            };
-            Candidate { meta, payload }
-        })
-        .collect();
+    let candidates = with_payloads(state.store.candidates(context.clone()).await?);
     let target_context = json!({
         "user_id": context.user().as_str(),
         "profile_id": context.profile().as_str(),

@@ -240,6 +240,8 @@ pub async fn list(
         .tokens()
         .await?
         .into_iter()
+        // Sessions come and go by the thousand; they are ended through /v1/sessions.
+        .filter(|token| token.kind != TokenKind::Session)
         .map(TokenView::from)
         .collect();
     Ok(Json(TokenList { data }))

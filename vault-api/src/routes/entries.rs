@@ -1,0 +1,658 @@
+//! What user secrets, workspace keys and project entries share once a route has
+//! decided who may act: parsing scopes and dates, sealing, the masked views, and the
+//! create / list / update / delete / versions / rollback operations with their audit
+//! records. No response built here carries a value.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+use vault_core::{
+    Category, Description, ExpiresAt, MilestoneId, Owner, Placement, ProfileId, Scope, ScopeKind,
+    SecretId, SecretMeta, SecretName, SecretValue, Version,
+};
+use vault_kms::SealBinding;
+use vault_store::{
+    Conflict, ListCursor, MAX_PAGE_SIZE, NewSecret, NewValue, Page, Sealed, SecretQuery,
+    SecretUpdate, StoreError,
+};
+
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use crate::value::IncomingValue;
+
+/// How often an update without `expected_version` retries when a concurrent rotation
+/// moved the secret between its read and its write.
+const ROTATION_ATTEMPTS: usize = 3;
+
+/// Which scopes an owner's secrets take.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Family {
+    /// User secrets and workspace keys: `all` or `agents` with `profile_ids`.
+    Profiles,
+    /// Project entries: `project` or `milestone` with `milestone_ids`.
+    Milestones,
+}
+
+impl Family {
+    pub(crate) fn of(owner: &Owner) -> Family {
+        match owner {
+            Owner::User(_) | Owner::Workspace(_) => Family::Profiles,
+            Owner::Project(_) => Family::Milestones,
+        }
+    }
+
+    fn wide(self) -> ScopeKind {
+        match self {
+            Family::Profiles => ScopeKind::All,
+            Family::Milestones => ScopeKind::Project,
+        }
+    }
+
+    fn narrow(self) -> ScopeKind {
+        match self {
+            Family::Profiles => ScopeKind::Agents,
+            Family::Milestones => ScopeKind::Milestone,
+        }
+    }
+
+    fn targets_field(self) -> &'static str {
+        match self {
+            Family::Profiles => "profile_ids",
+            Family::Milestones => "milestone_ids",
+        }
+    }
+
+    fn narrow_scope(self, ids: &[String]) -> ApiResult<Scope> {
+        let field = self.targets_field();
+        match self {
+            Family::Profiles => {
+                let profiles = ids
+                    .iter()
+                    .enumerate()
+                    .map(|(i, id)| {
+                        ProfileId::parse(id).map_err(ApiError::core(format!("{field}[{i}]")))
+                    })
+                    .collect::<ApiResult<Vec<_>>>()?;
+                Scope::agents(profiles).map_err(ApiError::core(field))
+            }
+            Family::Milestones => {
+                let milestones = ids
+                    .iter()
+                    .enumerate()
+                    .map(|(i, id)| {
+                        MilestoneId::parse(id).map_err(ApiError::core(format!("{field}[{i}]")))
+                    })
+                    .collect::<ApiResult<Vec<_>>>()?;
+                Scope::milestones(milestones).map_err(ApiError::core(field))
+            }
+        }
+    }
+
+    /// `scope` and its targets as given; `current` is the scope they change, if any.
+    pub(crate) fn parse_scope(
+        self,
+        scope: Option<&str>,
+        targets: Option<&[String]>,
+        current: Option<&Scope>,
+    ) -> ApiResult<Option<Scope>> {
+        let field = self.targets_field();
+        let (wide, narrow) = (self.wide(), self.narrow());
+        let kind = scope
+            .map(|s| s.parse::<ScopeKind>().map_err(ApiError::core("scope")))
+            .transpose()?;
+        match (kind, targets) {
+            (None, None) => Ok(None),
+            (Some(k), None) if k == wide => Ok(Some(self.wide_scope())),
+            (Some(k), Some(_)) if k == wide => Err(ApiError::invalid(
+                field,
+                format!("applies only to scope {}", narrow.as_str()),
+            )),
+            (Some(k), Some(ids)) if k == narrow => self.narrow_scope(ids).map(Some),
+            (Some(k), None) if k == narrow => Err(ApiError::invalid(
+                field,
+                format!("is required with scope {}", narrow.as_str()),
+            )),
+            (Some(_), _) => Err(ApiError::invalid(
+                "scope",
+                format!("must be {} or {}", wide.as_str(), narrow.as_str()),
+            )),
+            (None, Some(ids)) => match current {
+                Some(current) if current.kind() == narrow => self.narrow_scope(ids).map(Some),
+                _ => Err(ApiError::invalid(
+                    field,
+                    format!("applies only to scope {}; set scope too", narrow.as_str()),
+                )),
+            },
+        }
+    }
+
+    fn wide_scope(self) -> Scope {
+        match self {
+            Family::Profiles => Scope::All,
+            Family::Milestones => Scope::Project,
+        }
+    }
+}
+
+pub(crate) fn parse_expiry(field: &str, text: &str, now: DateTime<Utc>) -> ApiResult<ExpiresAt> {
+    let at = DateTime::parse_from_rfc3339(text)
+        .map_err(|_| ApiError::invalid(field, "must be an RFC 3339 date-time"))?
+        .with_timezone(&Utc);
+    ExpiresAt::in_future(at, now).map_err(ApiError::core(field))
+}
+
+fn parse_description(text: &str) -> ApiResult<Description> {
+    Description::parse(text).map_err(ApiError::core("description"))
+}
+
+pub(crate) fn parse_category(text: &str) -> ApiResult<Category> {
+    text.parse().map_err(ApiError::core("category"))
+}
+
+pub(crate) fn parse_secret_id(id: &str) -> ApiResult<SecretId> {
+    SecretId::parse(id).map_err(ApiError::core("id"))
+}
+
+/// Metadata and masked value of a user secret, workspace key or project entry.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SecretView {
+    id: String,
+    /// Set on user secrets.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_id: Option<String>,
+    /// Set on workspace keys.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    workspace_id: Option<String>,
+    /// Set on project entries.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    project_id: Option<String>,
+    name: String,
+    /// `all` or `agents` (user secrets, workspace keys); `project` or `milestone`
+    /// (project entries).
+    #[schema(value_type = String)]
+    scope: ScopeKind,
+    /// The profiles an `agents` scope reaches (user secrets and workspace keys).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    profile_ids: Option<Vec<String>>,
+    /// The milestones a `milestone` scope reaches (project entries).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    milestone_ids: Option<Vec<String>>,
+    #[schema(value_type = String)]
+    category: Category,
+    masked: String,
+    version: u32,
+    description: Option<String>,
+    expires_at: Option<DateTime<Utc>>,
+    expired: bool,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+pub(crate) fn view(meta: &SecretMeta, masked: String, now: DateTime<Utc>) -> SecretView {
+    let owner = meta.placement.owner();
+    let targets = || match meta.placement.scope() {
+        Scope::Agents(targets) => targets.iter().map(|p| p.as_str().to_owned()).collect(),
+        Scope::Milestones(targets) => targets.iter().map(|m| m.as_str().to_owned()).collect(),
+        Scope::All | Scope::Project => Vec::new(),
+    };
+    let (profile_ids, milestone_ids) = match Family::of(owner) {
+        Family::Profiles => (Some(targets()), None),
+        Family::Milestones => (None, Some(targets())),
+    };
+    let owner_id = |kind| (owner.kind() == kind).then(|| owner.id().to_owned());
+    SecretView {
+        id: meta.id.as_str().to_owned(),
+        user_id: owner_id(vault_core::OwnerKind::User),
+        workspace_id: owner_id(vault_core::OwnerKind::Workspace),
+        project_id: owner_id(vault_core::OwnerKind::Project),
+        name: meta.name.as_str().to_owned(),
+        scope: meta.placement.scope().kind(),
+        profile_ids,
+        milestone_ids,
+        category: meta.category,
+        masked,
+        version: meta.version.get(),
+        description: meta.description.as_ref().map(|d| d.as_str().to_owned()),
+        expires_at: meta.expires_at.map(ExpiresAt::at),
+        expired: meta.is_expired(now),
+        created_at: meta.created_at,
+        updated_at: meta.updated_at,
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SecretPage {
+    data: Vec<SecretView>,
+    next_cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VersionView {
+    version: u32,
+    masked: String,
+    current: bool,
+    restored_from: Option<u32>,
+    kek_id: String,
+    created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VersionList {
+    data: Vec<VersionView>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Rollback {
+    /// The version whose value becomes current again (as a new version).
+    version: u32,
+    expected_version: Option<u32>,
+}
+
+/// A new secret as the request gave it, scope already parsed.
+pub(crate) struct NewEntry {
+    pub name: String,
+    pub value: IncomingValue,
+    pub scope: Scope,
+    pub category: Category,
+    pub description: Option<String>,
+    pub expires_at: Option<String>,
+}
+
+/// A change as the request gave it; `None` leaves a field alone.
+pub(crate) struct Changes {
+    pub value: Option<IncomingValue>,
+    pub scope: Option<String>,
+    pub targets: Option<Vec<String>>,
+    pub description: Option<Option<String>>,
+    pub expires_at: Option<Option<String>>,
+    pub expected_version: Option<u32>,
+}
+
+/// Filters of a list page, as the request gave them.
+pub(crate) struct ListFilter {
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+    pub name_prefix: Option<String>,
+    pub category: Option<String>,
+    pub expired: Option<bool>,
+}
+
+/// The secret `id` when it belongs to `owner`; 404 otherwise, as if missing.
+pub(crate) async fn load_owned(state: &AppState, id: &str, owner: &Owner) -> ApiResult<SecretMeta> {
+    let meta = state.store.secret(parse_secret_id(id)?).await?;
+    if meta.placement.owner() == owner {
+        Ok(meta)
+    } else {
+        Err(ApiError::NotFound("secret"))
+    }
+}
+
+async fn seal(
+    state: &AppState,
+    id: &SecretId,
+    version: Version,
+    owner: &Owner,
+    name: &SecretName,
+    value: &SecretValue,
+) -> ApiResult<Sealed> {
+    let binding = SealBinding {
+        secret_id: id,
+        version,
+        owner,
+        name,
+    };
+    let envelope = state.keyring.seal(&binding, value).await?;
+    Ok(Sealed {
+        kek_id: envelope.kek_id().to_string(),
+        envelope: envelope.to_bytes(),
+    })
+}
+
+async fn masked_of(state: &AppState, id: &SecretId) -> ApiResult<String> {
+    Ok(state
+        .store
+        .current_masked(vec![id.clone()])
+        .await?
+        .remove(id)
+        .unwrap_or_else(|| "****".into()))
+}
+
+fn target(meta: &SecretMeta) -> serde_json::Value {
+    json!({
+        "secret_id": meta.id.as_str(),
+        "owner": meta.placement.owner().kind().as_str(),
+        "owner_id": meta.placement.owner().id(),
+        "name": meta.name.as_str(),
+    })
+}
+
+pub(crate) async fn create(
+    state: &AppState,
+    principal: &Principal,
+    owner: Owner,
+    new: NewEntry,
+) -> ApiResult<Response> {
+    let now = state.clock.now();
+    let name = SecretName::parse(&new.name).map_err(ApiError::core("name"))?;
+    let description = new
+        .description
+        .as_deref()
+        .map(parse_description)
+        .transpose()?;
+    let expires_at = new
+        .expires_at
+        .as_deref()
+        .map(|t| parse_expiry("expires_at", t, now))
+        .transpose()?;
+    let value = new.value.into_secret("value")?;
+    let placement = Placement::new(owner.clone(), new.scope).map_err(ApiError::core("scope"))?;
+    let id = SecretId::generate();
+    let sealed = seal(state, &id, Version::FIRST, &owner, &name, &value).await?;
+    let masked = value.masked().as_str().to_owned();
+    drop(value);
+    let audit = state.audit_entry(
+        principal.request_id(),
+        &principal.actor(),
+        "secret.create",
+        json!({
+            "secret_id": id.as_str(),
+            "owner": owner.kind().as_str(),
+            "owner_id": owner.id(),
+            "name": name.as_str(),
+        }),
+        "ok",
+    )?;
+    let meta = state
+        .store
+        .create_secret(
+            NewSecret {
+                id,
+                name,
+                placement,
+                category: new.category,
+                description,
+                expires_at,
+                value: sealed,
+                masked: masked.clone(),
+                now,
+            },
+            audit,
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(view(&meta, masked, now))).into_response())
+}
+
+/// One page of `owner`'s secrets, with each one's masked current value.
+pub(crate) async fn list(
+    state: &AppState,
+    owner: Owner,
+    filter: ListFilter,
+) -> ApiResult<(
+    Page<SecretMeta>,
+    std::collections::BTreeMap<SecretId, String>,
+)> {
+    let limit = filter.limit.unwrap_or(50);
+    if limit == 0 || limit > MAX_PAGE_SIZE {
+        return Err(ApiError::invalid(
+            "limit",
+            format!("must be between 1 and {MAX_PAGE_SIZE}"),
+        ));
+    }
+    let after = filter
+        .cursor
+        .as_deref()
+        .map(ListCursor::decode)
+        .transpose()?;
+    let category = filter.category.as_deref().map(parse_category).transpose()?;
+    let page = state
+        .store
+        .list_secrets(SecretQuery {
+            owner,
+            name_prefix: filter.name_prefix,
+            category,
+            expired: filter.expired,
+            now: state.clock.now(),
+            limit,
+            after,
+        })
+        .await?;
+    let ids = page.items.iter().map(|m| m.id.clone()).collect();
+    let masked = state.store.current_masked(ids).await?;
+    Ok((page, masked))
+}
+
+/// A page of full views.
+pub(crate) async fn list_views(
+    state: &AppState,
+    owner: Owner,
+    filter: ListFilter,
+) -> ApiResult<SecretPage> {
+    let (page, mut masked) = list(state, owner, filter).await?;
+    let now = state.clock.now();
+    let data = page
+        .items
+        .iter()
+        .map(|meta| {
+            let shown = masked.remove(&meta.id).unwrap_or_else(|| "****".into());
+            view(meta, shown, now)
+        })
+        .collect();
+    Ok(SecretPage {
+        data,
+        next_cursor: page.next.map(|c| c.encode()),
+    })
+}
+
+pub(crate) async fn get(state: &AppState, meta: &SecretMeta) -> ApiResult<Json<SecretView>> {
+    let masked = masked_of(state, &meta.id).await?;
+    Ok(Json(view(meta, masked, state.clock.now())))
+}
+
+pub(crate) async fn update(
+    state: &AppState,
+    principal: &Principal,
+    meta: SecretMeta,
+    changes: Changes,
+) -> ApiResult<Json<SecretView>> {
+    let now = state.clock.now();
+    let family = Family::of(meta.placement.owner());
+    let scope = family.parse_scope(
+        changes.scope.as_deref(),
+        changes.targets.as_deref(),
+        Some(meta.placement.scope()),
+    )?;
+    let description = changes
+        .description
+        .map(|d| d.as_deref().map(parse_description).transpose())
+        .transpose()?;
+    let expires_at = changes
+        .expires_at
+        .map(|e| {
+            e.as_deref()
+                .map(|t| parse_expiry("expires_at", t, now))
+                .transpose()
+        })
+        .transpose()?;
+    let expected = changes
+        .expected_version
+        .map(|v| Version::new(v).map_err(ApiError::core("expected_version")))
+        .transpose()?;
+    let value = changes.value.map(|v| v.into_secret("value")).transpose()?;
+    let action = if value.is_some() {
+        "secret.rotate"
+    } else {
+        "secret.update"
+    };
+    let mut current = meta;
+    for attempt in 1..=ROTATION_ATTEMPTS {
+        let new_value = match &value {
+            Some(value) => {
+                let base = expected.unwrap_or(current.version);
+                let next = base.next().map_err(ApiError::core("expected_version"))?;
+                let sealed = seal(
+                    state,
+                    &current.id,
+                    next,
+                    current.placement.owner(),
+                    &current.name,
+                    value,
+                )
+                .await?;
+                Some(NewValue {
+                    sealed,
+                    masked: value.masked().as_str().to_owned(),
+                    restored_from: None,
+                })
+            }
+            None => None,
+        };
+        let update = SecretUpdate {
+            expected_version: expected.or(new_value.as_ref().map(|_| current.version)),
+            value: new_value,
+            scope: scope.clone(),
+            description: description.clone(),
+            expires_at,
+        };
+        let audit = state.audit_entry(
+            principal.request_id(),
+            &principal.actor(),
+            action,
+            target(&current),
+            "ok",
+        )?;
+        match state
+            .store
+            .update_secret(current.id.clone(), update, now, audit)
+            .await
+        {
+            Ok(updated) => {
+                let masked = masked_of(state, &updated.id).await?;
+                return Ok(Json(view(&updated, masked, now)));
+            }
+            // The caller asked for no particular version: a rotation that raced with
+            // another one is sealed again for the version after the winner's.
+            Err(StoreError::Conflict(Conflict::StaleVersion { .. }))
+                if expected.is_none() && attempt < ROTATION_ATTEMPTS =>
+            {
+                current = state.store.secret(current.id.clone()).await?;
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Err(ApiError::Conflict {
+        code: "stale_version",
+        detail: "the secret kept changing; retry".into(),
+    })
+}
+
+pub(crate) async fn delete(
+    state: &AppState,
+    principal: &Principal,
+    meta: SecretMeta,
+) -> ApiResult<StatusCode> {
+    let audit = state.audit_entry(
+        principal.request_id(),
+        &principal.actor(),
+        "secret.delete",
+        target(&meta),
+        "ok",
+    )?;
+    state.store.delete_secret(meta.id, audit).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub(crate) async fn versions(state: &AppState, meta: &SecretMeta) -> ApiResult<Json<VersionList>> {
+    let data = state
+        .store
+        .secret_versions(meta.id.clone())
+        .await?
+        .into_iter()
+        .map(|v| VersionView {
+            version: v.version.get(),
+            masked: v.masked,
+            current: v.version == meta.version,
+            restored_from: v.restored_from.map(Version::get),
+            kek_id: v.kek_id,
+            created_at: v.created_at,
+        })
+        .collect();
+    Ok(Json(VersionList { data }))
+}
+
+pub(crate) async fn rollback(
+    state: &AppState,
+    principal: &Principal,
+    meta: SecretMeta,
+    body: Rollback,
+) -> ApiResult<Json<SecretView>> {
+    let now = state.clock.now();
+    let chosen = Version::new(body.version).map_err(ApiError::core("version"))?;
+    let expected = body
+        .expected_version
+        .map(|v| Version::new(v).map_err(ApiError::core("expected_version")))
+        .transpose()?
+        .unwrap_or(meta.version);
+    let old = state
+        .store
+        .sealed_version(meta.id.clone(), chosen)
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound(_) => {
+                ApiError::invalid("version", "is not a version this secret still keeps")
+            }
+            other => other.into(),
+        })?;
+    let owner = meta.placement.owner();
+    let envelope = vault_kms::Envelope::from_bytes(&old.envelope)?;
+    let value = state
+        .keyring
+        .open(
+            &SealBinding {
+                secret_id: &meta.id,
+                version: chosen,
+                owner,
+                name: &meta.name,
+            },
+            &envelope,
+        )
+        .await?;
+    let next = expected
+        .next()
+        .map_err(ApiError::core("expected_version"))?;
+    let sealed = seal(state, &meta.id, next, owner, &meta.name, &value).await?;
+    let masked = value.masked().as_str().to_owned();
+    drop(value);
+    let mut record_target = target(&meta);
+    record_target["restored_from"] = json!(chosen.get());
+    let audit = state.audit_entry(
+        principal.request_id(),
+        &principal.actor(),
+        "secret.rollback",
+        record_target,
+        "ok",
+    )?;
+    let updated = state
+        .store
+        .update_secret(
+            meta.id.clone(),
+            SecretUpdate {
+                expected_version: Some(expected),
+                value: Some(NewValue {
+                    sealed,
+                    masked: masked.clone(),
+                    restored_from: Some(chosen),
+                }),
+                ..SecretUpdate::default()
+            },
+            now,
+            audit,
+        )
+        .await?;
+    Ok(Json(view(&updated, masked, now)))
+}

@@ -1,0 +1,288 @@
+//! Agent sessions: the orchestrator mints a short-lived token bound to one context
+//! (user, profile, workspace, project, milestone) at session start, and agent tools
+//! use it to resolve one secret by name at execution time, by the same precedence as
+//! `POST /v1/resolve`. A session token can do nothing else; every lookup is audited
+//! before its answer leaves.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize, Serializer};
+use serde_json::json;
+use utoipa::ToSchema;
+use vault_core::{
+    EnvName, MilestoneId, ProfileId, ProjectId, ResolutionContext, ResolutionInput, ResolvedValue,
+    SecretName, SecretValue, SkipReason, UserId, WorkspaceId, resolve as merge,
+};
+use vault_store::{NewToken, TokenBinding, TokenKind};
+
+use crate::auth::Principal;
+use crate::body::JsonBody;
+use crate::error::{ApiError, ApiResult};
+use crate::routes::resolve::{open_winners, with_payloads};
+use crate::state::AppState;
+use crate::tokens;
+
+pub const DEFAULT_SESSION_TTL_SECONDS: u64 = 3600;
+pub const MAX_SESSION_TTL_SECONDS: u64 = 24 * 3600;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSession {
+    user_id: String,
+    profile_id: String,
+    workspace_id: Option<String>,
+    project_id: Option<String>,
+    milestone_id: Option<String>,
+    /// 1 to 86400; 3600 when absent.
+    ttl_seconds: Option<u64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SessionView {
+    id: String,
+    /// The session's bearer token. Shown once; only its hash is kept.
+    token: String,
+    expires_at: DateTime<Utc>,
+    user_id: String,
+    profile_id: String,
+    workspace_id: Option<String>,
+    project_id: Option<String>,
+    milestone_id: Option<String>,
+}
+
+/// A name looked up by an agent tool: the value when live, `null` with `expired`
+/// when the entry that would answer has expired.
+#[derive(Serialize, ToSchema)]
+pub struct RuntimeSecret {
+    name: String,
+    #[schema(value_type = Option<String>)]
+    #[serde(serialize_with = "expose_value")]
+    value: Option<SecretValue>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    expired: bool,
+}
+
+/// The one place a looked-up value is written out: the response body.
+fn expose_value<S: Serializer>(
+    value: &Option<SecretValue>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(value) => serializer.serialize_some(value.expose()),
+        None => serializer.serialize_none(),
+    }
+}
+
+fn optional<T>(
+    field: &'static str,
+    value: Option<&str>,
+    parse: fn(&str) -> Result<T, vault_core::CoreError>,
+) -> ApiResult<Option<T>> {
+    value
+        .map(|v| parse(v).map_err(ApiError::core(field)))
+        .transpose()
+}
+
+#[utoipa::path(post, path = "/v1/sessions", tag = "sessions", request_body = CreateSession,
+    responses((status = 201, body = SessionView), (status = 403)))]
+pub async fn create(
+    State(state): State<AppState>,
+    principal: Principal,
+    JsonBody(body): JsonBody<CreateSession>,
+) -> ApiResult<Response> {
+    principal.require(&[TokenKind::Orchestrator])?;
+    let user = UserId::parse(&body.user_id).map_err(ApiError::core("user_id"))?;
+    let profile = ProfileId::parse(&body.profile_id).map_err(ApiError::core("profile_id"))?;
+    let workspace = optional(
+        "workspace_id",
+        body.workspace_id.as_deref(),
+        WorkspaceId::parse,
+    )?;
+    let project = optional("project_id", body.project_id.as_deref(), ProjectId::parse)?;
+    let milestone = optional(
+        "milestone_id",
+        body.milestone_id.as_deref(),
+        MilestoneId::parse,
+    )?;
+    let context = ResolutionContext::new(user, profile, workspace, project, milestone)
+        .map_err(ApiError::core("milestone_id"))?;
+    let ttl = body.ttl_seconds.unwrap_or(DEFAULT_SESSION_TTL_SECONDS);
+    if ttl == 0 || ttl > MAX_SESSION_TTL_SECONDS {
+        return Err(ApiError::invalid(
+            "ttl_seconds",
+            format!("must be between 1 and {MAX_SESSION_TTL_SECONDS}"),
+        ));
+    }
+    let now = state.clock.now();
+    let expires_at = now + chrono::Duration::seconds(i64::try_from(ttl).unwrap_or(i64::MAX));
+    let binding = TokenBinding {
+        user_id: Some(context.user().as_str().to_owned()),
+        profile_id: Some(context.profile().as_str().to_owned()),
+        workspace_id: context.workspace().map(|w| w.as_str().to_owned()),
+        project_id: context.project().map(|p| p.as_str().to_owned()),
+        milestone_id: context.milestone().map(|m| m.as_str().to_owned()),
+    };
+    let issued = tokens::issue(TokenKind::Session)?;
+    let audit = state.audit_entry(
+        principal.request_id(),
+        &principal.actor(),
+        "session.create",
+        json!({
+            "session_id": issued.id,
+            "user_id": binding.user_id,
+            "profile_id": binding.profile_id,
+            "workspace_id": binding.workspace_id,
+            "project_id": binding.project_id,
+            "milestone_id": binding.milestone_id,
+            "expires_at": expires_at,
+        }),
+        "ok",
+    )?;
+    let stored = state
+        .store
+        .insert_token(
+            NewToken {
+                id: issued.id.clone(),
+                hash: issued.hash,
+                kind: TokenKind::Session,
+                binding: binding.clone(),
+                label: None,
+                expires_at: Some(expires_at),
+                now,
+            },
+            audit,
+        )
+        .await?;
+    let view = SessionView {
+        id: stored.id,
+        token: issued.secret.to_string(),
+        expires_at,
+        user_id: context.user().as_str().to_owned(),
+        profile_id: context.profile().as_str().to_owned(),
+        workspace_id: binding.workspace_id,
+        project_id: binding.project_id,
+        milestone_id: binding.milestone_id,
+    };
+    let mut response = (StatusCode::CREATED, Json(view)).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+#[utoipa::path(delete, path = "/v1/sessions/{id}", tag = "sessions",
+    responses((status = 204), (status = 404)))]
+pub async fn end(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    principal.require(&[TokenKind::Orchestrator, TokenKind::Operator])?;
+    let is_session = state
+        .store
+        .token(id.clone())
+        .await?
+        .is_some_and(|token| token.kind == TokenKind::Session);
+    if !is_session {
+        return Err(ApiError::NotFound("session"));
+    }
+    let audit = state.audit_entry(
+        principal.request_id(),
+        &principal.actor(),
+        "session.end",
+        json!({"session_id": id}),
+        "ok",
+    )?;
+    state
+        .store
+        .revoke_token(id, state.clock.now(), audit)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/v1/runtime/secrets/{name}", tag = "sessions",
+    responses((status = 200, body = RuntimeSecret), (status = 403, description = "not a session token"),
+        (status = 404, description = "nothing visible has that name")))]
+pub async fn lookup(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(name): Path<String>,
+) -> ApiResult<Response> {
+    principal.require(&[TokenKind::Session])?;
+    let context = principal
+        .session
+        .clone()
+        .ok_or_else(|| ApiError::Internal {
+            detail: "a session token without its context".into(),
+        })?;
+    let secret_name = SecretName::parse(&name).map_err(ApiError::core("name"))?;
+    let name = EnvName::from(secret_name.clone());
+    let candidates = with_payloads(
+        state
+            .store
+            .candidates_named(context.clone(), secret_name)
+            .await?,
+    );
+    let resolution = merge(
+        ResolutionInput {
+            context,
+            candidates,
+            profile_env: Default::default(),
+            baseline_env: Default::default(),
+        },
+        &state.policy,
+        state.clock.now(),
+    );
+    let expired = resolution
+        .skipped
+        .iter()
+        .any(|s| s.name == name && s.reason == SkipReason::Expired);
+    let mut entries = resolution.entries;
+    let found = entries.remove(&name);
+    let (answer, secret_id, outcome) = match found {
+        Some(resolved) => {
+            let id = resolved.source.secret.as_ref().map(|s| s.id.clone());
+            let value = match (resolved.value, id.clone()) {
+                (ResolvedValue::Stored(payload), Some(id)) => {
+                    let mut opened = open_winners(&state, vec![(id.clone(), payload)]).await?;
+                    opened.remove(&id).ok_or_else(|| ApiError::Internal {
+                        detail: "an opened winner went missing".into(),
+                    })?
+                }
+                _ => {
+                    return Err(ApiError::Internal {
+                        detail: "a lookup found a value no secret supplied".into(),
+                    });
+                }
+            };
+            (Some(value), id, "ok")
+        }
+        None if expired => (None, None, "expired"),
+        None => return Err(ApiError::NotFound("secret")),
+    };
+    let entry = state.audit_entry(
+        principal.request_id(),
+        &principal.actor(),
+        "runtime.lookup",
+        json!({
+            "name": name.as_str(),
+            "secret_id": secret_id.as_ref().map(|id| id.as_str()),
+            "expired": answer.is_none(),
+        }),
+        outcome,
+    )?;
+    state.audit.write(entry).await?;
+    let body = RuntimeSecret {
+        name: name.as_str().to_owned(),
+        expired: answer.is_none(),
+        value: answer,
+    };
+    let mut response = Json(body).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}

@@ -1,0 +1,303 @@
+//! `/v1/workspaces/{wid}/…`: a workspace's BYOK keys, shaped like user secrets (scope
+//! `all` or `agents`), managed by operators and by the users registered as that
+//! workspace's admins; operators register and remove the admins. To any other user a
+//! workspace answers 404, as if it had no keys at all.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
+use vault_core::{Category, Owner, Scope, SecretMeta, UserId, WorkspaceId, WorkspacePermission};
+use vault_store::WorkspaceAdmin;
+
+use crate::auth::Principal;
+use crate::body::{JsonBody, QueryParams};
+use crate::error::{ApiError, ApiResult};
+use crate::routes::entries::{
+    self, Changes, Family, ListFilter, NewEntry, Rollback, SecretPage, SecretView, VersionList,
+};
+use crate::routes::nullable;
+use crate::state::AppState;
+use crate::value::IncomingValue;
+
+use vault_store::TokenKind::{Operator, User};
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateKey {
+    /// `^[A-Z_][A-Z0-9_]*$`, at most 256 characters.
+    name: String,
+    /// UTF-8, at most 64 KiB. Never returned.
+    #[schema(value_type = String, format = Password)]
+    value: IncomingValue,
+    /// `all` (default) or `agents`.
+    scope: Option<String>,
+    profile_ids: Option<Vec<String>>,
+    description: Option<String>,
+    /// RFC 3339, in the future.
+    expires_at: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateKey {
+    #[schema(value_type = Option<String>, format = Password)]
+    value: Option<IncomingValue>,
+    scope: Option<String>,
+    profile_ids: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    description: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    expires_at: Option<Option<String>>,
+    /// Refuse the change (409) unless the key is at this version.
+    expected_version: Option<u32>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct KeyListParams {
+    /// 1 to 200; 50 when absent.
+    limit: Option<u32>,
+    cursor: Option<String>,
+    name_prefix: Option<String>,
+    expired: Option<bool>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdminView {
+    workspace_id: String,
+    user_id: String,
+    created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdminList {
+    data: Vec<AdminView>,
+}
+
+impl From<WorkspaceAdmin> for AdminView {
+    fn from(admin: WorkspaceAdmin) -> Self {
+        AdminView {
+            workspace_id: admin.workspace_id.as_str().to_owned(),
+            user_id: admin.user_id.as_str().to_owned(),
+            created_at: admin.created_at,
+        }
+    }
+}
+
+fn parse_workspace(id: &str) -> ApiResult<WorkspaceId> {
+    WorkspaceId::parse(id).map_err(ApiError::core("workspace_id"))
+}
+
+/// The workspace whose keys this principal may manage: any, for an operator; for a
+/// user, one they administer (404 otherwise, so a workspace's existence does not leak).
+async fn managed_workspace(
+    state: &AppState,
+    principal: &Principal,
+    wid: &str,
+) -> ApiResult<WorkspaceId> {
+    principal.require(&[Operator, User])?;
+    let workspace = parse_workspace(wid)?;
+    if let Some(user) = &principal.user {
+        let allowed = state
+            .authorizer
+            .check_workspace(user, WorkspacePermission::ManageKeys, &workspace)
+            .await?;
+        if !allowed {
+            return Err(ApiError::NotFound("workspace"));
+        }
+    }
+    Ok(workspace)
+}
+
+async fn managed_key(
+    state: &AppState,
+    principal: &Principal,
+    wid: &str,
+    id: &str,
+) -> ApiResult<SecretMeta> {
+    let workspace = managed_workspace(state, principal, wid).await?;
+    entries::load_owned(state, id, &Owner::Workspace(workspace)).await
+}
+
+#[utoipa::path(put, path = "/v1/workspaces/{wid}/admins/{user_id}", tag = "workspaces",
+    responses((status = 200, body = AdminView), (status = 403)))]
+pub async fn put_admin(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((wid, user_id)): Path<(String, String)>,
+) -> ApiResult<Json<AdminView>> {
+    principal.require(&[Operator])?;
+    let workspace = parse_workspace(&wid)?;
+    let user = UserId::parse(&user_id).map_err(ApiError::core("user_id"))?;
+    let audit = state.audit_entry(
+        principal.request_id(),
+        &principal.actor(),
+        "workspace.admin.put",
+        json!({"workspace_id": workspace.as_str(), "user_id": user.as_str()}),
+        "ok",
+    )?;
+    let admin = state
+        .store
+        .put_workspace_admin(workspace, user, state.clock.now(), audit)
+        .await?;
+    Ok(Json(admin.into()))
+}
+
+#[utoipa::path(delete, path = "/v1/workspaces/{wid}/admins/{user_id}", tag = "workspaces",
+    responses((status = 204), (status = 404)))]
+pub async fn remove_admin(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((wid, user_id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    principal.require(&[Operator])?;
+    let workspace = parse_workspace(&wid)?;
+    let user = UserId::parse(&user_id).map_err(ApiError::core("user_id"))?;
+    let audit = state.audit_entry(
+        principal.request_id(),
+        &principal.actor(),
+        "workspace.admin.remove",
+        json!({"workspace_id": workspace.as_str(), "user_id": user.as_str()}),
+        "ok",
+    )?;
+    state
+        .store
+        .remove_workspace_admin(workspace, user, audit)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/v1/workspaces/{wid}/admins", tag = "workspaces",
+    responses((status = 200, body = AdminList)))]
+pub async fn list_admins(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(wid): Path<String>,
+) -> ApiResult<Json<AdminList>> {
+    principal.require(&[Operator])?;
+    let workspace = parse_workspace(&wid)?;
+    let data = state
+        .store
+        .workspace_admins(workspace)
+        .await?
+        .into_iter()
+        .map(AdminView::from)
+        .collect();
+    Ok(Json(AdminList { data }))
+}
+
+#[utoipa::path(post, path = "/v1/workspaces/{wid}/keys", tag = "workspaces", request_body = CreateKey,
+    responses((status = 201, body = SecretView), (status = 404), (status = 409, description = "name/scope overlap")))]
+pub async fn create_key(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(wid): Path<String>,
+    JsonBody(body): JsonBody<CreateKey>,
+) -> ApiResult<Response> {
+    let workspace = managed_workspace(&state, &principal, &wid).await?;
+    let scope = Family::Profiles
+        .parse_scope(body.scope.as_deref(), body.profile_ids.as_deref(), None)?
+        .unwrap_or(Scope::All);
+    let new = NewEntry {
+        name: body.name,
+        value: body.value,
+        scope,
+        category: Category::default(),
+        description: body.description,
+        expires_at: body.expires_at,
+    };
+    entries::create(&state, &principal, Owner::Workspace(workspace), new).await
+}
+
+#[utoipa::path(get, path = "/v1/workspaces/{wid}/keys", tag = "workspaces", params(KeyListParams),
+    responses((status = 200, body = SecretPage), (status = 404)))]
+pub async fn list_keys(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(wid): Path<String>,
+    QueryParams(params): QueryParams<KeyListParams>,
+) -> ApiResult<Json<SecretPage>> {
+    let workspace = managed_workspace(&state, &principal, &wid).await?;
+    let filter = ListFilter {
+        limit: params.limit,
+        cursor: params.cursor,
+        name_prefix: params.name_prefix,
+        category: None,
+        expired: params.expired,
+    };
+    Ok(Json(
+        entries::list_views(&state, Owner::Workspace(workspace), filter).await?,
+    ))
+}
+
+#[utoipa::path(get, path = "/v1/workspaces/{wid}/keys/{id}", tag = "workspaces",
+    responses((status = 200, body = SecretView), (status = 404)))]
+pub async fn get_key(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((wid, id)): Path<(String, String)>,
+) -> ApiResult<Json<SecretView>> {
+    let meta = managed_key(&state, &principal, &wid, &id).await?;
+    entries::get(&state, &meta).await
+}
+
+#[utoipa::path(patch, path = "/v1/workspaces/{wid}/keys/{id}", tag = "workspaces", request_body = UpdateKey,
+    responses((status = 200, body = SecretView), (status = 404), (status = 409, description = "stale version or overlap")))]
+pub async fn update_key(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((wid, id)): Path<(String, String)>,
+    JsonBody(body): JsonBody<UpdateKey>,
+) -> ApiResult<Json<SecretView>> {
+    let meta = managed_key(&state, &principal, &wid, &id).await?;
+    let changes = Changes {
+        value: body.value,
+        scope: body.scope,
+        targets: body.profile_ids,
+        description: body.description,
+        expires_at: body.expires_at,
+        expected_version: body.expected_version,
+    };
+    entries::update(&state, &principal, meta, changes).await
+}
+
+#[utoipa::path(delete, path = "/v1/workspaces/{wid}/keys/{id}", tag = "workspaces",
+    responses((status = 204), (status = 404)))]
+pub async fn delete_key(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((wid, id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let meta = managed_key(&state, &principal, &wid, &id).await?;
+    entries::delete(&state, &principal, meta).await
+}
+
+#[utoipa::path(get, path = "/v1/workspaces/{wid}/keys/{id}/versions", tag = "workspaces",
+    responses((status = 200, body = VersionList), (status = 404)))]
+pub async fn key_versions(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((wid, id)): Path<(String, String)>,
+) -> ApiResult<Json<VersionList>> {
+    let meta = managed_key(&state, &principal, &wid, &id).await?;
+    entries::versions(&state, &meta).await
+}
+
+#[utoipa::path(post, path = "/v1/workspaces/{wid}/keys/{id}/rollback", tag = "workspaces", request_body = Rollback,
+    responses((status = 200, body = SecretView), (status = 404)))]
+pub async fn rollback_key(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((wid, id)): Path<(String, String)>,
+    JsonBody(body): JsonBody<Rollback>,
+) -> ApiResult<Json<SecretView>> {
+    let meta = managed_key(&state, &principal, &wid, &id).await?;
+    entries::rollback(&state, &principal, meta, body).await
+}
