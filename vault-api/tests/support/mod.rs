@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use diesel::connection::SimpleConnection;
-use diesel::{Connection, PgConnection};
+use diesel::{Connection, PgConnection, RunQueryDsl};
 use reqwest::{Client, Method, Response};
 use serde_json::Value;
 use tempfile::TempDir;
@@ -83,6 +83,38 @@ impl TestDb {
                 .batch_execute(sql)
                 .expect("runs");
         }
+    }
+}
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+impl TestDb {
+    /// The single number `sql` (a `SELECT COUNT(*) …`) answers.
+    pub fn scalar(&self, sql: &str) -> i64 {
+        let query = format!("SELECT CAST(({sql}) AS BIGINT) AS n");
+        let rows: Vec<Count> = if self.backend == "postgres" {
+            diesel::sql_query(query)
+                .load(&mut PgConnection::establish(&self.url).expect("connects"))
+                .expect("runs")
+        } else {
+            let path = self.url.trim_start_matches("sqlite://");
+            diesel::sql_query(query)
+                .load(&mut diesel::SqliteConnection::establish(path).expect("connects"))
+                .expect("runs")
+        };
+        rows.first().expect("one row").n
+    }
+
+    /// How many rows of `table` have `column` = `value`.
+    pub fn count(&self, table: &str, column: &str, value: &str) -> i64 {
+        self.scalar(&format!(
+            "SELECT COUNT(*) FROM {table} WHERE {column} = '{}'",
+            value.replace('\'', "''")
+        ))
     }
 }
 
