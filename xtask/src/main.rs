@@ -1,5 +1,6 @@
 //! `cargo xtask`: the project's developer tasks, in Rust rather than shell scripts.
 
+mod fga;
 mod migrate;
 mod postgres;
 mod test;
@@ -25,6 +26,8 @@ struct Cli {
 enum Task {
     /// The full check CI runs: formatting, clippy, tidy, then every test.
     Test,
+    /// The OpenFGA CLI's offline test of authz/model.fga against its assertions.
+    Authz,
     /// Repository invariants: file headers and the crate layering of ARCHITECTURE.md.
     Tidy,
     /// Applies pending database migrations (or lists or reverts them).
@@ -48,6 +51,7 @@ fn main() -> Result<()> {
     match cli.task {
         Task::Test => test::run(&root),
         Task::Tidy => tidy::run(&root),
+        Task::Authz => fga::model_test(&root),
         Task::Migrate {
             database_url,
             status,

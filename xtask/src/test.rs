@@ -6,7 +6,7 @@ use std::process::Stdio;
 use anyhow::{Result, bail};
 
 use crate::postgres::Postgres;
-use crate::{cargo, run_step, tidy};
+use crate::{cargo, fga, run_step, tidy};
 
 pub fn run(root: &Path) -> Result<()> {
     ensure_components(root)?;
@@ -25,6 +25,9 @@ pub fn run(root: &Path) -> Result<()> {
     )?;
     eprintln!("\n==> cargo xtask tidy");
     tidy::run(root)?;
+    // The authorization model against its assertions, in OpenFGA's own engine; the
+    // embedded authorizer meets the same assertions in vault-api's `authz_model` test.
+    fga::model_test(root)?;
     // The store suite runs on SQLite and on this server; the guard stops it however the
     // tests end.
     let postgres = Postgres::start()?;
