@@ -6,13 +6,14 @@ use std::process::{Command, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_vault-api");
 
-fn walkthrough() -> String {
+/// The first sh block after `heading`.
+fn sh_block(heading: &str) -> String {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
         .expect("README.md");
     let section = readme
-        .split("### Walkthrough")
+        .split(&format!("{heading}\n"))
         .nth(1)
-        .expect("a Walkthrough section");
+        .unwrap_or_else(|| panic!("a {heading} section"));
     let block = section
         .split("```sh\n")
         .nth(1)
@@ -55,22 +56,43 @@ fn the_readme_serve_command_and_walkthrough_work_as_written() {
         }
     }
 
-    let script = walkthrough()
-        .replace("cargo run -q --release -p vault-api --", BIN)
-        .replace("127.0.0.1:8200", &format!("127.0.0.1:{port}"));
-    let output = Command::new("bash")
-        .args(["-euo", "pipefail", "-c", &script])
-        .current_dir(dir.path())
-        .output()
-        .expect("bash runs");
+    let run = |heading: &str| {
+        let script = sh_block(heading)
+            .replace("cargo run -q --release -p vault-api --", BIN)
+            .replace("127.0.0.1:8200", &format!("127.0.0.1:{port}"));
+        let output = Command::new("bash")
+            .args(["-euo", "pipefail", "-c", &script])
+            .current_dir(dir.path())
+            .output()
+            .expect("bash runs");
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        (output.status.success(), stdout, stderr)
+    };
+    let (walked, stdout, stderr) = run("### Walkthrough");
+    let (walked_projects, project_stdout, project_stderr) = run("### Project walkthrough");
     let _ = server.kill();
     let _ = server.wait();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(walked, "{stdout}\n{stderr}");
+    assert!(walked_projects, "{project_stdout}\n{project_stderr}");
+    let lines: Vec<&str> = project_stdout.lines().collect();
+    for expected in [
+        r#"{"env":{"DEPLOY_TOKEN":"ghp_launchDeployToken4f9a8b7c2d1e"},"expired":[]}"#,
+        r#"{"env":{},"expired":[]}"#,
+        r#"{"name":"DEPLOY_TOKEN","value":"ghp_launchDeployToken4f9a8b7c2d1e"}"#,
+        r#"{"project_id":"apollo","entries_removed":1,"milestones_removed":1,"members_removed":2}"#,
+    ] {
+        assert!(
+            lines.contains(&expected),
+            "{expected} missing from\n{project_stdout}"
+        );
+    }
+    // Besides the resolution and the lookup, no response carries the value.
+    let carrying: Vec<&&str> = lines
+        .iter()
+        .filter(|l| l.contains("ghp_launchDeployToken4f9a8b7c2d1e"))
+        .collect();
+    assert_eq!(carrying.len(), 2, "{project_stdout}");
     let resolutions: Vec<&str> = stdout
         .lines()
         .filter(|l| l.starts_with("{\"env\""))
