@@ -692,6 +692,46 @@ async fn milestones_and_members_keep_the_project_consistent(db: TestDb) {
         )
         .await;
     assert_eq!(narrowed["milestone_ids"], json!(["m2"]));
+    let (status, recategorized) = server
+        .call(
+            Method::PATCH,
+            &format!("/v1/projects/p/vault/{both}"),
+            &ada,
+            Some(json!({"category": "certificate"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{recategorized}");
+    assert_eq!(recategorized["category"], "certificate");
+    assert_eq!(
+        recategorized["version"], 1,
+        "metadata changes keep the version"
+    );
+    let (status, refused) = server
+        .call(
+            Method::PATCH,
+            &format!("/v1/projects/p/vault/{both}"),
+            &ada,
+            Some(json!({"category": "shiny", "description": "never applied"})),
+        )
+        .await;
+    assert_eq!(
+        (status, refused["field"].as_str()),
+        (422, Some("category")),
+        "{refused}"
+    );
+    let (_, unchanged) = server
+        .call(
+            Method::GET,
+            &format!("/v1/projects/p/vault/{both}"),
+            &ada,
+            None,
+        )
+        .await;
+    assert_eq!(
+        unchanged["description"],
+        Value::Null,
+        "a refused change changes nothing"
+    );
     let (status, _) = server
         .call(
             Method::GET,

@@ -67,6 +67,7 @@ pub struct SecretUpdate {
     pub expected_version: Option<Version>,
     pub value: Option<NewValue>,
     pub scope: Option<Scope>,
+    pub category: Option<Category>,
     pub description: Option<Option<Description>>,
     pub expires_at: Option<Option<ExpiresAt>>,
 }
@@ -167,6 +168,7 @@ struct VersionRow {
 #[derive(AsChangeset)]
 #[diesel(table_name = secrets)]
 struct SecretChanges {
+    category: Option<String>,
     description: Option<Option<String>>,
     expires_at: Option<Option<i64>>,
     current_version: Option<i32>,
@@ -566,6 +568,7 @@ fn update_once(
     }
     let owner = current.placement.owner().clone();
     let mut changes = SecretChanges {
+        category: update.category.map(|c| c.as_str().to_owned()),
         description: update
             .description
             .as_ref()

@@ -269,6 +269,8 @@ pub(crate) struct Changes {
     pub value: Option<IncomingValue>,
     pub scope: Option<String>,
     pub targets: Option<Vec<String>>,
+    /// Project entries only; the other owners carry no category of their own.
+    pub category: Option<String>,
     pub description: Option<Option<String>>,
     pub expires_at: Option<Option<String>>,
     pub expected_version: Option<u32>,
@@ -467,6 +469,11 @@ pub(crate) async fn update(
         changes.targets.as_deref(),
         Some(meta.placement.scope()),
     )?;
+    let category = changes
+        .category
+        .as_deref()
+        .map(parse_category)
+        .transpose()?;
     let description = changes
         .description
         .map(|d| d.as_deref().map(parse_description).transpose())
@@ -516,6 +523,7 @@ pub(crate) async fn update(
             expected_version: expected.or(new_value.as_ref().map(|_| current.version)),
             value: new_value,
             scope: scope.clone(),
+            category,
             description: description.clone(),
             expires_at,
         };

@@ -124,6 +124,7 @@ pub struct UpdateEntry {
     value: Option<IncomingValue>,
     scope: Option<String>,
     milestone_ids: Option<Vec<String>>,
+    category: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
     description: Option<Option<String>>,
@@ -613,6 +614,7 @@ pub async fn update_entry(
         value: body.value,
         scope: body.scope,
         targets: body.milestone_ids,
+        category: body.category,
         description: body.description,
         expires_at: body.expires_at,
         expected_version: body.expected_version,

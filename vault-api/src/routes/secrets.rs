@@ -63,6 +63,7 @@ impl From<UpdateSecret> for Changes {
             value: body.value,
             scope: body.scope,
             targets: body.profile_ids,
+            category: None,
             description: body.description,
             expires_at: body.expires_at,
             expected_version: body.expected_version,

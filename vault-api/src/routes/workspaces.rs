@@ -261,6 +261,7 @@ pub async fn update_key(
         value: body.value,
         scope: body.scope,
         targets: body.profile_ids,
+        category: None,
         description: body.description,
         expires_at: body.expires_at,
         expected_version: body.expected_version,

@@ -280,6 +280,7 @@ async fn scope_changes_obey_the_overlap_rule_and_change_nothing_when_refused(db:
     );
     let widened = SecretUpdate {
         scope: Some(agents(&["p1", "p3"])),
+        category: Some(Category::Certificate),
         description: Some(Some(Description::parse("widened").expect("valid"))),
         ..SecretUpdate::default()
     };
@@ -288,6 +289,7 @@ async fn scope_changes_obey_the_overlap_rule_and_change_nothing_when_refused(db:
         .await
         .expect("disjoint from the others");
     assert_eq!(updated.placement.scope(), &agents(&["p1", "p3"]));
+    assert_eq!(updated.category, Category::Certificate);
     assert_eq!(
         updated.description.as_ref().map(|d| d.as_str()),
         Some("widened")
