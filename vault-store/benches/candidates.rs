@@ -182,12 +182,18 @@ async fn seed_context(store: &Store) {
     let workspace = Owner::Workspace(WorkspaceId::parse(HOT_WORKSPACE).expect("valid"));
     let epoch = DateTime::UNIX_EPOCH;
     store
-        .create_project(project.clone(), "Hot".into(), accountable, epoch)
+        .create_project(project.clone(), "Hot".into(), accountable, epoch, audit())
         .await
         .expect("project");
     let milestone = MilestoneId::parse("m0").expect("valid");
     store
-        .create_milestone(project.clone(), milestone.clone(), "M0".into(), epoch)
+        .create_milestone(
+            project.clone(),
+            milestone.clone(),
+            "M0".into(),
+            epoch,
+            audit(),
+        )
         .await
         .expect("milestone");
     let mut secrets = Vec::new();

@@ -18,9 +18,9 @@ use crate::auth::Principal;
 use crate::body::{JsonBody, QueryParams};
 use crate::error::{ApiError, ApiResult};
 use crate::routes::entries::{
-    self, Changes, Family, ListFilter, NewEntry, Rollback, SecretPage, SecretView, VersionList,
+    self, Family, ListFilter, NewEntry, Rollback, SecretPage, SecretView, VersionList,
 };
-use crate::routes::nullable;
+use crate::routes::secrets::UpdateSecret;
 use crate::state::AppState;
 use crate::value::IncomingValue;
 
@@ -40,23 +40,6 @@ pub struct CreateKey {
     description: Option<String>,
     /// RFC 3339, in the future.
     expires_at: Option<String>,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateKey {
-    #[schema(value_type = Option<String>, format = Password)]
-    value: Option<IncomingValue>,
-    scope: Option<String>,
-    profile_ids: Option<Vec<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
-    description: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
-    expires_at: Option<Option<String>>,
-    /// Refuse the change (409) unless the key is at this version.
-    expected_version: Option<u32>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -248,25 +231,16 @@ pub async fn get_key(
     entries::get(&state, &meta).await
 }
 
-#[utoipa::path(patch, path = "/v1/workspaces/{wid}/keys/{id}", tag = "workspaces", request_body = UpdateKey,
+#[utoipa::path(patch, path = "/v1/workspaces/{wid}/keys/{id}", tag = "workspaces", request_body = UpdateSecret,
     responses((status = 200, body = SecretView), (status = 404), (status = 409, description = "stale version or overlap")))]
 pub async fn update_key(
     State(state): State<AppState>,
     principal: Principal,
     Path((wid, id)): Path<(String, String)>,
-    JsonBody(body): JsonBody<UpdateKey>,
+    JsonBody(body): JsonBody<UpdateSecret>,
 ) -> ApiResult<Json<SecretView>> {
     let meta = managed_key(&state, &principal, &wid, &id).await?;
-    let changes = Changes {
-        value: body.value,
-        scope: body.scope,
-        targets: body.profile_ids,
-        category: None,
-        description: body.description,
-        expires_at: body.expires_at,
-        expected_version: body.expected_version,
-    };
-    entries::update(&state, &principal, meta, changes).await
+    entries::update(&state, &principal, meta, body.into()).await
 }
 
 #[utoipa::path(delete, path = "/v1/workspaces/{wid}/keys/{id}", tag = "workspaces",
