@@ -66,7 +66,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         ))
         .routes(routes!(workspaces::key_versions))
         .routes(routes!(workspaces::rollback_key))
-        .routes(routes!(projects::create_project))
+        .routes(routes!(projects::create_project, projects::list_projects))
         .routes(routes!(projects::get_project, projects::delete_project))
         .routes(routes!(projects::create_milestone))
         .routes(routes!(projects::delete_milestone))
@@ -160,6 +160,7 @@ fn action_of(method: &str, route: &str) -> String {
         ("POST", "/v1/workspaces/{wid}/keys/{id}/rollback")
         | ("POST", "/v1/projects/{pid}/vault/{id}/rollback") => "secret.rollback",
         ("POST", "/v1/projects") => "project.create",
+        ("GET", "/v1/projects") => "project.list",
         ("GET", "/v1/projects/{pid}") => "project.read",
         ("DELETE", "/v1/projects/{pid}") => "project.delete",
         ("POST", "/v1/projects/{pid}/milestones") => "milestone.create",

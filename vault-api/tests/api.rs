@@ -874,6 +874,7 @@ async fn the_openapi_document_lists_every_route(db: TestDb) {
         ("/v1/workspaces/{wid}/keys/{id}/versions", "get"),
         ("/v1/workspaces/{wid}/keys/{id}/rollback", "post"),
         ("/v1/projects", "post"),
+        ("/v1/projects", "get"),
         ("/v1/projects/{pid}", "get"),
         ("/v1/projects/{pid}", "delete"),
         ("/v1/projects/{pid}/milestones", "post"),

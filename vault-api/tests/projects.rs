@@ -824,6 +824,49 @@ async fn milestones_and_members_keep_the_project_consistent(db: TestDb) {
         assert!(status == 422 || status == 400, "{answer}");
         assert_eq!(answer["field"], field, "{answer}");
     }
+    // Each user lists the projects they belong to, with their role; operators all.
+    project(&server, "q", "carl").await;
+    let (status, listed) = server.call(Method::GET, "/v1/projects", &ada, None).await;
+    assert_eq!(status, 200, "{listed}");
+    assert_eq!(
+        listed["data"].as_array().expect("data").len(),
+        1,
+        "{listed}"
+    );
+    assert_eq!(listed["data"][0]["id"], "p");
+    assert_eq!(listed["data"][0]["role"], "informed");
+    let (_, first) = server
+        .call(Method::GET, "/v1/projects?limit=1", &server.operator, None)
+        .await;
+    assert_eq!(first["data"][0]["id"], "p");
+    assert!(first["data"][0].get("role").is_none());
+    let cursor = first["next_cursor"]
+        .as_str()
+        .expect("more follow")
+        .to_owned();
+    let (_, second) = server
+        .call(
+            Method::GET,
+            &format!("/v1/projects?limit=1&cursor={cursor}"),
+            &server.operator,
+            None,
+        )
+        .await;
+    assert_eq!(second["data"][0]["id"], "q");
+    assert_eq!(second["next_cursor"], Value::Null);
+    let (status, refused) = server
+        .call(
+            Method::GET,
+            "/v1/projects?cursor=bogus!",
+            &server.operator,
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, refused["field"].as_str()),
+        (422, Some("cursor")),
+        "{refused}"
+    );
     let (_, members) = server.call(Method::GET, "/v1/projects/p", &bea, None).await;
     let names: Vec<&str> = members["members"]
         .as_array()

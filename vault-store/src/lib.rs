@@ -246,6 +246,18 @@ impl Store {
         .await
     }
 
+    /// Up to `limit` projects after `after`, ordered by id, with whether more follow:
+    /// every project, or those `member` belongs to, with their role.
+    pub async fn list_projects(
+        &self,
+        member: Option<UserId>,
+        after: Option<ProjectId>,
+        limit: u32,
+    ) -> StoreResult<(Vec<(Project, Option<ProjectRole>)>, bool)> {
+        self.run(move |conn| projects::list_projects(conn, member.as_ref(), after.as_ref(), limit))
+            .await
+    }
+
     pub async fn project(&self, id: ProjectId) -> StoreResult<Project> {
         self.run(move |conn| projects::get_project(conn, &id)).await
     }

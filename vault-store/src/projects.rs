@@ -448,3 +448,64 @@ pub(crate) fn list_members(
             .collect()
     })
 }
+
+/// One page of projects ordered by id, after `after`: every project, or only those
+/// `member` belongs to (with their role).
+pub(crate) fn list_projects(
+    conn: &mut DbConnection,
+    member: Option<&UserId>,
+    after: Option<&ProjectId>,
+    limit: u32,
+) -> StoreResult<(Vec<(Project, Option<ProjectRole>)>, bool)> {
+    let after = after.map_or("", |a| a.as_str());
+    let fetch = i64::from(limit) + 1;
+    let rows: Vec<(String, String, i64, i64, Option<String>)> = match member {
+        Some(user) => projects::table
+            .inner_join(project_members::table)
+            .filter(project_members::user_id.eq(user.as_str()))
+            .filter(projects::id.gt(after))
+            .order(projects::id.asc())
+            .limit(fetch)
+            .select((
+                projects::id,
+                projects::name,
+                projects::created_at,
+                projects::updated_at,
+                project_members::role.nullable(),
+            ))
+            .load(conn)?,
+        None => projects::table
+            .filter(projects::id.gt(after))
+            .order(projects::id.asc())
+            .limit(fetch)
+            .select((
+                projects::id,
+                projects::name,
+                projects::created_at,
+                projects::updated_at,
+                None::<String>.into_sql::<diesel::sql_types::Nullable<diesel::sql_types::Text>>(),
+            ))
+            .load(conn)?,
+    };
+    let more = rows.len() > limit as usize;
+    let page = rows
+        .into_iter()
+        .take(limit as usize)
+        .map(|(id, name, created_at, updated_at, role)| {
+            let project = Project {
+                id: ProjectId::parse(&id).map_err(StoreError::stored("projects.id"))?,
+                name,
+                created_at: from_micros("projects.created_at", created_at)?,
+                updated_at: from_micros("projects.updated_at", updated_at)?,
+            };
+            let role = role
+                .map(|r| {
+                    r.parse()
+                        .map_err(StoreError::stored("project_members.role"))
+                })
+                .transpose()?;
+            Ok((project, role))
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
+    Ok((page, more))
+}

@@ -10,6 +10,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use base64::Engine;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -169,6 +170,32 @@ pub enum EntryList {
     Names(EntryNamePage),
 }
 
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectListParams {
+    /// 1 to 200; 50 when absent.
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProjectSummary {
+    id: String,
+    name: String,
+    /// The caller's role, for user tokens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    role: Option<ProjectRole>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProjectPage {
+    data: Vec<ProjectSummary>,
+    next_cursor: Option<String>,
+}
+
 fn parse_project(id: &str) -> ApiResult<ProjectId> {
     ProjectId::parse(id).map_err(ApiError::core("project_id"))
 }
@@ -314,6 +341,56 @@ pub async fn create_project(
         Json(project_view(project, Vec::new(), members)),
     )
         .into_response())
+}
+
+#[utoipa::path(get, path = "/v1/projects", tag = "projects", params(ProjectListParams),
+    responses((status = 200, body = ProjectPage)))]
+pub async fn list_projects(
+    State(state): State<AppState>,
+    principal: Principal,
+    QueryParams(params): QueryParams<ProjectListParams>,
+) -> ApiResult<Json<ProjectPage>> {
+    principal.require(&[
+        TokenKind::Operator,
+        TokenKind::Orchestrator,
+        TokenKind::User,
+    ])?;
+    let limit = params.limit.unwrap_or(50);
+    if limit == 0 || limit > vault_store::MAX_PAGE_SIZE {
+        return Err(ApiError::invalid(
+            "limit",
+            format!("must be between 1 and {}", vault_store::MAX_PAGE_SIZE),
+        ));
+    }
+    let after = params
+        .cursor
+        .as_deref()
+        .map(|cursor| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(cursor)
+                .ok()
+                .and_then(|bytes| String::from_utf8(bytes).ok())
+                .and_then(|id| ProjectId::parse(&id).ok())
+                .ok_or_else(|| ApiError::invalid("cursor", "is not a cursor this vault issued"))
+        })
+        .transpose()?;
+    // A user sees the projects they belong to; the others see every project.
+    let member = principal.user.clone();
+    let (page, more) = state.store.list_projects(member, after, limit).await?;
+    let next_cursor = more.then(|| page.last()).flatten().map(|(project, _)| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(project.id.as_str())
+    });
+    let data = page
+        .into_iter()
+        .map(|(project, role)| ProjectSummary {
+            id: project.id.as_str().to_owned(),
+            name: project.name,
+            role,
+            created_at: project.created_at,
+            updated_at: project.updated_at,
+        })
+        .collect();
+    Ok(Json(ProjectPage { data, next_cursor }))
 }
 
 #[utoipa::path(get, path = "/v1/projects/{pid}", tag = "projects",

@@ -11,6 +11,7 @@ on_both_backends!(
     deleting_a_milestone_narrows_or_deletes_its_entries,
     a_project_always_keeps_an_accountable_member,
     project_entries_need_a_known_project_and_its_own_milestones,
+    projects_list_in_pages_for_everyone_or_for_one_member,
 );
 
 fn pid(id: &str) -> ProjectId {
@@ -317,4 +318,57 @@ async fn project_entries_need_a_known_project_and_its_own_milestones(db: TestDb)
         store.project(pid("fresh")).await,
         Err(StoreError::NotFound(Entity::Project))
     );
+}
+
+async fn projects_list_in_pages_for_everyone_or_for_one_member(db: TestDb) {
+    let store = db.open();
+    for id in ["p3", "p1", "p5", "p2", "p4"] {
+        project_with_milestones(&store, id, &[]).await;
+    }
+    for (id, role) in [
+        ("p2", ProjectRole::Informed),
+        ("p4", ProjectRole::Responsible),
+    ] {
+        store
+            .put_member(pid(id), user("x"), role, at(1), audit())
+            .await
+            .expect("adds");
+    }
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let (page, more) = store
+            .list_projects(None, after.clone(), 2)
+            .await
+            .expect("lists");
+        assert!(page.len() <= 2);
+        assert!(page.iter().all(|(_, role)| role.is_none()));
+        seen.extend(page.iter().map(|(p, _)| p.id.as_str().to_owned()));
+        after = page.last().map(|(p, _)| p.id.clone());
+        if !more {
+            break;
+        }
+    }
+    assert_eq!(seen, ["p1", "p2", "p3", "p4", "p5"]);
+    let (mine, more) = store
+        .list_projects(Some(user("x")), None, 10)
+        .await
+        .expect("lists");
+    assert!(!more);
+    let mine: Vec<(&str, Option<ProjectRole>)> = mine
+        .iter()
+        .map(|(p, role)| (p.id.as_str(), *role))
+        .collect();
+    assert_eq!(
+        mine,
+        [
+            ("p2", Some(ProjectRole::Informed)),
+            ("p4", Some(ProjectRole::Responsible))
+        ]
+    );
+    let (none, _) = store
+        .list_projects(Some(user("nobody")), None, 10)
+        .await
+        .expect("lists");
+    assert!(none.is_empty());
 }
