@@ -31,7 +31,7 @@ pub use db::{BackendKind, DatabaseUrl};
 pub use error::{Conflict, Entity, StoreError, StoreResult};
 pub use keks::{KekStatus, StoredKek};
 pub use migrate::MigrationState;
-pub use projects::{Member, Milestone, MilestoneRemoval, Project, ProjectRemoval};
+pub use projects::{ListedProject, Member, Milestone, MilestoneRemoval, Project, ProjectRemoval};
 pub use secrets::{
     ListCursor, MAX_PAGE_SIZE, NewSecret, NewValue, Page, Sealed, SecretQuery, SecretUpdate,
     VersionInfo,
@@ -253,7 +253,7 @@ impl Store {
         member: Option<UserId>,
         after: Option<ProjectId>,
         limit: u32,
-    ) -> StoreResult<(Vec<(Project, Option<ProjectRole>)>, bool)> {
+    ) -> StoreResult<(Vec<ListedProject>, bool)> {
         self.run(move |conn| projects::list_projects(conn, member.as_ref(), after.as_ref(), limit))
             .await
     }

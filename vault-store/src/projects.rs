@@ -36,6 +36,13 @@ pub struct Member {
     pub updated_at: DateTime<Utc>,
 }
 
+/// A project in a list, with the listing member's role when the list is theirs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListedProject {
+    pub project: Project,
+    pub role: Option<ProjectRole>,
+}
+
 /// What deleting a project took with it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ProjectRemoval {
@@ -456,7 +463,7 @@ pub(crate) fn list_projects(
     member: Option<&UserId>,
     after: Option<&ProjectId>,
     limit: u32,
-) -> StoreResult<(Vec<(Project, Option<ProjectRole>)>, bool)> {
+) -> StoreResult<(Vec<ListedProject>, bool)> {
     let after = after.map_or("", |a| a.as_str());
     let fetch = i64::from(limit) + 1;
     let rows: Vec<(String, String, i64, i64, Option<String>)> = match member {
@@ -504,7 +511,7 @@ pub(crate) fn list_projects(
                         .map_err(StoreError::stored("project_members.role"))
                 })
                 .transpose()?;
-            Ok((project, role))
+            Ok(ListedProject { project, role })
         })
         .collect::<StoreResult<Vec<_>>>()?;
     Ok((page, more))

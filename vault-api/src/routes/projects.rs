@@ -377,17 +377,17 @@ pub async fn list_projects(
     // A user sees the projects they belong to; the others see every project.
     let member = principal.user.clone();
     let (page, more) = state.store.list_projects(member, after, limit).await?;
-    let next_cursor = more.then(|| page.last()).flatten().map(|(project, _)| {
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(project.id.as_str())
+    let next_cursor = more.then(|| page.last()).flatten().map(|listed| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(listed.project.id.as_str())
     });
     let data = page
         .into_iter()
-        .map(|(project, role)| ProjectSummary {
-            id: project.id.as_str().to_owned(),
-            name: project.name,
-            role,
-            created_at: project.created_at,
-            updated_at: project.updated_at,
+        .map(|listed| ProjectSummary {
+            id: listed.project.id.as_str().to_owned(),
+            name: listed.project.name,
+            role: listed.role,
+            created_at: listed.project.created_at,
+            updated_at: listed.project.updated_at,
         })
         .collect();
     Ok(Json(ProjectPage { data, next_cursor }))

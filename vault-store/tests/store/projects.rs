@@ -342,9 +342,12 @@ async fn projects_list_in_pages_for_everyone_or_for_one_member(db: TestDb) {
             .await
             .expect("lists");
         assert!(page.len() <= 2);
-        assert!(page.iter().all(|(_, role)| role.is_none()));
-        seen.extend(page.iter().map(|(p, _)| p.id.as_str().to_owned()));
-        after = page.last().map(|(p, _)| p.id.clone());
+        assert!(page.iter().all(|listed| listed.role.is_none()));
+        seen.extend(
+            page.iter()
+                .map(|listed| listed.project.id.as_str().to_owned()),
+        );
+        after = page.last().map(|listed| listed.project.id.clone());
         if !more {
             break;
         }
@@ -357,7 +360,7 @@ async fn projects_list_in_pages_for_everyone_or_for_one_member(db: TestDb) {
     assert!(!more);
     let mine: Vec<(&str, Option<ProjectRole>)> = mine
         .iter()
-        .map(|(p, role)| (p.id.as_str(), *role))
+        .map(|listed| (listed.project.id.as_str(), listed.role))
         .collect();
     assert_eq!(
         mine,
