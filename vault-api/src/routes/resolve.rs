@@ -103,6 +103,32 @@ pub(crate) struct StoredPayload {
     name: SecretName,
 }
 
+/// A resolution context from request fields, each error naming its field.
+pub(crate) fn parse_context(
+    user_id: &str,
+    profile_id: &str,
+    workspace_id: Option<&str>,
+    project_id: Option<&str>,
+    milestone_id: Option<&str>,
+) -> ApiResult<ResolutionContext> {
+    fn optional<T>(
+        field: &'static str,
+        value: Option<&str>,
+        parse: fn(&str) -> Result<T, vault_core::CoreError>,
+    ) -> ApiResult<Option<T>> {
+        value
+            .map(|v| parse(v).map_err(ApiError::core(field)))
+            .transpose()
+    }
+    let user = UserId::parse(user_id).map_err(ApiError::core("user_id"))?;
+    let profile = ProfileId::parse(profile_id).map_err(ApiError::core("profile_id"))?;
+    let workspace = optional("workspace_id", workspace_id, WorkspaceId::parse)?;
+    let project = optional("project_id", project_id, ProjectId::parse)?;
+    let milestone = optional("milestone_id", milestone_id, MilestoneId::parse)?;
+    ResolutionContext::new(user, profile, workspace, project, milestone)
+        .map_err(ApiError::core("milestone_id"))
+}
+
 /// Candidates carrying what their envelopes were sealed for.
 pub(crate) fn with_payloads(candidates: Vec<Candidate<Sealed>>) -> Vec<Candidate<StoredPayload>> {
     candidates
@@ -165,25 +191,13 @@ async fn resolve_for(
     principal: &Principal,
     body: ResolveRequest,
 ) -> ApiResult<ResolveResponse> {
-    let user = UserId::parse(&body.user_id).map_err(ApiError::core("user_id"))?;
-    let profile = ProfileId::parse(&body.profile_id).map_err(ApiError::core("profile_id"))?;
-    let workspace = body
-        .workspace_id
-        .as_deref()
-        .map(|w| WorkspaceId::parse(w).map_err(ApiError::core("workspace_id")))
-        .transpose()?;
-    let project = body
-        .project_id
-        .as_deref()
-        .map(|p| ProjectId::parse(p).map_err(ApiError::core("project_id")))
-        .transpose()?;
-    let milestone = body
-        .milestone_id
-        .as_deref()
-        .map(|m| MilestoneId::parse(m).map_err(ApiError::core("milestone_id")))
-        .transpose()?;
-    let context = ResolutionContext::new(user, profile, workspace, project, milestone)
-        .map_err(ApiError::core("milestone_id"))?;
+    let context = parse_context(
+        &body.user_id,
+        &body.profile_id,
+        body.workspace_id.as_deref(),
+        body.project_id.as_deref(),
+        body.milestone_id.as_deref(),
+    )?;
     let profile_env = supplied("profile_env", body.profile_env)?;
     let baseline_env = supplied("baseline_env", body.baseline_env)?;
     let now = state.clock.now();

@@ -13,15 +13,14 @@ use serde::{Deserialize, Serialize, Serializer};
 use serde_json::json;
 use utoipa::ToSchema;
 use vault_core::{
-    EnvName, MilestoneId, ProfileId, ProjectId, ResolutionContext, ResolutionInput, ResolvedValue,
-    SecretName, SecretValue, SkipReason, UserId, WorkspaceId, resolve as merge,
+    EnvName, ResolutionInput, ResolvedValue, SecretName, SecretValue, SkipReason, resolve as merge,
 };
 use vault_store::{NewToken, TokenBinding, TokenKind};
 
 use crate::auth::Principal;
 use crate::body::JsonBody;
 use crate::error::{ApiError, ApiResult};
-use crate::routes::resolve::{open_winners, with_payloads};
+use crate::routes::resolve::{open_winners, parse_context, with_payloads};
 use crate::state::AppState;
 use crate::tokens;
 
@@ -76,16 +75,6 @@ fn expose_value<S: Serializer>(
     }
 }
 
-fn optional<T>(
-    field: &'static str,
-    value: Option<&str>,
-    parse: fn(&str) -> Result<T, vault_core::CoreError>,
-) -> ApiResult<Option<T>> {
-    value
-        .map(|v| parse(v).map_err(ApiError::core(field)))
-        .transpose()
-}
-
 #[utoipa::path(post, path = "/v1/sessions", tag = "sessions", request_body = CreateSession,
     responses((status = 201, body = SessionView), (status = 403)))]
 pub async fn create(
@@ -94,21 +83,13 @@ pub async fn create(
     JsonBody(body): JsonBody<CreateSession>,
 ) -> ApiResult<Response> {
     principal.require(&[TokenKind::Orchestrator])?;
-    let user = UserId::parse(&body.user_id).map_err(ApiError::core("user_id"))?;
-    let profile = ProfileId::parse(&body.profile_id).map_err(ApiError::core("profile_id"))?;
-    let workspace = optional(
-        "workspace_id",
+    let context = parse_context(
+        &body.user_id,
+        &body.profile_id,
         body.workspace_id.as_deref(),
-        WorkspaceId::parse,
-    )?;
-    let project = optional("project_id", body.project_id.as_deref(), ProjectId::parse)?;
-    let milestone = optional(
-        "milestone_id",
+        body.project_id.as_deref(),
         body.milestone_id.as_deref(),
-        MilestoneId::parse,
     )?;
-    let context = ResolutionContext::new(user, profile, workspace, project, milestone)
-        .map_err(ApiError::core("milestone_id"))?;
     let ttl = body.ttl_seconds.unwrap_or(DEFAULT_SESSION_TTL_SECONDS);
     if ttl == 0 || ttl > MAX_SESSION_TTL_SECONDS {
         return Err(ApiError::invalid(
