@@ -39,6 +39,14 @@ pub enum KmsError {
     #[error("KEK record does not open under root key {key_id}: altered, or bound to another vault")]
     KekUnwrapFailed { key_id: RootKeyId },
 
+    /// The root key exists but may not be used now (disabled, pending deletion).
+    #[error("root key {key_id} cannot be used: {state}")]
+    RootKeyDisabled { key_id: RootKeyId, state: String },
+
+    /// The provider refuses these credentials the use of the root key.
+    #[error("access to root key {key_id} is denied: {detail}")]
+    RootAccessDenied { key_id: RootKeyId, detail: String },
+
     #[error("root key provider {provider} is unavailable: {detail}")]
     RootProviderUnavailable {
         provider: &'static str,

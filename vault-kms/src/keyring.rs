@@ -151,8 +151,16 @@ impl Keyring {
     }
 
     /// Whether sealing and opening work now: the current root key's active KEK, if
-    /// there is one, unwraps. Warm, this is a cache hit and makes no root call.
+    /// there is one, unwraps. Warm, this is a cache hit and makes no wrap or unwrap.
+    ///
+    /// The root provider is asked first; when it refuses (a disabled or unreachable
+    /// KMS key), every unwrapped KEK is dropped from memory, so nothing opens until the
+    /// key is usable again.
     pub async fn check_ready(&self) -> Result<(), KmsError> {
+        if let Err(error) = self.root.check().await {
+            self.forget_keks();
+            return Err(error);
+        }
         if let Some(active) = self.keks.active(self.root.current_key_id()).await? {
             self.kek(active.id()).await?;
         }

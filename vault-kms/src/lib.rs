@@ -1,8 +1,9 @@
 //! vault-kms: envelope encryption for the vault. A root key provider (`local`:
-//! `ENCRYPTION_KEY`; AWS KMS later) wraps vault-held KEKs; each KEK wraps a fresh DEK
+//! `ENCRYPTION_KEY`; `aws-kms`: AWS KMS) wraps vault-held KEKs; each KEK wraps a fresh DEK
 //! per secret version; each DEK seals one value with AES-256-GCM. Every layer binds
 //! what it protects as associated data, and all key material is zeroized on drop.
 
+mod aws;
 mod binding;
 mod envelope;
 mod error;
@@ -17,6 +18,7 @@ mod wrapped_kek;
 #[cfg(test)]
 mod tests;
 
+pub use aws::{AwsKmsCalls, AwsKmsProvider, AwsKmsSettings};
 pub use binding::{KekBinding, SealBinding};
 pub use envelope::{Ciphertext, ENVELOPE_FORMAT_V1, Envelope, WrappedDek};
 pub use error::KmsError;
@@ -25,5 +27,5 @@ pub use keyring::{Keyring, KeyringConfig, KeyringMetrics, MAX_WRAPS_CEILING};
 pub use local::{LocalRootProvider, RootKey};
 pub use material::{Dek, Kek, KekMaterial};
 pub use repository::{KekRecord, KekRepository, KekState, MemoryKekRepository};
-pub use root::RootKeyProvider;
+pub use root::{LayeredRootProvider, RootKeyProvider};
 pub use wrapped_kek::{RootWrapped, WRAPPED_KEK_FORMAT_V1, WrappedKek};

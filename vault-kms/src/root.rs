@@ -1,6 +1,8 @@
 //! The root of the key hierarchy: a provider that wraps and unwraps KEKs and
 //! nothing else, so a cold start costs one call per KEK and a warm one none.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 
 use crate::binding::KekBinding;
@@ -34,4 +36,70 @@ pub trait RootKeyProvider: Send + Sync + 'static {
         wrapped: &RootWrapped,
         binding: &KekBinding<'_>,
     ) -> Result<KekMaterial, KmsError>;
+
+    /// Whether the current root key can be used now (for readiness). Providers whose
+    /// key lives in memory are always ready.
+    async fn check(&self) -> Result<(), KmsError> {
+        Ok(())
+    }
+}
+
+/// The current provider, plus providers that only still open what they wrapped: a
+/// move from `local` to `aws-kms` keeps the old `ENCRYPTION_KEY` here until `keys
+/// rewrap` has moved every KEK.
+pub struct LayeredRootProvider {
+    current: Arc<dyn RootKeyProvider>,
+    previous: Vec<Arc<dyn RootKeyProvider>>,
+}
+
+impl LayeredRootProvider {
+    pub fn new(current: Arc<dyn RootKeyProvider>, previous: Vec<Arc<dyn RootKeyProvider>>) -> Self {
+        LayeredRootProvider { current, previous }
+    }
+
+    fn holder(&self, key_id: &RootKeyId) -> Option<&Arc<dyn RootKeyProvider>> {
+        std::iter::once(&self.current)
+            .chain(&self.previous)
+            .find(|provider| provider.holds(key_id))
+    }
+}
+
+#[async_trait]
+impl RootKeyProvider for LayeredRootProvider {
+    fn kind(&self) -> &'static str {
+        self.current.kind()
+    }
+
+    fn current_key_id(&self) -> &RootKeyId {
+        self.current.current_key_id()
+    }
+
+    fn holds(&self, key_id: &RootKeyId) -> bool {
+        self.holder(key_id).is_some()
+    }
+
+    async fn wrap(
+        &self,
+        kek: &KekMaterial,
+        binding: &KekBinding<'_>,
+    ) -> Result<RootWrapped, KmsError> {
+        self.current.wrap(kek, binding).await
+    }
+
+    async fn unwrap(
+        &self,
+        wrapped: &RootWrapped,
+        binding: &KekBinding<'_>,
+    ) -> Result<KekMaterial, KmsError> {
+        match self.holder(&wrapped.key_id) {
+            Some(provider) => provider.unwrap(wrapped, binding).await,
+            None => Err(KmsError::RootKeyNotHeld {
+                key_id: wrapped.key_id.clone(),
+            }),
+        }
+    }
+
+    async fn check(&self) -> Result<(), KmsError> {
+        self.current.check().await
+    }
 }

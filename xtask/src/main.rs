@@ -1,6 +1,7 @@
 //! `cargo xtask`: the project's developer tasks, in Rust rather than shell scripts.
 
 mod fga;
+mod localstack;
 mod migrate;
 mod postgres;
 mod test;
@@ -28,6 +29,9 @@ enum Task {
     Test,
     /// The OpenFGA CLI's offline test of authz/model.fga against its assertions.
     Authz,
+    /// Starts LocalStack's KMS on a free loopback port and keeps it running until
+    /// interrupted, printing the endpoint for `AWS_ENDPOINT_URL`.
+    Localstack,
     /// Repository invariants: file headers and the crate layering of ARCHITECTURE.md.
     Tidy,
     /// Applies pending database migrations (or lists or reverts them).
@@ -52,6 +56,14 @@ fn main() -> Result<()> {
         Task::Test => test::run(&root),
         Task::Tidy => tidy::run(&root),
         Task::Authz => fga::model_test(&root),
+        Task::Localstack => {
+            let server = localstack::LocalStack::start(&root)?;
+            println!("AWS_ENDPOINT_URL={}", server.url());
+            println!(
+                "(any AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, e.g. test/test; AWS_REGION=us-east-1)"
+            );
+            server.wait()
+        }
         Task::Migrate {
             database_url,
             status,

@@ -5,6 +5,7 @@ use std::process::Stdio;
 
 use anyhow::{Result, bail};
 
+use crate::localstack::LocalStack;
 use crate::postgres::Postgres;
 use crate::{cargo, fga, run_step, tidy};
 
@@ -28,17 +29,21 @@ pub fn run(root: &Path) -> Result<()> {
     // The authorization model against its assertions, in OpenFGA's own engine; the
     // embedded authorizer meets the same assertions in vault-api's `authz_model` test.
     fga::model_test(root)?;
-    // The store suite runs on SQLite and on this server; the guard stops it however the
-    // tests end.
+    // The store suite runs on SQLite and on this server, the KMS suite on LocalStack;
+    // the guards stop both however the tests end.
     let postgres = Postgres::start()?;
+    let localstack = LocalStack::start(root)?;
     // `--all-targets` also runs every criterion benchmark once, so none of them rots.
     run_step(
         root,
         cargo()
             .args(["test", "--workspace", "--all-targets", "--locked"])
             .env("VAULT_TEST_POSTGRES_URL", postgres.admin_url())
-            .env("VAULT_TEST_REQUIRE_POSTGRES", "1"),
+            .env("VAULT_TEST_REQUIRE_POSTGRES", "1")
+            .env("VAULT_TEST_KMS_ENDPOINT", localstack.url())
+            .env("VAULT_TEST_REQUIRE_LOCALSTACK", "1"),
     )?;
+    drop(localstack);
     drop(postgres);
     run_step(
         root,
