@@ -1,0 +1,339 @@
+//! The `aws-kms` provider against LocalStack's KMS over HTTP, with keys the tests
+//! create through the SDK. `cargo xtask test` starts LocalStack and sets
+//! `VAULT_TEST_KMS_ENDPOINT`; without it these tests say so and pass, unless
+//! `VAULT_TEST_REQUIRE_LOCALSTACK=1` demands them.
+
+use std::sync::Arc;
+
+use aws_sdk_kms::Client;
+use aws_sdk_kms::config::{BehaviorVersion, Credentials, Region};
+use vault_core::{Owner, SecretId, SecretName, SecretValue, UserId, Version};
+use vault_kms::{
+    AwsKmsProvider, KekBinding, KekId, KekMaterial, Keyring, KeyringConfig, KmsError,
+    LayeredRootProvider, LocalRootProvider, MemoryKekRepository, RootKeyProvider, SealBinding,
+    VaultInstanceId,
+};
+
+fn endpoint() -> Option<String> {
+    match std::env::var("VAULT_TEST_KMS_ENDPOINT") {
+        Ok(url) => Some(url),
+        Err(_) if std::env::var("VAULT_TEST_REQUIRE_LOCALSTACK").as_deref() == Ok("1") => {
+            panic!("VAULT_TEST_REQUIRE_LOCALSTACK=1 but VAULT_TEST_KMS_ENDPOINT is not set")
+        }
+        Err(_) => {
+            eprintln!("skipped: set VAULT_TEST_KMS_ENDPOINT (cargo xtask test does)");
+            None
+        }
+    }
+}
+
+fn client(url: &str) -> Client {
+    let config = aws_sdk_kms::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(url)
+        .credentials_provider(Credentials::new("test", "test", None, None, "localstack"))
+        .build();
+    Client::from_conf(config)
+}
+
+async fn new_key(client: &Client) -> String {
+    client
+        .create_key()
+        .description("vault-kms test key")
+        .send()
+        .await
+        .expect("creates a key")
+        .key_metadata()
+        .expect("metadata")
+        .key_id()
+        .to_owned()
+}
+
+struct Row {
+    id: SecretId,
+    owner: Owner,
+    name: SecretName,
+}
+
+impl Row {
+    fn new(n: usize) -> Row {
+        Row {
+            id: SecretId::generate(),
+            owner: Owner::User(UserId::parse("u1").expect("valid")),
+            name: SecretName::parse(&format!("SECRET_{n}")).expect("valid"),
+        }
+    }
+
+    fn binding(&self) -> SealBinding<'_> {
+        SealBinding {
+            secret_id: &self.id,
+            version: Version::FIRST,
+            owner: &self.owner,
+            name: &self.name,
+        }
+    }
+}
+
+fn keyring(
+    provider: Arc<dyn RootKeyProvider>,
+    repo: Arc<MemoryKekRepository>,
+    instance: &VaultInstanceId,
+) -> Keyring {
+    Keyring::new(instance.clone(), provider, repo, KeyringConfig::default())
+}
+
+#[tokio::test]
+async fn keks_round_trip_and_a_cold_start_costs_one_decrypt_per_kek() {
+    let Some(url) = endpoint() else { return };
+    let kms = client(&url);
+    let key = new_key(&kms).await;
+    let instance = VaultInstanceId::generate().expect("random");
+    let repo = Arc::new(MemoryKekRepository::new());
+    let writer = Arc::new(
+        AwsKmsProvider::with_client(kms.clone(), &key)
+            .await
+            .expect("connects"),
+    );
+    assert!(writer.current_key_id().as_str().starts_with("arn:aws:kms:"));
+    let sealing = keyring(writer.clone(), repo.clone(), &instance);
+    let rows: Vec<Row> = (0..6).map(Row::new).collect();
+    let mut sealed = Vec::new();
+    for (n, row) in rows.iter().enumerate() {
+        if n == 3 {
+            sealing.rotate_kek().await.expect("a second KEK");
+        }
+        let value = SecretValue::new(format!("value-{n}")).expect("valid");
+        sealed.push(sealing.seal(&row.binding(), &value).await.expect("seals"));
+    }
+    assert_eq!(writer.calls().encrypt, 2, "one wrap per KEK");
+
+    // A fresh process: nothing cached. Six values under two KEKs cost two Decrypts.
+    let reader = Arc::new(
+        AwsKmsProvider::with_client(kms.clone(), &key)
+            .await
+            .expect("connects"),
+    );
+    let cold = keyring(reader.clone(), repo.clone(), &instance);
+    for round in 0..3 {
+        for (n, (row, envelope)) in rows.iter().zip(&sealed).enumerate() {
+            let value = cold.open(&row.binding(), envelope).await.expect("opens");
+            assert_eq!(value.expose(), format!("value-{n}"), "round {round}");
+        }
+        assert_eq!(
+            reader.calls().decrypt,
+            2,
+            "warm opens make no KMS call (round {round})"
+        );
+    }
+    assert_eq!(reader.calls().encrypt, 0);
+}
+
+#[tokio::test]
+async fn an_unwrap_with_another_encryption_context_is_refused() {
+    let Some(url) = endpoint() else { return };
+    let kms = client(&url);
+    let key = new_key(&kms).await;
+    let provider = AwsKmsProvider::with_client(kms, &key)
+        .await
+        .expect("connects");
+    let (kek_id, other_kek) = (
+        KekId::generate().expect("id"),
+        KekId::generate().expect("id"),
+    );
+    let (instance, other_instance) = (
+        VaultInstanceId::generate().expect("id"),
+        VaultInstanceId::generate().expect("id"),
+    );
+    let material = KekMaterial::generate().expect("random");
+    let binding = KekBinding {
+        kek_id: &kek_id,
+        instance: &instance,
+    };
+    let wrapped = provider.wrap(&material, &binding).await.expect("wraps");
+    assert!(provider.unwrap(&wrapped, &binding).await.expect("opens") == material);
+    for wrong in [
+        KekBinding {
+            kek_id: &other_kek,
+            instance: &instance,
+        },
+        KekBinding {
+            kek_id: &kek_id,
+            instance: &other_instance,
+        },
+    ] {
+        let refused = provider.unwrap(&wrapped, &wrong).await;
+        assert!(
+            matches!(refused, Err(KmsError::KekUnwrapFailed { .. })),
+            "{refused:?}"
+        );
+    }
+    // A record naming a key other than the one that wrapped it does not open either.
+    let other_key = new_key(&client(&url)).await;
+    let other = AwsKmsProvider::with_client(client(&url), &other_key)
+        .await
+        .expect("connects");
+    let mut relabelled = wrapped.clone();
+    relabelled.key_id = other.current_key_id().clone();
+    let refused = provider.unwrap(&relabelled, &binding).await;
+    assert!(
+        matches!(refused, Err(KmsError::KekUnwrapFailed { .. })),
+        "{refused:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_disabled_key_refuses_every_use_until_enabled_again() {
+    let Some(url) = endpoint() else { return };
+    let kms = client(&url);
+    let key = new_key(&kms).await;
+    let provider = AwsKmsProvider::with_client(kms.clone(), &key)
+        .await
+        .expect("connects");
+    let kek_id = KekId::generate().expect("id");
+    let instance = VaultInstanceId::generate().expect("id");
+    let binding = KekBinding {
+        kek_id: &kek_id,
+        instance: &instance,
+    };
+    let material = KekMaterial::generate().expect("random");
+    let wrapped = provider.wrap(&material, &binding).await.expect("wraps");
+    provider.check().await.expect("enabled");
+
+    kms.disable_key()
+        .key_id(&key)
+        .send()
+        .await
+        .expect("disables");
+    let disabled = |r: &Result<(), KmsError>| matches!(r, Err(KmsError::RootKeyDisabled { .. }));
+    let checked = provider.check().await;
+    assert!(disabled(&checked), "{checked:?}");
+    let opened = provider.unwrap(&wrapped, &binding).await.map(|_| ());
+    assert!(disabled(&opened), "{opened:?}");
+    let sealed = provider.wrap(&material, &binding).await.map(|_| ());
+    assert!(disabled(&sealed), "{sealed:?}");
+    let started = AwsKmsProvider::with_client(kms.clone(), &key)
+        .await
+        .map(|_| ());
+    assert!(
+        disabled(&started),
+        "a disabled key fails at start: {started:?}"
+    );
+
+    kms.enable_key().key_id(&key).send().await.expect("enables");
+    provider.check().await.expect("usable again");
+    assert!(provider.unwrap(&wrapped, &binding).await.expect("opens") == material);
+}
+
+#[tokio::test]
+async fn kms_side_rotation_keeps_every_wrap_readable() {
+    let Some(url) = endpoint() else { return };
+    let kms = client(&url);
+    let key = new_key(&kms).await;
+    let provider = AwsKmsProvider::with_client(kms.clone(), &key)
+        .await
+        .expect("connects");
+    let kek_id = KekId::generate().expect("id");
+    let instance = VaultInstanceId::generate().expect("id");
+    let binding = KekBinding {
+        kek_id: &kek_id,
+        instance: &instance,
+    };
+    let material = KekMaterial::generate().expect("random");
+    let before = provider.wrap(&material, &binding).await.expect("wraps");
+    kms.enable_key_rotation()
+        .key_id(&key)
+        .send()
+        .await
+        .expect("enables rotation");
+    kms.rotate_key_on_demand()
+        .key_id(&key)
+        .send()
+        .await
+        .expect("rotates");
+    let after = provider
+        .wrap(&material, &binding)
+        .await
+        .expect("wraps after rotation");
+    assert_eq!(
+        before.key_id, after.key_id,
+        "the key's ARN stays; its material rotates"
+    );
+    for wrapped in [&before, &after] {
+        assert!(provider.unwrap(wrapped, &binding).await.expect("opens") == material);
+    }
+}
+
+#[tokio::test]
+async fn aliases_resolve_to_the_arn_and_missing_keys_fail_at_start() {
+    let Some(url) = endpoint() else { return };
+    let kms = client(&url);
+    let key = new_key(&kms).await;
+    let alias = format!("alias/vault-test-{}", &key[..8]);
+    kms.create_alias()
+        .alias_name(&alias)
+        .target_key_id(&key)
+        .send()
+        .await
+        .expect("creates the alias");
+    let by_alias = AwsKmsProvider::with_client(kms.clone(), &alias)
+        .await
+        .expect("connects");
+    let by_id = AwsKmsProvider::with_client(kms.clone(), &key)
+        .await
+        .expect("connects");
+    assert_eq!(by_alias.current_key_id(), by_id.current_key_id());
+    let missing = AwsKmsProvider::with_client(kms, "alias/no-such-key")
+        .await
+        .map(|_| ());
+    assert!(
+        matches!(missing, Err(KmsError::RootAccessDenied { .. })),
+        "{missing:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_layered_provider_opens_local_keks_and_wraps_new_ones_under_kms() {
+    let Some(url) = endpoint() else { return };
+    let kms = client(&url);
+    let key = new_key(&kms).await;
+    let encoded = vault_kms::RootKey::generate_encoded().expect("random");
+    let local: Arc<dyn RootKeyProvider> =
+        Arc::new(LocalRootProvider::from_config(&encoded, &[]).expect("valid key"));
+    let aws: Arc<dyn RootKeyProvider> = Arc::new(
+        AwsKmsProvider::with_client(kms, &key)
+            .await
+            .expect("connects"),
+    );
+    let kek_id = KekId::generate().expect("id");
+    let instance = VaultInstanceId::generate().expect("id");
+    let binding = KekBinding {
+        kek_id: &kek_id,
+        instance: &instance,
+    };
+    let material = KekMaterial::generate().expect("random");
+    let old = local
+        .wrap(&material, &binding)
+        .await
+        .expect("wraps locally");
+    let layered = LayeredRootProvider::new(aws.clone(), vec![local.clone()]);
+    assert_eq!(layered.current_key_id(), aws.current_key_id());
+    assert!(
+        layered
+            .unwrap(&old, &binding)
+            .await
+            .expect("opens the local wrap")
+            == material
+    );
+    let new = layered
+        .wrap(&material, &binding)
+        .await
+        .expect("wraps under KMS");
+    assert_eq!(&new.key_id, aws.current_key_id());
+    let without_local = LayeredRootProvider::new(aws, Vec::new());
+    let refused = without_local.unwrap(&old, &binding).await;
+    assert!(
+        matches!(refused, Err(KmsError::RootKeyNotHeld { .. })),
+        "{refused:?}"
+    );
+}
