@@ -49,6 +49,15 @@ pub enum ApiError {
     #[error("service unavailable: {detail}")]
     Unavailable { detail: String },
 
+    /// The root key provider refused or failed: `code` says which way, so operators
+    /// can tell a disabled key from missing permissions from an unreachable KMS.
+    #[error("root key: {detail}")]
+    RootKey {
+        code: &'static str,
+        retryable: bool,
+        detail: String,
+    },
+
     #[error("internal error: {detail}")]
     Internal { detail: String },
 
@@ -97,6 +106,10 @@ impl ApiError {
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::RootKey {
+                retryable: true, ..
+            } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::RootKey { .. } => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Internal { .. } | ApiError::Config { .. } => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -115,6 +128,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::Unavailable { .. } => "unavailable",
+            ApiError::RootKey { code, .. } => code,
             ApiError::Internal { .. } | ApiError::Config { .. } => "internal",
         }
     }
@@ -131,6 +145,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType => "Unsupported media type",
             ApiError::MethodNotAllowed => "Method not allowed",
             ApiError::Unavailable { .. } => "Service unavailable",
+            ApiError::RootKey { .. } => "Root key unusable",
             ApiError::Internal { .. } | ApiError::Config { .. } => "Internal error",
         }
     }
@@ -148,6 +163,16 @@ impl ApiError {
             ApiError::Unavailable { .. } => {
                 "the vault cannot serve this request right now; retry later".into()
             }
+            ApiError::RootKey { code, .. } => match *code {
+                "root_key_disabled" => "the vault's root key is disabled; nothing can be \
+                    decrypted or sealed until an operator enables it"
+                    .into(),
+                "root_key_access_denied" => "the vault may not use its root key (permissions); \
+                    an operator must fix its access"
+                    .into(),
+                "invalid_ciphertext" => "a stored key does not decrypt under the root key".into(),
+                _ => "the root key provider is unreachable; retry later".into(),
+            },
             ApiError::Internal { .. } | ApiError::Config { .. } => {
                 "the vault failed to handle this request".into()
             }
@@ -227,11 +252,29 @@ impl From<StoreError> for ApiError {
 impl From<KmsError> for ApiError {
     fn from(error: KmsError) -> Self {
         match error {
-            KmsError::RootProviderUnavailable { .. } | KmsError::KekContention => {
-                ApiError::Unavailable {
-                    detail: error.to_string(),
-                }
-            }
+            KmsError::RootKeyDisabled { .. } => ApiError::RootKey {
+                code: "root_key_disabled",
+                retryable: true,
+                detail: error.to_string(),
+            },
+            KmsError::RootAccessDenied { .. } => ApiError::RootKey {
+                code: "root_key_access_denied",
+                retryable: true,
+                detail: error.to_string(),
+            },
+            KmsError::RootProviderUnavailable { .. } => ApiError::RootKey {
+                code: "root_key_unavailable",
+                retryable: true,
+                detail: error.to_string(),
+            },
+            KmsError::KekUnwrapFailed { .. } => ApiError::RootKey {
+                code: "invalid_ciphertext",
+                retryable: false,
+                detail: error.to_string(),
+            },
+            KmsError::KekContention => ApiError::Unavailable {
+                detail: error.to_string(),
+            },
             KmsError::KekStorage { detail } => ApiError::Unavailable { detail },
             other => ApiError::Internal {
                 detail: other.to_string(),

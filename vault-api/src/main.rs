@@ -13,8 +13,9 @@ use tokio::net::TcpListener;
 use vault_api::audit::{Actor, AuditContext};
 use vault_api::clock::{Clock, SystemClock};
 use vault_api::routes::tokens::{TokenRequest, revoke_token};
-use vault_api::server::{self, DevData, NO_KEY_HELP, RootKeys};
+use vault_api::server::{self, DevData, NO_KEY_HELP, RootConfig, RootKeys};
 use vault_api::{AppState, verify};
+use vault_kms::KeyringConfig;
 use vault_store::{Store, StoreConfig};
 use zeroize::Zeroizing;
 
@@ -70,20 +71,25 @@ impl DatabaseArgs {
     }
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-enum LogFormat {
-    Text,
-    Json,
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum RootProviderKind {
+    /// ENCRYPTION_KEY wraps the KEKs.
+    Local,
+    /// An AWS KMS key (VAULT_KMS_KEY_ID) wraps the KEKs.
+    AwsKms,
 }
 
-#[derive(Args)]
-struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, env = "VAULT_LISTEN", default_value = "127.0.0.1:8200")]
-    listen: SocketAddr,
-    #[command(flatten)]
-    database: DatabaseArgs,
-    /// The root key: 32 bytes, base64 or hex (`vault-api keygen`).
+/// Where the root key is, for `serve` and `keys`.
+#[derive(Args, Clone)]
+struct KeyArgs {
+    #[arg(long, env = "VAULT_ROOT_PROVIDER", value_enum, default_value = "local")]
+    root_provider: RootProviderKind,
+    /// With aws-kms: the KMS key id, ARN or alias. Region, credentials and endpoint
+    /// come from the standard AWS configuration (AWS_REGION, AWS_ENDPOINT_URL, …).
+    #[arg(long, env = "VAULT_KMS_KEY_ID")]
+    kms_key_id: Option<String>,
+    /// The root key: 32 bytes, base64 or hex (`vault-api keygen`). With aws-kms, an
+    /// earlier local key that still opens KEKs not yet rewrapped.
     #[arg(
         long = "encryption-key",
         env = "ENCRYPTION_KEY",
@@ -98,11 +104,75 @@ struct ServeArgs {
         value_delimiter = ','
     )]
     encryption_key_previous: Vec<String>,
+    /// How long an unwrapped KEK stays in memory.
+    #[arg(long, env = "VAULT_KEK_CACHE_TTL", default_value = "1h", value_parser = humantime::parse_duration)]
+    kek_cache_ttl: Duration,
+}
+
+impl KeyArgs {
+    /// The root configuration; `dev_key` is the development vault's key file.
+    fn root_config(&self, dev_key: Option<Zeroizing<String>>) -> Result<RootConfig> {
+        let given = self
+            .encryption_key
+            .clone()
+            .filter(|k| !k.trim().is_empty())
+            .map(Zeroizing::new)
+            .or(dev_key);
+        let previous = self
+            .encryption_key_previous
+            .iter()
+            .filter(|k| !k.trim().is_empty())
+            .map(|k| Zeroizing::new(k.clone()));
+        match self.root_provider {
+            RootProviderKind::Local => Ok(RootConfig::Local(RootKeys {
+                current: given.context(NO_KEY_HELP)?,
+                previous: previous.collect(),
+            })),
+            RootProviderKind::AwsKms => {
+                let key_id = self
+                    .kms_key_id
+                    .clone()
+                    .filter(|k| !k.trim().is_empty())
+                    .context("VAULT_ROOT_PROVIDER=aws-kms needs VAULT_KMS_KEY_ID (a key id, ARN or alias)")?;
+                Ok(RootConfig::AwsKms {
+                    key_id,
+                    local_previous: given.into_iter().chain(previous).collect(),
+                })
+            }
+        }
+    }
+
+    fn keyring_config(&self) -> KeyringConfig {
+        KeyringConfig {
+            kek_cache_ttl: self.kek_cache_ttl,
+            ..KeyringConfig::default()
+        }
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "VAULT_LISTEN", default_value = "127.0.0.1:8200")]
+    listen: SocketAddr,
+    #[command(flatten)]
+    database: DatabaseArgs,
+    #[command(flatten)]
+    keys: KeyArgs,
     /// Names only the platform baseline env may set, comma-separated.
     #[arg(long, env = "VAULT_RESERVED_NAMES", value_delimiter = ',')]
     reserved_names: Vec<String>,
     #[arg(long, env = "VAULT_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: LogFormat,
+    /// How often the root key is checked; an unusable key stops the vault at once.
+    #[arg(long, env = "VAULT_KEY_CHECK_INTERVAL", default_value = "30s", value_parser = humantime::parse_duration)]
+    key_check_interval: Duration,
     /// How long in-flight requests get to finish after SIGTERM/SIGINT.
     #[arg(long, env = "VAULT_SHUTDOWN_GRACE", default_value = "20s", value_parser = humantime::parse_duration)]
     shutdown_grace: Duration,
@@ -280,7 +350,7 @@ async fn token(command: TokenCommand) -> Result<ExitCode> {
 
 async fn serve(args: ServeArgs) -> Result<ExitCode> {
     init_logging(args.log_format);
-    let (listen, database_url, keys) = if args.database.dev {
+    let (database_url, dev_key) = if args.database.dev {
         if !args.listen.ip().is_loopback() {
             bail!(
                 "--dev binds only to a loopback address; {} is not one",
@@ -290,38 +360,22 @@ async fn serve(args: ServeArgs) -> Result<ExitCode> {
         let data = DevData {
             dir: args.database.data_dir.clone(),
         };
-        let key = data.key()?;
-        (
-            args.listen,
-            data.database_url(),
-            RootKeys {
-                current: key,
-                previous: Vec::new(),
-            },
-        )
+        let key = match args.keys.root_provider {
+            RootProviderKind::Local => Some(data.key()?),
+            RootProviderKind::AwsKms => None,
+        };
+        (data.database_url(), key)
     } else {
-        let key = args
-            .encryption_key
-            .clone()
-            .filter(|k| !k.trim().is_empty())
-            .context(NO_KEY_HELP)?;
-        (
-            args.listen,
-            args.database.url()?,
-            RootKeys {
-                current: Zeroizing::new(key),
-                previous: args
-                    .encryption_key_previous
-                    .iter()
-                    .map(|k| Zeroizing::new(k.clone()))
-                    .collect(),
-            },
-        )
+        (args.database.url()?, None)
     };
+    let listen = args.listen;
+    let root = args.keys.root_config(dev_key)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let store = server::open_store(&database_url, StoreConfig::default()).await?;
-    let keyring = server::open_keyring(&store, &keys, clock.clone()).await?;
-    drop(keys);
+    let keyring =
+        server::open_keyring(&store, &root, clock.clone(), args.keys.keyring_config()).await?;
+    drop(root);
+    server::watch_root_key(keyring.clone(), args.key_check_interval);
     let policy = server::policy(&args.reserved_names)?;
     let state = AppState::new(store, keyring, policy, clock);
     let listener = TcpListener::bind(listen)

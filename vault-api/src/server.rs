@@ -8,7 +8,10 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use vault_core::{EnvName, PrecedencePolicy};
-use vault_kms::{Keyring, KeyringConfig, LocalRootProvider, VaultInstanceId};
+use vault_kms::{
+    AwsKmsProvider, AwsKmsSettings, Keyring, KeyringConfig, LayeredRootProvider, LocalRootProvider,
+    RootKeyProvider, VaultInstanceId,
+};
 use vault_store::{Store, StoreConfig};
 use zeroize::Zeroizing;
 
@@ -32,6 +35,19 @@ impl std::fmt::Debug for RootKeys {
     }
 }
 
+/// Where the root key lives.
+#[derive(Debug)]
+pub enum RootConfig {
+    /// `ENCRYPTION_KEY` (and `ENCRYPTION_KEY_PREVIOUS`).
+    Local(RootKeys),
+    /// An AWS KMS key (id, ARN or alias) wraps new KEKs; local keys, if any, still
+    /// open the KEKs they wrapped until `keys rewrap` moves them.
+    AwsKms {
+        key_id: String,
+        local_previous: Vec<Zeroizing<String>>,
+    },
+}
+
 pub const NO_KEY_HELP: &str = "no root key: set ENCRYPTION_KEY to 32 bytes in base64 or hex \
      (`vault-api keygen` prints a new one), or run `vault-api serve --dev`";
 
@@ -50,16 +66,54 @@ pub async fn open_store(database_url: &str, config: StoreConfig) -> ApiResult<St
         .map_err(|e| config_error(format!("could not open the database: {e}")))
 }
 
+/// The configured root provider. For `aws-kms` this reaches KMS once, to resolve the
+/// key to its ARN and check that it is enabled.
+pub async fn root_provider(config: &RootConfig) -> ApiResult<Arc<dyn RootKeyProvider>> {
+    match config {
+        RootConfig::Local(keys) => {
+            let previous: Vec<&str> = keys.previous.iter().map(|k| k.as_str()).collect();
+            let root = LocalRootProvider::from_config(&keys.current, &previous)
+                .map_err(|e| config_error(format!("ENCRYPTION_KEY: {e}")))?;
+            Ok(Arc::new(root))
+        }
+        RootConfig::AwsKms {
+            key_id,
+            local_previous,
+        } => {
+            let kms = AwsKmsProvider::connect(key_id, AwsKmsSettings::default())
+                .await
+                .map_err(|e| config_error(format!("VAULT_KMS_KEY_ID: {e}")))?;
+            let mut previous: Vec<Arc<dyn RootKeyProvider>> = Vec::new();
+            if let Some((first, rest)) = local_previous.split_first() {
+                let rest: Vec<&str> = rest.iter().map(|k| k.as_str()).collect();
+                let local = LocalRootProvider::from_config(first, &rest)
+                    .map_err(|e| config_error(format!("ENCRYPTION_KEY: {e}")))?;
+                previous.push(Arc::new(local));
+            }
+            Ok(Arc::new(LayeredRootProvider::new(Arc::new(kms), previous)))
+        }
+    }
+}
+
 /// The keyring over `store`, after checking the configured keys can open what the
 /// database holds: starting with the wrong key fails here, not at the first read.
 pub async fn open_keyring(
     store: &Store,
-    keys: &RootKeys,
+    root: &RootConfig,
     clock: Arc<dyn Clock>,
+    config: KeyringConfig,
 ) -> ApiResult<Arc<Keyring>> {
-    let previous: Vec<&str> = keys.previous.iter().map(|k| k.as_str()).collect();
-    let root = LocalRootProvider::from_config(&keys.current, &previous)
-        .map_err(|e| config_error(format!("ENCRYPTION_KEY: {e}")))?;
+    let provider = root_provider(root).await?;
+    open_keyring_with(store, provider, clock, config).await
+}
+
+/// As [`open_keyring`], over a provider built elsewhere.
+pub async fn open_keyring_with(
+    store: &Store,
+    root: Arc<dyn RootKeyProvider>,
+    clock: Arc<dyn Clock>,
+    config: KeyringConfig,
+) -> ApiResult<Arc<Keyring>> {
     let proposed = VaultInstanceId::generate().map_err(config_error)?;
     let instance = store
         .instance_id(proposed.as_str().to_owned())
@@ -69,9 +123,9 @@ pub async fn open_keyring(
         .map_err(|e| config_error(format!("the stored vault instance id is unusable: {e}")))?;
     let keyring = Arc::new(Keyring::new(
         instance,
-        Arc::new(root),
+        root,
         Arc::new(StoreKekRepository::new(store.clone(), clock)),
-        KeyringConfig::default(),
+        config,
     ));
     let stored = store.keks().await.map_err(config_error)?;
     let foreign: Vec<String> = stored
@@ -89,9 +143,9 @@ pub async fn open_keyring(
         foreign.sort();
         foreign.dedup();
         return Err(config_error(format!(
-            "ENCRYPTION_KEY does not match this database: its keys are wrapped under root key {} \
+            "the root key does not match this database: its keys are wrapped under root key {} \
              and the configured key is {}; configure the key this database was created with \
-             (or list it in ENCRYPTION_KEY_PREVIOUS)",
+             (as ENCRYPTION_KEY, or in ENCRYPTION_KEY_PREVIOUS while moving to another key)",
             foreign.join(", "),
             keyring.current_root_key()
         )));
@@ -102,6 +156,33 @@ pub async fn open_keyring(
         ))
     })?;
     Ok(keyring)
+}
+
+/// Checks the root key every `interval`, so a key disabled in KMS stops the vault
+/// within that time even when no readiness probe asks: a failed check drops every
+/// unwrapped KEK from memory (`Keyring::check_ready`).
+pub fn watch_root_key(keyring: Arc<Keyring>, interval: Duration) {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut healthy = true;
+        loop {
+            ticker.tick().await;
+            match keyring.check_ready().await {
+                Ok(()) if !healthy => {
+                    tracing::info!("root key usable again");
+                    healthy = true;
+                }
+                Ok(()) => {}
+                Err(error) => {
+                    if healthy {
+                        tracing::error!(%error, "root key unusable; unwrapped keys dropped");
+                    }
+                    healthy = false;
+                }
+            }
+        }
+    });
 }
 
 pub fn policy(reserved: &[String]) -> ApiResult<PrecedencePolicy> {

@@ -45,7 +45,12 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
             Ok(()) => "ok",
             Err(error) => {
                 tracing::warn!(%error, "readiness: root key check failed");
-                "unavailable"
+                match ApiError::from(error).code() {
+                    "root_key_disabled" => "disabled",
+                    "root_key_access_denied" => "access_denied",
+                    "invalid_ciphertext" => "invalid_ciphertext",
+                    _ => "unavailable",
+                }
             }
         }
     };

@@ -19,7 +19,8 @@ use vault_api::AppState;
 use vault_api::audit::{Actor, AuditContext};
 use vault_api::clock::ManualClock;
 use vault_api::routes::tokens::TokenRequest;
-use vault_api::server::{self, RootKeys};
+use vault_api::server::{self, RootConfig, RootKeys};
+use vault_kms::KeyringConfig;
 use vault_store::{Store, StoreConfig};
 use zeroize::Zeroizing;
 
@@ -177,11 +178,11 @@ impl TestServer {
         let store = server::open_store(&db.url, StoreConfig::default())
             .await
             .expect("store opens");
-        let keys = RootKeys {
+        let keys = RootConfig::Local(RootKeys {
             current: key,
             previous: Vec::new(),
-        };
-        let keyring = server::open_keyring(&store, &keys, clock.clone())
+        });
+        let keyring = server::open_keyring(&store, &keys, clock.clone(), KeyringConfig::default())
             .await
             .expect("keyring opens");
         let reserved: Vec<String> = reserved.iter().map(|s| s.to_string()).collect();
