@@ -117,22 +117,8 @@ pub(crate) fn seal(
     value: &SecretValue,
 ) -> Result<Envelope, KmsError> {
     let dek = Dek::generate()?;
-    let dek_nonce: [u8; NONCE_LEN] = random_bytes()?;
+    let wrapped = wrap_dek(kek, binding, &dek)?;
     let value_nonce: [u8; NONCE_LEN] = random_bytes()?;
-
-    // Holds the plaintext DEK until it is encrypted in place: zeroized if that fails.
-    let mut wrapped = Zeroizing::new([0u8; WRAPPED_DEK_LEN]);
-    let (key_part, tag_part) = wrapped.split_at_mut(KEY_LEN);
-    key_part.copy_from_slice(dek.expose());
-    let tag = kek
-        .cipher()
-        .encrypt_inout_detached(
-            &Nonce::from(dek_nonce),
-            &binding.dek_aad(kek.id()),
-            key_part.into(),
-        )
-        .map_err(|_| KmsError::EnvelopeRejected { stage: "data key" })?;
-    tag_part.copy_from_slice(&tag);
 
     // Room for the tag up front, so encryption never reallocates and leaves a
     // plaintext copy behind in freed memory; zeroized if encryption fails.
@@ -149,14 +135,51 @@ pub(crate) fn seal(
 
     Ok(Envelope {
         kek_id: *kek.id(),
-        dek: WrappedDek {
-            nonce: dek_nonce,
-            sealed: *wrapped,
-        },
+        dek: wrapped,
         value: Ciphertext {
             nonce: value_nonce,
             sealed: std::mem::take(&mut *buffer),
         },
+    })
+}
+
+fn wrap_dek(kek: &Kek, binding: &SealBinding<'_>, dek: &Dek) -> Result<WrappedDek, KmsError> {
+    let nonce: [u8; NONCE_LEN] = random_bytes()?;
+    // Holds the plaintext DEK until it is encrypted in place: zeroized if that fails.
+    let mut wrapped = Zeroizing::new([0u8; WRAPPED_DEK_LEN]);
+    let (key_part, tag_part) = wrapped.split_at_mut(KEY_LEN);
+    key_part.copy_from_slice(dek.expose());
+    let tag = kek
+        .cipher()
+        .encrypt_inout_detached(
+            &Nonce::from(nonce),
+            &binding.dek_aad(kek.id()),
+            key_part.into(),
+        )
+        .map_err(|_| KmsError::EnvelopeRejected { stage: "data key" })?;
+    tag_part.copy_from_slice(&tag);
+    Ok(WrappedDek {
+        nonce,
+        sealed: *wrapped,
+    })
+}
+
+/// The same value ciphertext with its DEK moved from `from` to `to`: the value is
+/// never decrypted, only the data key is unwrapped and wrapped again.
+pub(crate) fn rewrap(
+    from: &Kek,
+    to: &Kek,
+    binding: &SealBinding<'_>,
+    envelope: &Envelope,
+) -> Result<Envelope, KmsError> {
+    if from.id() != envelope.kek_id() {
+        return Err(KmsError::EnvelopeRejected { stage: "data key" });
+    }
+    let dek = unwrap_dek(from, binding, &envelope.dek)?;
+    Ok(Envelope {
+        kek_id: *to.id(),
+        dek: wrap_dek(to, binding, &dek)?,
+        value: envelope.value.clone(),
     })
 }
 

@@ -138,6 +138,42 @@ impl Keyring {
         self.start_kek(active.as_ref().map(KekRecord::id)).await
     }
 
+    /// The KEK record wrapped again under the current root key: same id, same
+    /// material, proven to open before it is returned. Values and DEKs are untouched.
+    pub async fn rewrap_kek(&self, wrapped: &WrappedKek) -> Result<WrappedKek, KmsError> {
+        let material = self.unwrap_kek(wrapped).await?;
+        let binding = KekBinding {
+            kek_id: wrapped.id(),
+            instance: &self.instance,
+        };
+        bump(&self.counters.root_wraps);
+        let rewrapped = WrappedKek::new(*wrapped.id(), self.root.wrap(&material, &binding).await?)?;
+        if self.unwrap_kek(&rewrapped).await? != material {
+            return Err(KmsError::KekUnwrapFailed {
+                key_id: rewrapped.root_key_id().clone(),
+            });
+        }
+        Ok(rewrapped)
+    }
+
+    /// The envelope with its DEK wrapped under KEK `to` instead of its own; the value
+    /// ciphertext stays as it is. The caller claims `to`'s wrap budget.
+    pub async fn rewrap_dek(
+        &self,
+        binding: &SealBinding<'_>,
+        sealed: &Envelope,
+        to: &KekId,
+    ) -> Result<Envelope, KmsError> {
+        let from = self.kek(sealed.kek_id()).await?;
+        let to = self.kek(to).await?;
+        envelope::rewrap(&from, &to, binding, sealed)
+    }
+
+    /// The most DEKs one KEK may wrap.
+    pub fn max_wraps_per_kek(&self) -> u64 {
+        self.max_wraps
+    }
+
     pub fn metrics(&self) -> KeyringMetrics {
         let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
         KeyringMetrics {

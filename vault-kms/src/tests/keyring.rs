@@ -349,3 +349,70 @@ async fn the_root_provider_reports_what_it_holds() {
         "duplicates dropped"
     );
 }
+
+#[tokio::test]
+async fn a_rewrapped_kek_opens_under_the_new_root_key_alone() {
+    let before = vault();
+    let row = Row::new(1);
+    let old = before.seal(&row, "sealed under key 1").await;
+    let record = before.keks.records().expect("readable").remove(0);
+
+    let moving = restart(
+        &before,
+        LocalRootProvider::new(root_key(2), vec![root_key(1)]),
+    );
+    let rewrapped = moving
+        .keyring
+        .rewrap_kek(&record.wrapped)
+        .await
+        .expect("rewraps");
+    assert_eq!(rewrapped.id(), record.id());
+    assert_eq!(rewrapped.root_key_id(), root_key(2).id());
+
+    // With the record replaced, key 1 is no longer needed to open the old value.
+    let keks = Arc::new(MemoryKekRepository::new());
+    keks.install_active(rewrapped, None)
+        .await
+        .expect("installs");
+    let after = crate::Keyring::new(
+        instance(),
+        Arc::new(LocalRootProvider::new(root_key(2), vec![])),
+        keks,
+        KeyringConfig::default(),
+    );
+    let opened = after.open(&row.binding(), &old).await.expect("opens");
+    assert_eq!(opened.expose(), "sealed under key 1");
+}
+
+#[tokio::test]
+async fn a_rewrapped_dek_keeps_the_value_ciphertext_and_opens_under_the_new_kek() {
+    let vault = vault();
+    let row = Row::new(1);
+    let old = vault.seal(&row, "the value").await;
+    let fresh = vault.keyring.rotate_kek().await.expect("a fresh KEK");
+    assert_ne!(fresh.id(), old.kek_id());
+    let moved = vault
+        .keyring
+        .rewrap_dek(&row.binding(), &old, fresh.id())
+        .await
+        .expect("rewraps");
+    assert_eq!(moved.kek_id(), fresh.id());
+    let (old_bytes, moved_bytes) = (old.to_bytes(), moved.to_bytes());
+    let value_at = 1 + 16 + 12 + 48;
+    assert_eq!(
+        old_bytes[value_at..],
+        moved_bytes[value_at..],
+        "the value's nonce and ciphertext are untouched"
+    );
+    assert_ne!(old_bytes[..value_at], moved_bytes[..value_at]);
+    assert_eq!(vault.open(&row, &moved).await, "the value");
+    // Bound to its row like any envelope.
+    let other = Row::new(2);
+    assert!(
+        vault
+            .keyring
+            .rewrap_dek(&other.binding(), &old, fresh.id())
+            .await
+            .is_err()
+    );
+}
