@@ -178,17 +178,47 @@ pub(crate) fn install_active(
     }
 }
 
-/// Counts one more DEK wrap against an active KEK, atomically, if it stays within
+/// Counts `wraps` more DEK wraps against an active KEK, atomically, if it stays within
 /// `max_wraps`. `false` means the KEK is retired or used up and must be replaced.
-pub(crate) fn claim_wrap(conn: &mut DbConnection, id: &str, max_wraps: u64) -> StoreResult<bool> {
+pub(crate) fn claim_wraps(
+    conn: &mut DbConnection,
+    id: &str,
+    wraps: u64,
+    max_wraps: u64,
+) -> StoreResult<bool> {
     let max = i64::try_from(max_wraps).unwrap_or(i64::MAX);
+    let wraps = i64::try_from(wraps).unwrap_or(i64::MAX);
     let claimed = diesel::update(
         keks::table
             .filter(keks::id.eq(id))
             .filter(keks::state.eq(KekStatus::Active.as_str()))
-            .filter(keks::wrap_count.lt(max)),
+            .filter(keks::wrap_count.le(max.saturating_sub(wraps))),
     )
-    .set(keks::wrap_count.eq(keks::wrap_count + 1))
+    .set(keks::wrap_count.eq(keks::wrap_count + wraps))
     .execute(conn)?;
     Ok(claimed == 1)
+}
+
+/// Replaces a KEK's record with one wrapped under another root key, provided it is
+/// still under `from_root`. The KEK is retired for new wraps: each root key's active
+/// KEK is one it started itself. `false` when another run moved it first.
+pub(crate) fn rewrap(
+    conn: &mut DbConnection,
+    id: &str,
+    from_root: &str,
+    to_root: &str,
+    wrapped: &[u8],
+) -> StoreResult<bool> {
+    let moved = diesel::update(
+        keks::table
+            .filter(keks::id.eq(id))
+            .filter(keks::root_key_id.eq(from_root)),
+    )
+    .set((
+        keks::root_key_id.eq(to_root),
+        keks::wrapped.eq(wrapped),
+        keks::state.eq(KekStatus::Retired.as_str()),
+    ))
+    .execute(conn)?;
+    Ok(moved == 1)
 }

@@ -12,6 +12,7 @@ mod error;
 mod keks;
 pub mod migrate;
 mod projects;
+mod rewrap;
 mod schema;
 mod secrets;
 mod settings;
@@ -32,6 +33,7 @@ pub use error::{Conflict, Entity, StoreError, StoreResult};
 pub use keks::{KekStatus, StoredKek};
 pub use migrate::MigrationState;
 pub use projects::{ListedProject, Member, Milestone, MilestoneRemoval, Project, ProjectRemoval};
+pub use rewrap::RewrapItem;
 pub use secrets::{
     ListCursor, MAX_PAGE_SIZE, NewSecret, NewValue, Page, Sealed, SecretQuery, SecretUpdate,
     VersionInfo,
@@ -423,7 +425,71 @@ impl Store {
     }
 
     pub async fn claim_kek_wrap(&self, id: String, max_wraps: u64) -> StoreResult<bool> {
-        self.run(move |conn| keks::claim_wrap(conn, &id, max_wraps))
+        self.claim_kek_wraps(id, 1, max_wraps).await
+    }
+
+    /// Claims `wraps` DEK wraps on an active KEK at once, within `max_wraps`.
+    pub async fn claim_kek_wraps(
+        &self,
+        id: String,
+        wraps: u64,
+        max_wraps: u64,
+    ) -> StoreResult<bool> {
+        self.run(move |conn| keks::claim_wraps(conn, &id, wraps, max_wraps))
+            .await
+    }
+
+    /// Replaces KEK `id`'s record with one wrapped under `to_root`, if it is still
+    /// under `from_root`; the KEK is retired for new wraps.
+    pub async fn rewrap_kek(
+        &self,
+        id: String,
+        from_root: String,
+        to_root: String,
+        wrapped: Vec<u8>,
+    ) -> StoreResult<bool> {
+        self.run(move |conn| keks::rewrap(conn, &id, &from_root, &to_root, &wrapped))
+            .await
+    }
+
+    /// Up to `limit` secret versions whose DEK is not under `kek`, after `after`.
+    pub async fn versions_outside_kek(
+        &self,
+        kek: String,
+        after: Option<(SecretId, Version)>,
+        limit: u32,
+    ) -> StoreResult<Vec<RewrapItem>> {
+        self.run(move |conn| rewrap::versions_outside(conn, &kek, after.as_ref(), limit))
+            .await
+    }
+
+    pub async fn count_versions_outside_kek(&self, kek: String) -> StoreResult<u64> {
+        self.run(move |conn| rewrap::count_outside(conn, &kek))
+            .await
+    }
+
+    /// Swaps in a rewrapped envelope if the version is still under `old_kek`.
+    pub async fn replace_envelope(
+        &self,
+        secret: SecretId,
+        version: Version,
+        old_kek: String,
+        new_kek: String,
+        envelope: Vec<u8>,
+    ) -> StoreResult<bool> {
+        self.run(move |conn| {
+            rewrap::replace_envelope(conn, &secret, version, &old_kek, &new_kek, &envelope)
+        })
+        .await
+    }
+
+    pub async fn setting(&self, name: &'static str) -> StoreResult<Option<String>> {
+        self.run(move |conn| settings::get(conn, name)).await
+    }
+
+    /// Stores a setting, or removes it with `None`.
+    pub async fn put_setting(&self, name: &'static str, value: Option<String>) -> StoreResult<()> {
+        self.run(move |conn| settings::put(conn, name, value.as_deref()))
             .await
     }
 

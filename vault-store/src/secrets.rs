@@ -183,7 +183,7 @@ fn targets_of(scope: &Scope) -> Vec<String> {
     }
 }
 
-fn owner_from_row(kind: &str, id: &str) -> StoreResult<Owner> {
+pub(crate) fn owner_from_row(kind: &str, id: &str) -> StoreResult<Owner> {
     let stored = StoreError::stored("secrets.owner_id");
     Ok(match kind {
         "user" => Owner::User(UserId::parse(id).map_err(stored)?),

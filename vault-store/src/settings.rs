@@ -44,3 +44,27 @@ pub(crate) fn get_or_insert(
         other => other,
     }
 }
+
+pub(crate) fn get(conn: &mut DbConnection, name: &str) -> StoreResult<Option<String>> {
+    Ok(vault_settings::table
+        .find(name)
+        .select(vault_settings::value)
+        .first(conn)
+        .optional()?)
+}
+
+/// Stores `value` under `name`, or removes the setting when `value` is `None`.
+pub(crate) fn put(conn: &mut DbConnection, name: &str, value: Option<&str>) -> StoreResult<()> {
+    write_transaction(conn, |conn| {
+        diesel::delete(vault_settings::table.find(name)).execute(conn)?;
+        if let Some(value) = value {
+            diesel::insert_into(vault_settings::table)
+                .values((
+                    vault_settings::name.eq(name),
+                    vault_settings::value.eq(value),
+                ))
+                .execute(conn)?;
+        }
+        Ok(())
+    })
+}

@@ -1,6 +1,7 @@
 //! KEK persistence: the `KekRepository` contract of vault-kms, held across processes by
 //! the database (the same cases as vault-kms's in-memory reference).
 
+use vault_core::{Scope, Version};
 use vault_store::{KekStatus, Store};
 
 use crate::on_both_backends;
@@ -12,6 +13,7 @@ on_both_backends!(
     each_root_key_has_its_own_active_kek,
     wraps_are_claimed_up_to_the_budget_and_never_on_a_retired_kek,
     racing_installs_leave_exactly_one_active_kek,
+    rewraps_move_keks_and_envelopes_by_compare_and_swap,
 );
 
 async fn install(store: &Store, id: &str, root: &str, replacing: Option<&str>) -> String {
@@ -172,4 +174,122 @@ async fn race_installs(store: &Store, root: &'static str, replacing: Option<Stri
         .collect();
     assert_eq!(actives.len(), 1);
     assert_eq!(actives[0].id, winners[0]);
+}
+
+async fn rewraps_move_keks_and_envelopes_by_compare_and_swap(db: TestDb) {
+    let store = db.open();
+    install(&store, "kek_old", "root-a", None).await;
+    // A batch claim stays within the budget as a whole.
+    assert_eq!(
+        store.claim_kek_wraps("kek_old".into(), 3, 4).await,
+        Ok(true)
+    );
+    assert_eq!(
+        store.claim_kek_wraps("kek_old".into(), 2, 4).await,
+        Ok(false)
+    );
+    assert_eq!(
+        store.claim_kek_wraps("kek_old".into(), 1, 4).await,
+        Ok(true)
+    );
+
+    // A KEK moves to another root key once, and is retired for new wraps there.
+    let moved = store
+        .rewrap_kek(
+            "kek_old".into(),
+            "root-a".into(),
+            "root-b".into(),
+            b"rewrapped".to_vec(),
+        )
+        .await;
+    assert_eq!(moved, Ok(true));
+    let again = store
+        .rewrap_kek(
+            "kek_old".into(),
+            "root-a".into(),
+            "root-b".into(),
+            b"twice".to_vec(),
+        )
+        .await;
+    assert_eq!(again, Ok(false), "already moved");
+    let kek = store
+        .kek("kek_old".into())
+        .await
+        .expect("reads")
+        .expect("kept");
+    assert_eq!(
+        (kek.root_key_id.as_str(), kek.state, kek.wrapped.as_slice()),
+        ("root-b", KekStatus::Retired, b"rewrapped".as_slice())
+    );
+
+    // Versions outside a KEK, in pages, each swapped once.
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        let created = store
+            .create_secret(user_secret("u1", &format!("S{n}"), Scope::All), audit())
+            .await
+            .expect("creates");
+        ids.push(created.id);
+    }
+    assert_eq!(
+        store.count_versions_outside_kek("kek_new".into()).await,
+        Ok(5)
+    );
+    let mut after = None;
+    let mut seen = 0;
+    loop {
+        let page = store
+            .versions_outside_kek("kek_new".into(), after.clone(), 2)
+            .await
+            .expect("lists");
+        let Some(last) = page.last() else { break };
+        after = Some((last.secret_id.clone(), last.version));
+        for item in &page {
+            assert_eq!(item.kek_id, "kek_test");
+            assert_eq!(item.version, Version::FIRST);
+            assert!(ids.contains(&item.secret_id));
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, 5);
+    let first = ids[0].clone();
+    let swap = |old: &str| {
+        store.replace_envelope(
+            first.clone(),
+            Version::FIRST,
+            old.into(),
+            "kek_new".into(),
+            b"moved".to_vec(),
+        )
+    };
+    assert_eq!(swap("kek_test").await, Ok(true));
+    assert_eq!(swap("kek_test").await, Ok(false), "moved already");
+    assert_eq!(
+        store.count_versions_outside_kek("kek_new".into()).await,
+        Ok(4)
+    );
+    let sealed = store
+        .sealed_version(first, Version::FIRST)
+        .await
+        .expect("reads");
+    assert_eq!(
+        (sealed.envelope.as_slice(), sealed.kek_id.as_str()),
+        (b"moved".as_slice(), "kek_new")
+    );
+
+    // Settings come and go.
+    assert_eq!(store.setting("dek_rewrap_target").await, Ok(None));
+    store
+        .put_setting("dek_rewrap_target", Some("kek_new".into()))
+        .await
+        .expect("sets");
+    assert_eq!(
+        store.setting("dek_rewrap_target").await,
+        Ok(Some("kek_new".into()))
+    );
+    store
+        .put_setting("dek_rewrap_target", None)
+        .await
+        .expect("clears");
+    assert_eq!(store.setting("dek_rewrap_target").await, Ok(None));
 }
