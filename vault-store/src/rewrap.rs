@@ -32,6 +32,17 @@ impl std::fmt::Debug for RewrapItem {
     }
 }
 
+#[derive(Queryable)]
+struct VersionRow {
+    secret_id: String,
+    version: i32,
+    owner_kind: String,
+    owner_id: String,
+    name: String,
+    kek_id: String,
+    envelope: Vec<u8>,
+}
+
 /// Up to `limit` versions not under `kek`, after `(secret id, version)`.
 pub(crate) fn versions_outside(
     conn: &mut DbConnection,
@@ -45,7 +56,7 @@ pub(crate) fn versions_outside(
             i32::try_from(version.get()).unwrap_or(i32::MAX),
         )
     });
-    let rows: Vec<(String, i32, String, String, String, String, Vec<u8>)> = secret_versions::table
+    let rows: Vec<VersionRow> = secret_versions::table
         .inner_join(secrets::table)
         .filter(secret_versions::kek_id.ne(kek))
         .filter(
