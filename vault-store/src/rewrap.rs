@@ -82,19 +82,17 @@ pub(crate) fn versions_outside(
         ))
         .load(conn)?;
     rows.into_iter()
-        .map(
-            |(id, version, owner_kind, owner_id, name, kek_id, envelope)| {
-                Ok(RewrapItem {
-                    secret_id: SecretId::parse(&id)
-                        .map_err(StoreError::stored("secret_versions.secret_id"))?,
-                    version: version_number("secret_versions.version", version)?,
-                    owner: owner_from_row(&owner_kind, &owner_id)?,
-                    name: SecretName::parse(&name).map_err(StoreError::stored("secrets.name"))?,
-                    kek_id,
-                    envelope,
-                })
-            },
-        )
+        .map(|row| {
+            Ok(RewrapItem {
+                secret_id: SecretId::parse(&row.secret_id)
+                    .map_err(StoreError::stored("secret_versions.secret_id"))?,
+                version: version_number("secret_versions.version", row.version)?,
+                owner: owner_from_row(&row.owner_kind, &row.owner_id)?,
+                name: SecretName::parse(&row.name).map_err(StoreError::stored("secrets.name"))?,
+                kek_id: row.kek_id,
+                envelope: row.envelope,
+            })
+        })
         .collect()
 }
 
