@@ -10,6 +10,7 @@ pub mod body;
 pub mod clock;
 pub mod error;
 pub mod kek_store;
+pub mod keys;
 pub mod metrics;
 pub mod routes;
 pub mod server;

@@ -14,8 +14,8 @@ use vault_api::audit::{Actor, AuditContext};
 use vault_api::clock::{Clock, SystemClock};
 use vault_api::routes::tokens::{TokenRequest, revoke_token};
 use vault_api::server::{self, DevData, NO_KEY_HELP, RootConfig, RootKeys};
-use vault_api::{AppState, verify};
-use vault_kms::KeyringConfig;
+use vault_api::{AppState, keys, verify};
+use vault_kms::{Keyring, KeyringConfig};
 use vault_store::{Store, StoreConfig};
 use zeroize::Zeroizing;
 
@@ -42,6 +42,42 @@ enum Command {
     /// Audit trail tools.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Key management: status, a new KEK, rewrapping (works while the server runs).
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Every KEK with its root key, state, wrap count and the DEKs it protects; the
+    /// configured root keys and which one is current.
+    Status {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[command(flatten)]
+        keys: KeyArgs,
+    },
+    /// Start a new KEK under the current root key; new writes use it at once.
+    Rotate {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[command(flatten)]
+        keys: KeyArgs,
+    },
+    /// Re-wrap every KEK not under the current root key; with --deks, also move every
+    /// data key under a fresh KEK. Resumable, idempotent, safe to interrupt.
+    Rewrap {
+        /// Also re-wrap every DEK under a fresh KEK (value ciphertexts stay as they are).
+        #[arg(long)]
+        deks: bool,
+        /// Pause between pages of 256 DEKs, to spare a busy database (e.g. 50ms).
+        #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
+        pause: Duration,
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[command(flatten)]
+        keys: KeyArgs,
+    },
 }
 
 #[derive(Args, Clone)]
@@ -255,6 +291,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Token(command) => token(command).await,
+        Command::Keys(command) => keys(command).await,
         Command::Audit(AuditCommand::Verify { database }) => {
             let store = open_store(&database).await?;
             match verify::verify_chain(&store).await? {
@@ -343,6 +380,146 @@ async fn token(command: TokenCommand) -> Result<ExitCode> {
             let revoked =
                 revoke_token(&store, &cli_audit(), id, &request_id, &Actor::cli()).await?;
             eprintln!("revoked token {}", revoked.id);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// The store and keyring the `keys` commands work on, checked as `serve` checks them.
+async fn open_keys(database: &DatabaseArgs, keys: &KeyArgs) -> Result<(Store, Arc<Keyring>)> {
+    let dev_key = match (database.dev, keys.root_provider) {
+        (true, RootProviderKind::Local) => Some(
+            DevData {
+                dir: database.data_dir.clone(),
+            }
+            .key()?,
+        ),
+        _ => None,
+    };
+    let root = keys.root_config(dev_key)?;
+    let store = open_store(database).await?;
+    let keyring =
+        server::open_keyring(&store, &root, Arc::new(SystemClock), keys.keyring_config()).await?;
+    Ok((store, keyring))
+}
+
+/// Progress on a terminal as a bar with counts and ETA; elsewhere as plain lines.
+fn progress_display() -> impl Fn(keys::Progress) + Sync {
+    use std::io::IsTerminal;
+    use std::sync::Mutex;
+    let terminal = std::io::stderr().is_terminal();
+    let bars: Mutex<Option<(&'static str, indicatif::ProgressBar)>> = Mutex::new(None);
+    let last_line = Mutex::new(std::time::Instant::now());
+    move |p: keys::Progress| {
+        if terminal {
+            let Ok(mut bars) = bars.lock() else { return };
+            let fresh = bars.as_ref().is_none_or(|(stage, _)| *stage != p.stage);
+            if fresh {
+                if let Some((_, old)) = bars.take() {
+                    old.finish();
+                }
+                let bar = indicatif::ProgressBar::new(p.total);
+                if let Ok(style) = indicatif::ProgressStyle::with_template(
+                    "{prefix:>5} [{bar:40}] {pos}/{len} ({percent}%) eta {eta}",
+                ) {
+                    bar.set_style(style.progress_chars("=> "));
+                }
+                bar.set_prefix(p.stage);
+                *bars = Some((p.stage, bar));
+            }
+            if let Some((_, bar)) = bars.as_ref() {
+                bar.set_position(p.done);
+                if p.done >= p.total {
+                    bar.finish();
+                }
+            }
+        } else {
+            let Ok(mut last) = last_line.lock() else {
+                return;
+            };
+            let due = last.elapsed() >= Duration::from_secs(2);
+            if p.done == 0 || p.done >= p.total || due {
+                eprintln!("rewrap {}: {}/{}", p.stage, p.done, p.total);
+                *last = std::time::Instant::now();
+            }
+        }
+    }
+}
+
+async fn keys(command: KeysCommand) -> Result<ExitCode> {
+    let request_id = vault_api::tokens::random_id("cli_")?;
+    match command {
+        KeysCommand::Status {
+            database,
+            keys: key_args,
+        } => {
+            let (store, keyring) = open_keys(&database, &key_args).await?;
+            let status = keys::status(&store, &keyring).await?;
+            println!("current root key: {}", status.current_root_key);
+            for root in &status.configured_root_keys[1..] {
+                println!("also configured:  {root}");
+            }
+            println!();
+            println!(
+                "{:<34} {:<8} {:>10} {:>8} {:<9} ROOT KEY",
+                "KEK", "STATE", "WRAPS", "DEKS", "OPENABLE"
+            );
+            for kek in status.keks {
+                let state = match kek.state {
+                    vault_store::KekStatus::Active => "active",
+                    vault_store::KekStatus::Retired => "retired",
+                };
+                println!(
+                    "{:<34} {:<8} {:>10} {:>8} {:<9} {}",
+                    kek.id,
+                    state,
+                    kek.wrap_count,
+                    kek.deks,
+                    if kek.openable { "yes" } else { "NO" },
+                    kek.root_key_id
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        KeysCommand::Rotate {
+            database,
+            keys: key_args,
+        } => {
+            let (store, keyring) = open_keys(&database, &key_args).await?;
+            let id = keys::rotate(&store, &keyring, &cli_audit(), &request_id).await?;
+            println!("new KEK {id} under root key {}", keyring.current_root_key());
+            Ok(ExitCode::SUCCESS)
+        }
+        KeysCommand::Rewrap {
+            deks,
+            pause,
+            database,
+            keys: key_args,
+        } => {
+            let (store, keyring) = open_keys(&database, &key_args).await?;
+            let display = progress_display();
+            let report = keys::rewrap(
+                &store,
+                &keyring,
+                keys::RewrapOptions { deks, pause },
+                &cli_audit(),
+                &request_id,
+                &display,
+            )
+            .await?;
+            println!(
+                "rewrapped {} KEK(s) under {}{}",
+                report.keks_moved,
+                keyring.current_root_key(),
+                if deks {
+                    format!(
+                        "; moved {} DEK(s) under a fresh KEK ({} gone or moved meanwhile)",
+                        report.deks_moved, report.deks_skipped
+                    )
+                } else {
+                    String::new()
+                }
+            );
             Ok(ExitCode::SUCCESS)
         }
     }

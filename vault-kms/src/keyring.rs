@@ -208,6 +208,11 @@ impl Keyring {
         self.root.current_key_id()
     }
 
+    /// Every configured root key, the current one first.
+    pub fn configured_root_keys(&self) -> Vec<RootKeyId> {
+        self.root.configured_key_ids()
+    }
+
     /// Whether KEKs wrapped under `key_id` can be unwrapped with the configured keys.
     pub fn holds_root_key(&self, key_id: &RootKeyId) -> bool {
         self.root.holds(key_id)

@@ -177,6 +177,13 @@ impl RootKeyProvider for LocalRootProvider {
         &self.current.id
     }
 
+    fn configured_key_ids(&self) -> Vec<RootKeyId> {
+        std::iter::once(&self.current)
+            .chain(&self.previous)
+            .map(|key| key.id.clone())
+            .collect()
+    }
+
     fn holds(&self, key_id: &RootKeyId) -> bool {
         self.key(key_id).is_some()
     }

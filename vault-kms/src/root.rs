@@ -22,6 +22,11 @@ pub trait RootKeyProvider: Send + Sync + 'static {
     /// Whether KEKs wrapped under `key_id` can be unwrapped here.
     fn holds(&self, key_id: &RootKeyId) -> bool;
 
+    /// Every root key configured here, the current one first.
+    fn configured_key_ids(&self) -> Vec<RootKeyId> {
+        vec![self.current_key_id().clone()]
+    }
+
     async fn wrap(
         &self,
         kek: &KekMaterial,
@@ -76,6 +81,18 @@ impl RootKeyProvider for LayeredRootProvider {
 
     fn holds(&self, key_id: &RootKeyId) -> bool {
         self.holder(key_id).is_some()
+    }
+
+    fn configured_key_ids(&self) -> Vec<RootKeyId> {
+        let mut ids = self.current.configured_key_ids();
+        for provider in &self.previous {
+            for id in provider.configured_key_ids() {
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
+            }
+        }
+        ids
     }
 
     async fn wrap(
