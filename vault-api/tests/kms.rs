@@ -1,0 +1,384 @@
+//! `vault-api serve` with `VAULT_ROOT_PROVIDER=aws-kms` against LocalStack's KMS, as
+//! real processes: a disabled key (problem codes, readiness, no partial map, recovery),
+//! no KMS call on warm resolutions, moving a local vault under KMS by rewrap, and two
+//! replicas on one PostgreSQL seeing each other's rotations at once. `cargo xtask test`
+//! starts LocalStack and sets `VAULT_TEST_KMS_ENDPOINT`.
+
+mod support;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_sdk_kms::Client;
+use aws_sdk_kms::config::{BehaviorVersion, Credentials, Region};
+use reqwest::Method;
+use serde_json::{Value, json};
+use support::{TestDb, TestServer};
+
+const BIN: &str = env!("CARGO_BIN_EXE_vault-api");
+
+fn endpoint() -> Option<String> {
+    match std::env::var("VAULT_TEST_KMS_ENDPOINT") {
+        Ok(url) => Some(url),
+        Err(_) if std::env::var("VAULT_TEST_REQUIRE_LOCALSTACK").as_deref() == Ok("1") => {
+            panic!("VAULT_TEST_REQUIRE_LOCALSTACK=1 but VAULT_TEST_KMS_ENDPOINT is not set")
+        }
+        Err(_) => {
+            eprintln!("skipped: set VAULT_TEST_KMS_ENDPOINT (cargo xtask test does)");
+            None
+        }
+    }
+}
+
+fn kms(url: &str) -> Client {
+    Client::from_conf(
+        aws_sdk_kms::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(url)
+            .credentials_provider(Credentials::new("test", "test", None, None, "localstack"))
+            .build(),
+    )
+}
+
+async fn new_key(client: &Client) -> String {
+    client
+        .create_key()
+        .send()
+        .await
+        .expect("creates a key")
+        .key_metadata()
+        .expect("metadata")
+        .arn()
+        .expect("arn")
+        .to_owned()
+}
+
+/// The vault-api binary with the standard AWS configuration pointed at LocalStack.
+fn vault(endpoint: &str, database_url: &str) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .env("DATABASE_URL", database_url)
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("ENCRYPTION_KEY")
+        .env_remove("ENCRYPTION_KEY_PREVIOUS")
+        .stdin(Stdio::null());
+    command
+}
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn serve(endpoint: &str, database_url: &str, kms_key: &str) -> Server {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port");
+    let child = vault(endpoint, database_url)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env("VAULT_ROOT_PROVIDER", "aws-kms")
+        .env("VAULT_KMS_KEY_ID", kms_key)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starts");
+    let server = Server {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if reqwest::get(format!("{}/healthz", server.base))
+            .await
+            .is_ok()
+        {
+            return server;
+        }
+        assert!(Instant::now() < deadline, "vault-api did not come up");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn token(endpoint: &str, database_url: &str, kind: &str, user: Option<&str>) -> String {
+    let mut command = vault(endpoint, database_url);
+    command.args(["token", "create", "--kind", kind]);
+    if let Some(user) = user {
+        command.args(["--user-id", user]);
+    }
+    let output = command.output().expect("runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+async fn call(
+    base: &str,
+    method: Method,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut request = reqwest::Client::new()
+        .request(method, format!("{base}{path}"))
+        .bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.expect("answers");
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("body");
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+async fn metric(base: &str, name: &str) -> f64 {
+    let text = reqwest::get(format!("{base}/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    text.lines()
+        .find(|line| line.starts_with(name) && !line.starts_with('#'))
+        .and_then(|line| line.split_whitespace().last())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{name} missing from\n{text}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disabled_kms_key_stops_the_vault_whole_and_it_recovers_once_enabled() {
+    let Some(endpoint) = endpoint() else { return };
+    let client = kms(&endpoint);
+    let key = new_key(&client).await;
+    let db = TestDb::sqlite();
+    let server = serve(&endpoint, &db.url, &key).await;
+    let orchestrator = token(&endpoint, &db.url, "orchestrator", None);
+    let alice = token(&endpoint, &db.url, "user", Some("alice"));
+    for (name, value) in [("FIRST", "first-value"), ("SECOND", "second-value")] {
+        let (status, body) = call(
+            &server.base,
+            Method::POST,
+            "/v1/secrets",
+            &alice,
+            Some(json!({"name": name, "value": value})),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let context = json!({"user_id": "alice", "profile_id": "p1"});
+    let resolve = || {
+        call(
+            &server.base,
+            Method::POST,
+            "/v1/resolve",
+            &orchestrator,
+            Some(context.clone()),
+        )
+    };
+    let (status, body) = resolve().await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["env"]["FIRST"], "first-value");
+
+    // Warm: resolutions make no root-key call at all.
+    let unwraps = metric(&server.base, "vault_root_unwraps_total").await;
+    let wraps = metric(&server.base, "vault_root_wraps_total").await;
+    for _ in 0..20 {
+        assert_eq!(resolve().await.0, 200);
+    }
+    assert_eq!(
+        metric(&server.base, "vault_root_unwraps_total").await,
+        unwraps
+    );
+    assert_eq!(metric(&server.base, "vault_root_wraps_total").await, wraps);
+
+    client
+        .disable_key()
+        .key_id(&key)
+        .send()
+        .await
+        .expect("disables");
+    let (status, ready) = call(&server.base, Method::GET, "/readyz", "", None).await;
+    assert_eq!(
+        (status, ready["ready"].as_bool()),
+        (503, Some(false)),
+        "{ready}"
+    );
+    assert_eq!(ready["root_key"], "disabled", "{ready}");
+    let (status, body) = resolve().await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["code"], "root_key_disabled", "{body}");
+    assert!(body.get("env").is_none(), "never a partial map: {body}");
+    assert!(!body.to_string().contains("first-value"));
+    let (status, body) = call(
+        &server.base,
+        Method::POST,
+        "/v1/secrets",
+        &alice,
+        Some(json!({"name": "THIRD", "value": "third-value"})),
+    )
+    .await;
+    // A new KEK cannot be started, nor the active one opened: nothing is written.
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (503, Some("root_key_disabled")),
+        "{body}"
+    );
+
+    client
+        .enable_key()
+        .key_id(&key)
+        .send()
+        .await
+        .expect("enables");
+    let (status, ready) = call(&server.base, Method::GET, "/readyz", "", None).await;
+    assert_eq!(
+        (status, ready["ready"].as_bool()),
+        (200, Some(true)),
+        "{ready}"
+    );
+    let (status, body) = resolve().await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["env"],
+        json!({"FIRST": "first-value", "SECOND": "second-value"})
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_local_vault_moves_under_kms_by_rewrap() {
+    let Some(endpoint) = endpoint() else { return };
+    let key = new_key(&kms(&endpoint)).await;
+    let local_key = support::test_key();
+    let seeded = TestServer::start_with(TestDb::sqlite(), local_key.clone(), &[]).await;
+    let (status, _) = seeded
+        .call(
+            Method::POST,
+            "/v1/secrets",
+            &seeded.operator,
+            Some(json!({"name": "CARRIED_OVER", "value": "sealed-locally", "user_id": "bob"})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let url = seeded.db.url.clone();
+
+    // KMS as the current root, the old local key only to open what it wrapped.
+    let rewrap = vault(&endpoint, &url)
+        .args(["keys", "rewrap"])
+        .env("VAULT_ROOT_PROVIDER", "aws-kms")
+        .env("VAULT_KMS_KEY_ID", &key)
+        .env("ENCRYPTION_KEY", local_key.as_str())
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&rewrap.stdout);
+    assert!(
+        rewrap.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&rewrap.stderr)
+    );
+    assert!(
+        stdout.contains("rewrapped 1 KEK(s) under arn:aws:kms:"),
+        "{stdout}"
+    );
+
+    // From now on KMS alone opens the vault.
+    let server = serve(&endpoint, &url, &key).await;
+    let orchestrator = token(&endpoint, &url, "orchestrator", None);
+    let (status, body) = call(
+        &server.base,
+        Method::POST,
+        "/v1/resolve",
+        &orchestrator,
+        Some(json!({"user_id": "bob", "profile_id": "p1"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["env"]["CARRIED_OVER"], "sealed-locally");
+    let status = vault(&endpoint, &url)
+        .args(["keys", "status"])
+        .env("VAULT_ROOT_PROVIDER", "aws-kms")
+        .env("VAULT_KMS_KEY_ID", &key)
+        .output()
+        .expect("runs");
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(status.status.success(), "{text}");
+    assert!(!text.contains(" NO "), "{text}");
+    assert!(
+        !text.contains("local:"),
+        "no KEK is left under the local key:\n{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_on_one_postgresql_see_each_others_rotations_at_once() {
+    let Some(endpoint) = endpoint() else { return };
+    let Some(db) = TestDb::postgres() else { return };
+    let key = new_key(&kms(&endpoint)).await;
+    let first = serve(&endpoint, &db.url, &key).await;
+    let second = serve(&endpoint, &db.url, &key).await;
+    let orchestrator = token(&endpoint, &db.url, "orchestrator", None);
+    let carol = token(&endpoint, &db.url, "user", Some("carol"));
+    let (status, created) = call(
+        &first.base,
+        Method::POST,
+        "/v1/secrets",
+        &carol,
+        Some(json!({"name": "SHARED", "value": "version-1"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().expect("id").to_owned();
+    let context = json!({"user_id": "carol", "profile_id": "p1"});
+    for round in 2..=4 {
+        let value = format!("version-{round}");
+        // Warm the second replica on the old value first.
+        let (_, before) = call(
+            &second.base,
+            Method::POST,
+            "/v1/resolve",
+            &orchestrator,
+            Some(context.clone()),
+        )
+        .await;
+        assert_eq!(before["env"]["SHARED"], format!("version-{}", round - 1));
+        let (status, _) = call(
+            &first.base,
+            Method::PATCH,
+            &format!("/v1/secrets/{id}"),
+            &carol,
+            Some(json!({"value": value})),
+        )
+        .await;
+        assert_eq!(status, 200);
+        let (status, after) = call(
+            &second.base,
+            Method::POST,
+            "/v1/resolve",
+            &orchestrator,
+            Some(context.clone()),
+        )
+        .await;
+        assert_eq!(status, 200, "{after}");
+        assert_eq!(
+            after["env"]["SHARED"], value,
+            "the very next resolution on the other replica"
+        );
+    }
+}
