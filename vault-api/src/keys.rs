@@ -32,6 +32,8 @@ pub struct KekLine {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KeyStatus {
+    /// What every KEK wrap is bound to (the KMS encryption context's `vault_instance`).
+    pub instance: String,
     pub current_root_key: String,
     pub configured_root_keys: Vec<String>,
     pub keks: Vec<KekLine>,
@@ -80,6 +82,7 @@ pub async fn status(store: &Store, keyring: &Keyring) -> ApiResult<KeyStatus> {
         })
         .collect();
     Ok(KeyStatus {
+        instance: keyring.instance().to_string(),
         current_root_key: keyring.current_root_key().to_string(),
         configured_root_keys: keyring
             .configured_root_keys()

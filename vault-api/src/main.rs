@@ -455,6 +455,7 @@ async fn keys(command: KeysCommand) -> Result<ExitCode> {
         } => {
             let (store, keyring) = open_keys(&database, &key_args).await?;
             let status = keys::status(&store, &keyring).await?;
+            println!("vault instance:   {}", status.instance);
             println!("current root key: {}", status.current_root_key);
             for root in &status.configured_root_keys[1..] {
                 println!("also configured:  {root}");
