@@ -50,6 +50,30 @@ async fn new_key(client: &Client) -> String {
         .to_owned()
 }
 
+/// A new KEK's material and what its root wrap is bound to.
+struct FreshKek {
+    id: KekId,
+    instance: VaultInstanceId,
+    material: KekMaterial,
+}
+
+impl FreshKek {
+    fn new() -> Self {
+        FreshKek {
+            id: KekId::generate().expect("id"),
+            instance: VaultInstanceId::generate().expect("id"),
+            material: KekMaterial::generate().expect("random"),
+        }
+    }
+
+    fn binding(&self) -> KekBinding<'_> {
+        KekBinding {
+            kek_id: &self.id,
+            instance: &self.instance,
+        }
+    }
+}
+
 struct Row {
     id: SecretId,
     owner: Owner,
@@ -190,14 +214,9 @@ async fn a_disabled_key_refuses_every_use_until_enabled_again() {
     let provider = AwsKmsProvider::with_client(kms.clone(), &key)
         .await
         .expect("connects");
-    let kek_id = KekId::generate().expect("id");
-    let instance = VaultInstanceId::generate().expect("id");
-    let binding = KekBinding {
-        kek_id: &kek_id,
-        instance: &instance,
-    };
-    let material = KekMaterial::generate().expect("random");
-    let wrapped = provider.wrap(&material, &binding).await.expect("wraps");
+    let kek = FreshKek::new();
+    let (binding, material) = (kek.binding(), &kek.material);
+    let wrapped = provider.wrap(material, &binding).await.expect("wraps");
     provider.check().await.expect("enabled");
 
     kms.disable_key()
@@ -210,7 +229,7 @@ async fn a_disabled_key_refuses_every_use_until_enabled_again() {
     assert!(disabled(&checked), "{checked:?}");
     let opened = provider.unwrap(&wrapped, &binding).await.map(|_| ());
     assert!(disabled(&opened), "{opened:?}");
-    let sealed = provider.wrap(&material, &binding).await.map(|_| ());
+    let sealed = provider.wrap(material, &binding).await.map(|_| ());
     assert!(disabled(&sealed), "{sealed:?}");
     let started = AwsKmsProvider::with_client(kms.clone(), &key)
         .await
@@ -222,7 +241,7 @@ async fn a_disabled_key_refuses_every_use_until_enabled_again() {
 
     kms.enable_key().key_id(&key).send().await.expect("enables");
     provider.check().await.expect("usable again");
-    assert!(provider.unwrap(&wrapped, &binding).await.expect("opens") == material);
+    assert!(provider.unwrap(&wrapped, &binding).await.expect("opens") == *material);
 }
 
 #[tokio::test]
@@ -233,14 +252,9 @@ async fn kms_side_rotation_keeps_every_wrap_readable() {
     let provider = AwsKmsProvider::with_client(kms.clone(), &key)
         .await
         .expect("connects");
-    let kek_id = KekId::generate().expect("id");
-    let instance = VaultInstanceId::generate().expect("id");
-    let binding = KekBinding {
-        kek_id: &kek_id,
-        instance: &instance,
-    };
-    let material = KekMaterial::generate().expect("random");
-    let before = provider.wrap(&material, &binding).await.expect("wraps");
+    let kek = FreshKek::new();
+    let (binding, material) = (kek.binding(), &kek.material);
+    let before = provider.wrap(material, &binding).await.expect("wraps");
     kms.enable_key_rotation()
         .key_id(&key)
         .send()
@@ -252,7 +266,7 @@ async fn kms_side_rotation_keeps_every_wrap_readable() {
         .await
         .expect("rotates");
     let after = provider
-        .wrap(&material, &binding)
+        .wrap(material, &binding)
         .await
         .expect("wraps after rotation");
     assert_eq!(
@@ -260,7 +274,7 @@ async fn kms_side_rotation_keeps_every_wrap_readable() {
         "the key's ARN stays; its material rotates"
     );
     for wrapped in [&before, &after] {
-        assert!(provider.unwrap(wrapped, &binding).await.expect("opens") == material);
+        assert!(provider.unwrap(wrapped, &binding).await.expect("opens") == *material);
     }
 }
 
@@ -305,17 +319,9 @@ async fn a_layered_provider_opens_local_keks_and_wraps_new_ones_under_kms() {
             .await
             .expect("connects"),
     );
-    let kek_id = KekId::generate().expect("id");
-    let instance = VaultInstanceId::generate().expect("id");
-    let binding = KekBinding {
-        kek_id: &kek_id,
-        instance: &instance,
-    };
-    let material = KekMaterial::generate().expect("random");
-    let old = local
-        .wrap(&material, &binding)
-        .await
-        .expect("wraps locally");
+    let kek = FreshKek::new();
+    let (binding, material) = (kek.binding(), &kek.material);
+    let old = local.wrap(material, &binding).await.expect("wraps locally");
     let layered = LayeredRootProvider::new(aws.clone(), vec![local.clone()]);
     assert_eq!(layered.current_key_id(), aws.current_key_id());
     assert!(
@@ -323,10 +329,10 @@ async fn a_layered_provider_opens_local_keks_and_wraps_new_ones_under_kms() {
             .unwrap(&old, &binding)
             .await
             .expect("opens the local wrap")
-            == material
+            == *material
     );
     let new = layered
-        .wrap(&material, &binding)
+        .wrap(material, &binding)
         .await
         .expect("wraps under KMS");
     assert_eq!(&new.key_id, aws.current_key_id());
