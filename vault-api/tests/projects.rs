@@ -1037,6 +1037,22 @@ async fn a_session_token_does_one_thing_in_one_context(db: TestDb) {
     assert_eq!(status, 204);
     let (status, _) = lookup(&server, &second, "FOR_P1").await;
     assert_eq!(status, 401, "ended");
+    // A day after it expired, the next session start purges the first one.
+    server
+        .clock
+        .advance(chrono::Duration::days(1) + chrono::Duration::seconds(1));
+    let rows_before = server
+        .db
+        .scalar("SELECT COUNT(*) FROM api_tokens WHERE kind = 'session'");
+    session_token(&server, json!({"user_id": "alice", "profile_id": "p1"})).await;
+    let rows_after = server
+        .db
+        .scalar("SELECT COUNT(*) FROM api_tokens WHERE kind = 'session'");
+    assert_eq!(
+        rows_after, rows_before,
+        "the session that expired a day ago went and a new one came; the ended one expires \
+         later and stays until then"
+    );
     // Only sessions end through /v1/sessions.
     let (_, tokens) = server
         .call(Method::GET, "/v1/tokens", &server.operator, None)

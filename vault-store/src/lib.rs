@@ -522,6 +522,12 @@ impl Store {
             .await
     }
 
+    /// Deletes session tokens that expired before `before`; returns how many.
+    pub async fn purge_expired_sessions(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        self.run(move |conn| tokens::purge_expired_sessions(conn, before))
+            .await
+    }
+
     pub async fn tokens(&self) -> StoreResult<Vec<StoredToken>> {
         self.run(tokens::list).await
     }

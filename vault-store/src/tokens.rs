@@ -224,3 +224,18 @@ pub(crate) fn list(conn: &mut DbConnection) -> StoreResult<Vec<StoredToken>> {
         .map(TokenRow::into_token)
         .collect()
 }
+
+/// Deletes session tokens that expired before `before`: they can never authenticate
+/// again, and sessions are minted by the thousand.
+pub(crate) fn purge_expired_sessions(
+    conn: &mut DbConnection,
+    before: DateTime<Utc>,
+) -> StoreResult<u64> {
+    let purged = diesel::delete(
+        api_tokens::table
+            .filter(api_tokens::kind.eq(TokenKind::Session.as_str()))
+            .filter(api_tokens::expires_at.lt(micros(before))),
+    )
+    .execute(conn)?;
+    Ok(purged as u64)
+}

@@ -98,6 +98,17 @@ pub async fn create(
         ));
     }
     let now = state.clock.now();
+    // Expired sessions can never authenticate again; a day's grace keeps them
+    // visible to whoever investigates a session that just ended.
+    match state
+        .store
+        .purge_expired_sessions(now - chrono::Duration::days(1))
+        .await
+    {
+        Ok(0) => {}
+        Ok(purged) => tracing::debug!(purged, "expired sessions purged"),
+        Err(error) => tracing::warn!(%error, "could not purge expired sessions"),
+    }
     let expires_at = now + chrono::Duration::seconds(i64::try_from(ttl).unwrap_or(i64::MAX));
     let binding = TokenBinding {
         user_id: Some(context.user().as_str().to_owned()),
