@@ -1,0 +1,384 @@
+//! The console's state and its one pure transition, `update(&mut App, Action)`, which
+//! returns the API calls to make. No I/O happens here, so every key sequence can be
+//! tested without a terminal or a server.
+
+use chrono::{DateTime, Utc};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use zeroize::Zeroizing;
+
+use crate::model::{ApiFailure, SecretRow, VersionRow};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tab {
+    UserSecrets,
+    WorkspaceKeys,
+    ProjectVault,
+}
+
+impl Tab {
+    pub const ALL: [Tab; 3] = [Tab::UserSecrets, Tab::WorkspaceKeys, Tab::ProjectVault];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Tab::UserSecrets => "User secrets",
+            Tab::WorkspaceKeys => "Workspace keys",
+            Tab::ProjectVault => "Project vault",
+        }
+    }
+
+    fn next(self) -> Tab {
+        match self {
+            Tab::UserSecrets => Tab::WorkspaceKeys,
+            Tab::WorkspaceKeys => Tab::ProjectVault,
+            Tab::ProjectVault => Tab::UserSecrets,
+        }
+    }
+}
+
+/// The new value being typed: never shown, zeroized when the modal closes.
+pub struct RotateModal {
+    pub secret_id: String,
+    pub name: String,
+    pub buffer: Zeroizing<String>,
+    pub confirming: bool,
+    pub error: Option<ApiFailure>,
+}
+
+pub struct DeleteModal {
+    pub secret_id: String,
+    pub name: String,
+    /// What the operator typed; deletion needs the secret's name.
+    pub typed: String,
+    pub error: Option<ApiFailure>,
+}
+
+pub enum Modal {
+    Help,
+    Rotate(RotateModal),
+    Delete(DeleteModal),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Status {
+    Loading,
+    Ready,
+    Failed(ApiFailure),
+}
+
+pub struct App {
+    pub tab: Tab,
+    pub rows: Vec<SecretRow>,
+    pub selected: usize,
+    pub filter: String,
+    pub filtering: bool,
+    pub detail: Option<Vec<VersionRow>>,
+    pub modal: Option<Modal>,
+    pub status: Status,
+    /// A one-line outcome of the last change (rotated, deleted).
+    pub notice: Option<String>,
+    pub now: DateTime<Utc>,
+    pub quit: bool,
+}
+
+/// Work for the I/O side: API calls whose answers come back as actions.
+pub enum Command {
+    Load(Tab),
+    LoadVersions {
+        secret_id: String,
+    },
+    Rotate {
+        secret_id: String,
+        value: Zeroizing<String>,
+    },
+    Delete {
+        secret_id: String,
+    },
+}
+
+impl std::fmt::Debug for Command {
+    /// Leaves the rotate value out.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Command::Load(tab) => write!(f, "Load({tab:?})"),
+            Command::LoadVersions { secret_id } => write!(f, "LoadVersions({secret_id})"),
+            Command::Rotate { secret_id, .. } => write!(f, "Rotate({secret_id}, [redacted])"),
+            Command::Delete { secret_id } => write!(f, "Delete({secret_id})"),
+        }
+    }
+}
+
+pub enum Action {
+    Key(KeyEvent),
+    /// Bracketed paste, into the rotate buffer when it is open.
+    Paste(Zeroizing<String>),
+    Loaded(Tab, Result<Vec<SecretRow>, ApiFailure>),
+    VersionsLoaded(String, Result<Vec<VersionRow>, ApiFailure>),
+    Rotated(Result<SecretRow, ApiFailure>),
+    Deleted(String, Result<(), ApiFailure>),
+    Tick(DateTime<Utc>),
+}
+
+impl App {
+    pub fn new(now: DateTime<Utc>) -> Self {
+        App {
+            tab: Tab::UserSecrets,
+            rows: Vec::new(),
+            selected: 0,
+            filter: String::new(),
+            filtering: false,
+            detail: None,
+            modal: None,
+            status: Status::Loading,
+            notice: None,
+            now,
+            quit: false,
+        }
+    }
+
+    /// The rows the filter keeps, in order.
+    pub fn visible(&self) -> Vec<&SecretRow> {
+        self.rows
+            .iter()
+            .filter(|r| r.matches(&self.filter))
+            .collect()
+    }
+
+    pub fn selected_row(&self) -> Option<&SecretRow> {
+        self.visible().get(self.selected).copied()
+    }
+
+    fn clamp(&mut self) {
+        let count = self.visible().len();
+        self.selected = self.selected.min(count.saturating_sub(1));
+    }
+}
+
+fn is_quit(key: &KeyEvent) -> bool {
+    key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c')
+}
+
+pub fn update(app: &mut App, action: Action) -> Vec<Command> {
+    match action {
+        Action::Key(key) if is_quit(&key) => {
+            app.modal = None;
+            app.quit = true;
+            Vec::new()
+        }
+        Action::Key(key) => match app.modal.take() {
+            Some(modal) => modal_key(app, modal, key),
+            None if app.filtering => {
+                filter_key(app, key);
+                Vec::new()
+            }
+            None => browse_key(app, key),
+        },
+        Action::Paste(text) => {
+            if let Some(Modal::Rotate(rotate)) = app.modal.as_mut()
+                && !rotate.confirming
+            {
+                rotate.buffer.push_str(&text);
+            }
+            Vec::new()
+        }
+        Action::Loaded(tab, result) => {
+            if tab == app.tab {
+                match result {
+                    Ok(rows) => {
+                        app.rows = rows;
+                        app.status = Status::Ready;
+                        app.clamp();
+                    }
+                    Err(failure) => app.status = Status::Failed(failure),
+                }
+            }
+            Vec::new()
+        }
+        Action::VersionsLoaded(id, result) => {
+            if app.selected_row().is_some_and(|r| r.id == id) {
+                match result {
+                    Ok(versions) => app.detail = Some(versions),
+                    Err(failure) => app.status = Status::Failed(failure),
+                }
+            }
+            Vec::new()
+        }
+        Action::Rotated(result) => match result {
+            Ok(row) => {
+                app.notice = Some(format!("{} is now at version {}", row.name, row.version));
+                if let Some(existing) = app.rows.iter_mut().find(|r| r.id == row.id) {
+                    *existing = row;
+                }
+                app.modal = None;
+                Vec::new()
+            }
+            Err(failure) => {
+                if let Some(Modal::Rotate(rotate)) = app.modal.as_mut() {
+                    rotate.error = Some(failure);
+                } else {
+                    app.status = Status::Failed(failure);
+                }
+                Vec::new()
+            }
+        },
+        Action::Deleted(id, result) => match result {
+            Ok(()) => {
+                let name = app.rows.iter().find(|r| r.id == id).map(|r| r.name.clone());
+                app.rows.retain(|r| r.id != id);
+                app.clamp();
+                app.modal = None;
+                app.detail = None;
+                app.notice = name.map(|n| format!("{n} deleted with every version"));
+                Vec::new()
+            }
+            Err(failure) => {
+                if let Some(Modal::Delete(delete)) = app.modal.as_mut() {
+                    delete.error = Some(failure);
+                } else {
+                    app.status = Status::Failed(failure);
+                }
+                Vec::new()
+            }
+        },
+        Action::Tick(now) => {
+            app.now = now;
+            Vec::new()
+        }
+    }
+}
+
+fn browse_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
+    let count = app.visible().len();
+    match key.code {
+        KeyCode::Char('q') => app.quit = true,
+        KeyCode::Char('j') | KeyCode::Down if app.selected + 1 < count => {
+            app.selected += 1;
+            app.detail = None;
+        }
+        KeyCode::Char('k') | KeyCode::Up => {
+            app.selected = app.selected.saturating_sub(1);
+            app.detail = None;
+        }
+        KeyCode::Char('g') | KeyCode::Home => app.selected = 0,
+        KeyCode::Char('G') | KeyCode::End => app.selected = count.saturating_sub(1),
+        KeyCode::Tab => return switch(app, app.tab.next()),
+        KeyCode::Char(c @ '1'..='3') => {
+            let index = usize::from(c as u8 - b'1');
+            return switch(app, Tab::ALL[index]);
+        }
+        KeyCode::Char('/') => app.filtering = true,
+        KeyCode::Char('?') => app.modal = Some(Modal::Help),
+        KeyCode::Char('r') => {
+            app.status = Status::Loading;
+            return vec![Command::Load(app.tab)];
+        }
+        KeyCode::Enter => {
+            if let Some(row) = app.selected_row() {
+                return vec![Command::LoadVersions {
+                    secret_id: row.id.clone(),
+                }];
+            }
+        }
+        KeyCode::Char('R') => {
+            if let Some(row) = app.selected_row() {
+                app.modal = Some(Modal::Rotate(RotateModal {
+                    secret_id: row.id.clone(),
+                    name: row.name.clone(),
+                    buffer: Zeroizing::new(String::new()),
+                    confirming: false,
+                    error: None,
+                }));
+            }
+        }
+        KeyCode::Char('d') => {
+            if let Some(row) = app.selected_row() {
+                app.modal = Some(Modal::Delete(DeleteModal {
+                    secret_id: row.id.clone(),
+                    name: row.name.clone(),
+                    typed: String::new(),
+                    error: None,
+                }));
+            }
+        }
+        KeyCode::Esc => app.detail = None,
+        _ => {}
+    }
+    Vec::new()
+}
+
+fn switch(app: &mut App, tab: Tab) -> Vec<Command> {
+    if tab == app.tab {
+        return Vec::new();
+    }
+    app.tab = tab;
+    app.rows.clear();
+    app.selected = 0;
+    app.detail = None;
+    app.status = Status::Loading;
+    vec![Command::Load(tab)]
+}
+
+fn filter_key(app: &mut App, key: KeyEvent) {
+    match key.code {
+        KeyCode::Esc => {
+            app.filter.clear();
+            app.filtering = false;
+        }
+        KeyCode::Enter => app.filtering = false,
+        KeyCode::Backspace => {
+            app.filter.pop();
+        }
+        KeyCode::Char(c) => app.filter.push(c),
+        _ => {}
+    }
+    app.selected = 0;
+    app.clamp();
+}
+
+fn modal_key(app: &mut App, modal: Modal, key: KeyEvent) -> Vec<Command> {
+    match modal {
+        Modal::Help => {
+            // Any key closes help; `?` toggles it.
+            Vec::new()
+        }
+        Modal::Rotate(mut rotate) => {
+            match (key.code, rotate.confirming) {
+                // Dropping the modal zeroizes the buffer.
+                (KeyCode::Esc, _) => return Vec::new(),
+                (KeyCode::Enter, false) if !rotate.buffer.is_empty() => rotate.confirming = true,
+                (KeyCode::Char('y'), true) => {
+                    let value = Zeroizing::new(std::mem::take(&mut *rotate.buffer));
+                    let secret_id = rotate.secret_id.clone();
+                    rotate.confirming = false;
+                    rotate.error = None;
+                    app.modal = Some(Modal::Rotate(rotate));
+                    return vec![Command::Rotate { secret_id, value }];
+                }
+                (KeyCode::Char('n'), true) => rotate.confirming = false,
+                (KeyCode::Backspace, false) => {
+                    rotate.buffer.pop();
+                }
+                (KeyCode::Char(c), false) => rotate.buffer.push(c),
+                _ => {}
+            }
+            app.modal = Some(Modal::Rotate(rotate));
+            Vec::new()
+        }
+        Modal::Delete(mut delete) => {
+            match key.code {
+                KeyCode::Esc => return Vec::new(),
+                KeyCode::Enter if delete.typed == delete.name => {
+                    let secret_id = delete.secret_id.clone();
+                    app.modal = Some(Modal::Delete(delete));
+                    return vec![Command::Delete { secret_id }];
+                }
+                KeyCode::Backspace => {
+                    delete.typed.pop();
+                }
+                KeyCode::Char(c) => delete.typed.push(c),
+                _ => {}
+            }
+            app.modal = Some(Modal::Delete(delete));
+            Vec::new()
+        }
+    }
+}

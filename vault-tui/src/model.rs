@@ -1,0 +1,78 @@
+//! What the console shows, as the API sends it: metadata and masked values only. No
+//! type here can hold a plaintext value; the one secret the console ever holds is the
+//! rotate buffer, which lives in `app.rs` and zeroizes itself.
+
+use chrono::{DateTime, Utc};
+
+/// One row of a browser tab: a user secret, a workspace key or a project entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SecretRow {
+    pub id: String,
+    /// `user:alice`, `workspace:acme`, `project:apollo`.
+    pub owner: String,
+    pub name: String,
+    /// `all`, `agents`, `project` or `milestone`.
+    pub scope: String,
+    /// Profile or milestone ids of a narrow scope.
+    pub targets: Vec<String>,
+    pub category: String,
+    pub masked: String,
+    pub version: u32,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Expiry {
+    Live,
+    /// Within seven days.
+    Soon,
+    Expired,
+}
+
+impl SecretRow {
+    pub fn expiry(&self, now: DateTime<Utc>) -> Expiry {
+        match self.expires_at {
+            Some(at) if at <= now => Expiry::Expired,
+            Some(at) if at - now <= chrono::Duration::days(7) => Expiry::Soon,
+            _ => Expiry::Live,
+        }
+    }
+
+    pub fn scope_label(&self) -> String {
+        if self.targets.is_empty() {
+            self.scope.clone()
+        } else {
+            format!("{}: {}", self.scope, self.targets.join(","))
+        }
+    }
+
+    /// Whether the `/` filter keeps this row: a case-insensitive match on name or owner.
+    pub fn matches(&self, filter: &str) -> bool {
+        let filter = filter.to_lowercase();
+        self.name.to_lowercase().contains(&filter) || self.owner.to_lowercase().contains(&filter)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VersionRow {
+    pub version: u32,
+    pub masked: String,
+    pub current: bool,
+    pub restored_from: Option<u32>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// How an API call failed, as the console shows it inline.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiFailure {
+    /// The problem+json `code`, or `unreachable` when no answer came.
+    pub code: String,
+    pub detail: String,
+}
+
+impl std::fmt::Display for ApiFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.detail)
+    }
+}

@@ -1,0 +1,229 @@
+//! Drawing the state: tabs, the secrets table (expired rows red, expiring within 7 days
+//! yellow), the detail pane with version history, modals, and the key-hint bar. Reads
+//! the `App` only; the rotate buffer is drawn as its length in dots, never its text.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{
+    Block, Borders, Cell, Clear, Paragraph, Row, Table, TableState, Tabs, Wrap,
+};
+
+use crate::app::{App, Modal, Status, Tab};
+use crate::model::Expiry;
+
+const HINTS: &str =
+    "q quit  ? help  ↑↓/jk move  Tab switch  / filter  Enter detail  R rotate  d delete  r reload";
+
+pub fn render(app: &App, frame: &mut Frame) {
+    let [tabs_area, body, status_area, hints_area] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(3),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(frame.area());
+
+    let selected = Tab::ALL.iter().position(|t| *t == app.tab).unwrap_or(0);
+    frame.render_widget(
+        Tabs::new(Tab::ALL.iter().map(|t| t.title()))
+            .select(selected)
+            .highlight_style(Style::new().add_modifier(Modifier::BOLD | Modifier::REVERSED)),
+        tabs_area,
+    );
+
+    match &app.detail {
+        Some(_) => {
+            let [table_area, detail_area] =
+                Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)])
+                    .areas(body);
+            table(app, frame, table_area);
+            detail(app, frame, detail_area);
+        }
+        None => table(app, frame, body),
+    }
+
+    frame.render_widget(Paragraph::new(status_line(app)), status_area);
+    frame.render_widget(
+        Paragraph::new(HINTS).style(Style::new().fg(Color::DarkGray)),
+        hints_area,
+    );
+
+    match &app.modal {
+        Some(Modal::Help) => help(frame),
+        Some(Modal::Rotate(rotate)) => {
+            let area = centered(frame.area(), 60, 9);
+            let mut lines = vec![
+                Line::from(format!("New value for {}", rotate.name)),
+                Line::from(""),
+                // The length only; the text never reaches the screen.
+                Line::from(format!(
+                    "value: {}",
+                    "•".repeat(rotate.buffer.chars().count().min(40))
+                )),
+                Line::from(""),
+            ];
+            lines.push(Line::from(if rotate.confirming {
+                "Rotate now? y yes · n back · Esc cancel"
+            } else {
+                "Enter confirm · Esc cancel (paste works)"
+            }));
+            if let Some(error) = &rotate.error {
+                lines.push(Line::styled(error.to_string(), Style::new().fg(Color::Red)));
+            }
+            modal(frame, area, " Rotate ", lines);
+        }
+        Some(Modal::Delete(delete)) => {
+            let area = centered(frame.area(), 64, 9);
+            let mut lines = vec![
+                Line::from(format!("Delete {} and every version?", delete.name)),
+                Line::from("Type its name to confirm:"),
+                Line::from(format!("> {}", delete.typed)),
+                Line::from(""),
+                Line::from("Enter delete · Esc cancel"),
+            ];
+            if let Some(error) = &delete.error {
+                lines.push(Line::styled(error.to_string(), Style::new().fg(Color::Red)));
+            }
+            modal(frame, area, " Delete ", lines);
+        }
+        None => {}
+    }
+}
+
+fn status_line(app: &App) -> Line<'_> {
+    if app.filtering || !app.filter.is_empty() {
+        return Line::from(format!("/{}", app.filter));
+    }
+    match &app.status {
+        Status::Loading => Line::styled("loading…", Style::new().fg(Color::Cyan)),
+        Status::Failed(failure) => Line::styled(failure.to_string(), Style::new().fg(Color::Red)),
+        Status::Ready => Line::from(app.notice.clone().unwrap_or_default()),
+    }
+}
+
+fn table(app: &App, frame: &mut Frame, area: Rect) {
+    let visible = app.visible();
+    let rows = visible.iter().map(|row| {
+        let style = match row.expiry(app.now) {
+            Expiry::Expired => Style::new().fg(Color::Red),
+            Expiry::Soon => Style::new().fg(Color::Yellow),
+            Expiry::Live => Style::new(),
+        };
+        Row::new(vec![
+            Cell::from(row.name.clone()),
+            Cell::from(row.owner.clone()),
+            Cell::from(row.scope_label()),
+            Cell::from(row.category.clone()),
+            Cell::from(row.masked.clone()),
+            Cell::from(format!("v{}", row.version)),
+            Cell::from(
+                row.expires_at
+                    .map_or_else(|| "-".to_owned(), |at| at.format("%Y-%m-%d").to_string()),
+            ),
+            Cell::from(row.updated_at.format("%Y-%m-%d %H:%M").to_string()),
+        ])
+        .style(style)
+    });
+    let header = Row::new([
+        "NAME", "OWNER", "SCOPE", "CATEGORY", "MASKED", "VER", "EXPIRES", "UPDATED",
+    ])
+    .style(Style::new().add_modifier(Modifier::BOLD));
+    let widths = [
+        Constraint::Min(12),
+        Constraint::Min(10),
+        Constraint::Min(8),
+        Constraint::Length(12),
+        Constraint::Length(12),
+        Constraint::Length(4),
+        Constraint::Length(10),
+        Constraint::Length(16),
+    ];
+    let title = format!(" {} ({}) ", app.tab.title(), visible.len());
+    let table = Table::new(rows, widths)
+        .header(header)
+        .block(Block::new().borders(Borders::ALL).title(title))
+        .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED));
+    let mut state =
+        TableState::default().with_selected((!visible.is_empty()).then_some(app.selected));
+    frame.render_stateful_widget(table, area, &mut state);
+}
+
+fn detail(app: &App, frame: &mut Frame, area: Rect) {
+    let mut lines = Vec::new();
+    if let Some(row) = app.selected_row() {
+        lines.push(Line::from(Span::styled(
+            row.name.clone(),
+            Style::new().add_modifier(Modifier::BOLD),
+        )));
+        lines.push(Line::from(format!("id       {}", row.id)));
+        lines.push(Line::from(format!("owner    {}", row.owner)));
+        lines.push(Line::from(format!("scope    {}", row.scope_label())));
+        lines.push(Line::from(format!("category {}", row.category)));
+        lines.push(Line::from(format!("masked   {}", row.masked)));
+        lines.push(Line::from(""));
+        lines.push(Line::from("versions"));
+    }
+    for version in app.detail.iter().flatten() {
+        lines.push(Line::from(format!(
+            "{} v{:<3} {:<12} {}{}",
+            if version.current { "*" } else { " " },
+            version.version,
+            version.masked,
+            version.created_at.format("%Y-%m-%d %H:%M"),
+            version
+                .restored_from
+                .map(|v| format!(" (from v{v})"))
+                .unwrap_or_default()
+        )));
+    }
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(Block::new().borders(Borders::ALL).title(" Detail ")),
+        area,
+    );
+}
+
+fn help(frame: &mut Frame) {
+    let area = centered(frame.area(), 56, 16);
+    let lines = [
+        "↑ ↓ j k      move",
+        "g G          first, last",
+        "Tab 1 2 3    switch tab",
+        "/            filter by name or owner",
+        "Enter        detail and version history",
+        "Esc          close detail, cancel",
+        "R            rotate (hidden input)",
+        "d            delete (type the name)",
+        "r            reload",
+        "?            this help",
+        "q Ctrl-C     quit",
+    ]
+    .into_iter()
+    .map(Line::from)
+    .collect();
+    modal(frame, area, " Keys ", lines);
+}
+
+fn modal(frame: &mut Frame, area: Rect, title: &str, lines: Vec<Line<'_>>) {
+    frame.render_widget(Clear, area);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(Block::new().borders(Borders::ALL).title(title.to_owned())),
+        area,
+    );
+}
+
+fn centered(outer: Rect, width: u16, height: u16) -> Rect {
+    let width = width.min(outer.width);
+    let height = height.min(outer.height);
+    Rect {
+        x: outer.x + (outer.width - width) / 2,
+        y: outer.y + (outer.height - height) / 2,
+        width,
+        height,
+    }
+}

@@ -1,0 +1,289 @@
+//! The console without a terminal or a server: key sequences through `update`, and
+//! every screen and modal rendered on ratatui's `TestBackend` and snapshotted.
+
+use chrono::{DateTime, TimeZone, Utc};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use zeroize::Zeroizing;
+
+use crate::app::{Action, App, Command, Modal, Tab, update};
+use crate::model::{ApiFailure, SecretRow, VersionRow};
+use crate::render::render;
+
+/// A value the API would never send; fed where only the operator types it.
+const MARKER: &str = "PLAINTEXT-MARKER-93c1";
+
+fn at(days: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2027, 1, 15, 8, 0, 0)
+        .single()
+        .expect("valid")
+        + chrono::Duration::days(days)
+}
+
+fn row(n: usize, name: &str, expires_in_days: Option<i64>) -> SecretRow {
+    SecretRow {
+        id: format!("sec_{n:021}"),
+        owner: format!("user:u{n}"),
+        name: name.to_owned(),
+        scope: if n.is_multiple_of(2) {
+            "all".into()
+        } else {
+            "agents".into()
+        },
+        targets: if n.is_multiple_of(2) {
+            Vec::new()
+        } else {
+            vec!["prof_ci".into()]
+        },
+        category: "other".into(),
+        masked: "sk-****abc".into(),
+        version: n as u32 + 1,
+        expires_at: expires_in_days.map(at),
+        updated_at: at(-3),
+    }
+}
+
+fn loaded_app() -> App {
+    let mut app = App::new(at(0));
+    let rows = vec![
+        row(0, "STRIPE_KEY", None),
+        row(1, "GITHUB_TOKEN", Some(3)),
+        row(2, "OLD_WEBHOOK", Some(-1)),
+        row(3, "OPENAI_API_KEY", None),
+    ];
+    update(&mut app, Action::Loaded(Tab::UserSecrets, Ok(rows)));
+    app
+}
+
+fn key(code: KeyCode) -> Action {
+    Action::Key(KeyEvent::new(code, KeyModifiers::NONE))
+}
+
+fn press(app: &mut App, keys: &str) -> Vec<Command> {
+    keys.chars()
+        .flat_map(|c| update(app, key(KeyCode::Char(c))))
+        .collect()
+}
+
+fn screen(app: &App, width: u16, height: u16) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("terminal");
+    terminal.draw(|frame| render(app, frame)).expect("draws");
+    terminal.backend().to_string()
+}
+
+#[test]
+fn browsing_moves_filters_and_switches_tabs() {
+    let mut app = loaded_app();
+    press(&mut app, "jj");
+    assert_eq!(
+        app.selected_row().map(|r| r.name.as_str()),
+        Some("OLD_WEBHOOK")
+    );
+    press(&mut app, "kkk");
+    assert_eq!(app.selected, 0, "never above the first row");
+    press(&mut app, "G");
+    assert_eq!(app.selected, 3);
+    press(&mut app, "/");
+    press(&mut app, "token");
+    assert!(app.filtering);
+    update(&mut app, key(KeyCode::Enter));
+    assert_eq!(app.visible().len(), 1);
+    assert_eq!(
+        app.selected_row().map(|r| r.name.as_str()),
+        Some("GITHUB_TOKEN")
+    );
+    // Owners match too; Esc in the filter clears it.
+    press(&mut app, "/");
+    update(&mut app, key(KeyCode::Esc));
+    assert_eq!(app.visible().len(), 4);
+    let commands = update(&mut app, key(KeyCode::Tab));
+    assert_eq!(app.tab, Tab::WorkspaceKeys);
+    assert!(matches!(
+        commands.as_slice(),
+        [Command::Load(Tab::WorkspaceKeys)]
+    ));
+    let commands = press(&mut app, "3");
+    assert!(matches!(
+        commands.as_slice(),
+        [Command::Load(Tab::ProjectVault)]
+    ));
+    // An answer for a tab no longer shown is dropped.
+    update(
+        &mut app,
+        Action::Loaded(Tab::UserSecrets, Ok(vec![row(9, "LATE", None)])),
+    );
+    assert!(app.rows.is_empty());
+    press(&mut app, "q");
+    assert!(app.quit);
+}
+
+#[test]
+fn rotating_takes_hidden_input_confirms_and_zeroizes_on_cancel() {
+    let mut app = loaded_app();
+    press(&mut app, "R");
+    assert!(matches!(app.modal, Some(Modal::Rotate(_))));
+    press(&mut app, "abc");
+    update(&mut app, Action::Paste(Zeroizing::new("-pasted".into())));
+    update(&mut app, key(KeyCode::Backspace));
+    let Some(Modal::Rotate(rotate)) = &app.modal else {
+        panic!("rotate modal")
+    };
+    assert_eq!(rotate.buffer.as_str(), "abc-paste");
+    update(&mut app, key(KeyCode::Enter));
+    let commands = press(&mut app, "y");
+    match commands.as_slice() {
+        [Command::Rotate { secret_id, value }] => {
+            assert_eq!(secret_id, "sec_000000000000000000000");
+            assert_eq!(value.as_str(), "abc-paste");
+            assert!(!format!("{:?}", commands[0]).contains("abc-paste"));
+        }
+        other => panic!("expected one rotation, got {other:?}"),
+    }
+    // The buffer left the modal with the command.
+    let Some(Modal::Rotate(rotate)) = &app.modal else {
+        panic!("rotate modal stays open until the answer")
+    };
+    assert!(rotate.buffer.is_empty());
+    let mut rotated = row(0, "STRIPE_KEY", None);
+    rotated.version = 2;
+    update(&mut app, Action::Rotated(Ok(rotated)));
+    assert!(app.modal.is_none());
+    assert_eq!(
+        app.notice.as_deref(),
+        Some("STRIPE_KEY is now at version 2")
+    );
+
+    // Errors stay inline; Esc cancels and drops the buffer.
+    press(&mut app, "R");
+    press(&mut app, "xyz");
+    update(&mut app, key(KeyCode::Enter));
+    press(&mut app, "y");
+    update(
+        &mut app,
+        Action::Rotated(Err(ApiFailure {
+            code: "root_key_disabled".into(),
+            detail: "the vault's root key is disabled".into(),
+        })),
+    );
+    assert!(screen(&app, 80, 24).contains("root_key_disabled"));
+    update(&mut app, key(KeyCode::Esc));
+    assert!(app.modal.is_none());
+}
+
+#[test]
+fn deleting_needs_the_name_typed() {
+    let mut app = loaded_app();
+    press(&mut app, "d");
+    update(&mut app, key(KeyCode::Enter));
+    assert!(
+        matches!(app.modal, Some(Modal::Delete(_))),
+        "nothing typed yet"
+    );
+    let commands = press(&mut app, "STRIPE_KE");
+    assert!(commands.is_empty());
+    assert!(
+        update(&mut app, key(KeyCode::Enter)).is_empty(),
+        "not the whole name"
+    );
+    press(&mut app, "Y");
+    let commands = update(&mut app, key(KeyCode::Enter));
+    assert!(
+        matches!(commands.as_slice(), [Command::Delete { secret_id }] if secret_id.ends_with("000"))
+    );
+    update(
+        &mut app,
+        Action::Deleted("sec_000000000000000000000".into(), Ok(())),
+    );
+    assert_eq!(app.rows.len(), 3);
+    assert_eq!(
+        app.notice.as_deref(),
+        Some("STRIPE_KEY deleted with every version")
+    );
+}
+
+#[test]
+fn ctrl_c_quits_from_anywhere() {
+    let mut app = loaded_app();
+    press(&mut app, "R");
+    update(
+        &mut app,
+        Action::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+    );
+    assert!(app.quit);
+    assert!(app.modal.is_none());
+}
+
+#[test]
+fn no_screen_ever_shows_a_typed_value() {
+    let mut app = loaded_app();
+    press(&mut app, "R");
+    update(&mut app, Action::Paste(Zeroizing::new(MARKER.into())));
+    for (width, height) in [(80, 24), (160, 40), (40, 12)] {
+        let text = screen(&app, width, height);
+        assert!(!text.contains("MARKER"), "{text}");
+        assert!(!text.contains("93c1"), "{text}");
+    }
+    update(&mut app, key(KeyCode::Enter));
+    assert!(!screen(&app, 80, 24).contains("MARKER"));
+}
+
+#[test]
+fn screens_at_80_by_24() {
+    let mut app = loaded_app();
+    insta::assert_snapshot!("browser_80x24", screen(&app, 80, 24));
+    press(&mut app, "j");
+    update(&mut app, key(KeyCode::Enter));
+    update(
+        &mut app,
+        Action::VersionsLoaded(
+            "sec_000000000000000000001".into(),
+            Ok(vec![
+                VersionRow {
+                    version: 2,
+                    masked: "****".into(),
+                    current: true,
+                    restored_from: Some(1),
+                    created_at: at(-3),
+                },
+                VersionRow {
+                    version: 1,
+                    masked: "****".into(),
+                    current: false,
+                    restored_from: None,
+                    created_at: at(-9),
+                },
+            ]),
+        ),
+    );
+    insta::assert_snapshot!("detail_80x24", screen(&app, 80, 24));
+    press(&mut app, "?");
+    insta::assert_snapshot!("help_80x24", screen(&app, 80, 24));
+    update(&mut app, key(KeyCode::Esc));
+    press(&mut app, "R");
+    press(&mut app, "secret");
+    insta::assert_snapshot!("rotate_80x24", screen(&app, 80, 24));
+    update(&mut app, key(KeyCode::Esc));
+    press(&mut app, "d");
+    press(&mut app, "GITHUB");
+    insta::assert_snapshot!("delete_80x24", screen(&app, 80, 24));
+}
+
+#[test]
+fn screens_wide_and_while_loading_or_failing() {
+    let mut app = loaded_app();
+    insta::assert_snapshot!("browser_160x30", screen(&app, 160, 30));
+    press(&mut app, "r");
+    insta::assert_snapshot!("loading_80x24", screen(&app, 80, 24));
+    update(
+        &mut app,
+        Action::Loaded(
+            Tab::UserSecrets,
+            Err(ApiFailure {
+                code: "unreachable".into(),
+                detail: "vault-api at http://127.0.0.1:8200 did not answer".into(),
+            }),
+        ),
+    );
+    insta::assert_snapshot!("failed_80x24", screen(&app, 80, 24));
+}
