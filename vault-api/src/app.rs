@@ -57,6 +57,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(secrets::versions))
         .routes(routes!(secrets::rollback))
         .routes(routes!(workspaces::list_admins))
+        .routes(routes!(workspaces::list_all_keys))
         .routes(routes!(workspaces::put_admin, workspaces::remove_admin))
         .routes(routes!(workspaces::create_key, workspaces::list_keys))
         .routes(routes!(
@@ -142,6 +143,7 @@ fn action_of(method: &str, route: &str) -> String {
         ("GET", "/v1/secrets/{id}/versions") => "secret.versions",
         ("POST", "/v1/secrets/{id}/rollback") => "secret.rollback",
         ("GET", "/v1/workspaces/{wid}/admins") => "workspace.admin.list",
+        ("GET", "/v1/workspace-keys") => "secret.list",
         ("PUT", "/v1/workspaces/{wid}/admins/{user_id}") => "workspace.admin.put",
         ("DELETE", "/v1/workspaces/{wid}/admins/{user_id}") => "workspace.admin.remove",
         ("POST", "/v1/workspaces/{wid}/keys") | ("POST", "/v1/projects/{pid}/vault") => {

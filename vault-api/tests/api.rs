@@ -228,7 +228,8 @@ async fn every_token_kind_meets_the_routes_it_may_use(db: TestDb) {
             Method::GET,
             "/v1/secrets".into(),
             None,
-            [false, false, true],
+            // Operators list every user's secrets; the orchestrator must name a user.
+            [true, false, true],
         ),
         (
             Method::GET,
@@ -427,6 +428,41 @@ async fn another_users_secret_is_invisible(db: TestDb) {
         .resolve(json!({"user_id": "alice", "profile_id": "p"}))
         .await;
     assert_eq!(resolved["env"]["A"], "alice-secret-value");
+    // Operators browse every user's secrets (masked); the orchestrator must name one.
+    let (status, _) = server
+        .call(
+            Method::POST,
+            "/v1/secrets",
+            &bob,
+            Some(json!({"name": "B", "value": "bob-secret-value"})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (status, everyone) = server
+        .call(Method::GET, "/v1/secrets", &server.operator, None)
+        .await;
+    assert_eq!(status, 200, "{everyone}");
+    let owners: Vec<(&str, &str)> = everyone["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().expect("name"),
+                s["user_id"].as_str().expect("user"),
+            )
+        })
+        .collect();
+    assert_eq!(owners, [("A", "alice"), ("B", "bob")]);
+    assert!(!everyone.to_string().contains("secret-value"));
+    let (status, body) = server
+        .call(Method::GET, "/v1/secrets", &server.orchestrator, None)
+        .await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (422, Some("user_id")),
+        "{body}"
+    );
 }
 
 async fn bad_input_names_the_field_and_changes_nothing(db: TestDb) {
@@ -864,6 +900,7 @@ async fn the_openapi_document_lists_every_route(db: TestDb) {
         ("/v1/secrets/{id}/versions", "get"),
         ("/v1/secrets/{id}/rollback", "post"),
         ("/v1/workspaces/{wid}/admins", "get"),
+        ("/v1/workspace-keys", "get"),
         ("/v1/workspaces/{wid}/admins/{user_id}", "put"),
         ("/v1/workspaces/{wid}/admins/{user_id}", "delete"),
         ("/v1/workspaces/{wid}/keys", "post"),

@@ -1193,6 +1193,16 @@ async fn workspace_keys_belong_to_operators_and_workspace_admins(db: TestDb) {
         .await;
     assert_eq!(status, 200);
     assert_no_marker("list", &listed);
+    let (status, every_key) = server
+        .call(Method::GET, "/v1/workspace-keys", &server.operator, None)
+        .await;
+    assert_eq!(status, 200, "{every_key}");
+    assert_eq!(every_key["data"][0]["workspace_id"], "acme");
+    assert_no_marker("every key", &every_key);
+    let (status, _) = server
+        .call(Method::GET, "/v1/workspace-keys", &wanda, None)
+        .await;
+    assert_eq!(status, 403, "operators only");
     let (_, admins) = server
         .call(
             Method::GET,

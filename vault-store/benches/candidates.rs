@@ -245,7 +245,7 @@ fn bench(c: &mut Criterion) {
     )
     .expect("valid context");
     let page = SecretQuery {
-        owner: Owner::User(UserId::parse(HOT_USER).expect("valid")),
+        owner: Owner::User(UserId::parse(HOT_USER).expect("valid")).into(),
         name_prefix: None,
         category: None,
         expired: None,

@@ -35,8 +35,8 @@ pub use migrate::MigrationState;
 pub use projects::{ListedProject, Member, Milestone, MilestoneRemoval, Project, ProjectRemoval};
 pub use rewrap::RewrapItem;
 pub use secrets::{
-    ListCursor, MAX_PAGE_SIZE, NewSecret, NewValue, Page, Sealed, SecretQuery, SecretUpdate,
-    VersionInfo,
+    ListCursor, ListOwner, MAX_PAGE_SIZE, NewSecret, NewValue, Page, Sealed, SecretQuery,
+    SecretUpdate, VersionInfo,
 };
 pub use tokens::{NewToken, StoredToken, TOKEN_HASH_BYTES, TokenBinding, TokenKind};
 pub use workspaces::WorkspaceAdmin;

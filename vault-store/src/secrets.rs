@@ -107,9 +107,23 @@ impl ListCursor {
 
 pub const MAX_PAGE_SIZE: u32 = 200;
 
+/// Whose secrets a list page holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ListOwner {
+    One(Owner),
+    /// Every owner of this kind (operators browsing everything).
+    EveryOf(OwnerKind),
+}
+
+impl From<Owner> for ListOwner {
+    fn from(owner: Owner) -> Self {
+        ListOwner::One(owner)
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct SecretQuery {
-    pub owner: Owner,
+    pub owner: ListOwner,
     pub name_prefix: Option<String>,
     pub category: Option<Category>,
     /// `Some(true)`: only expired; `Some(false)`: only live.
@@ -471,12 +485,16 @@ pub(crate) fn list(conn: &mut DbConnection, query: &SecretQuery) -> StoreResult<
     }
     read_transaction(conn, |conn| {
         let mut sql = secrets::table
-            .filter(secrets::owner_kind.eq(query.owner.kind().as_str()))
-            .filter(secrets::owner_id.eq(query.owner.id()))
             .select(SecretRow::as_select())
             .order((secrets::name.asc(), secrets::id.asc()))
             .limit(i64::from(query.limit) + 1)
             .into_boxed();
+        sql = match &query.owner {
+            ListOwner::One(owner) => sql
+                .filter(secrets::owner_kind.eq(owner.kind().as_str()))
+                .filter(secrets::owner_id.eq(owner.id().to_owned())),
+            ListOwner::EveryOf(kind) => sql.filter(secrets::owner_kind.eq(kind.as_str())),
+        };
         if let Some(prefix) = &query.name_prefix {
             // '~' sorts after every character a name may hold, so [prefix, prefix~) is
             // exactly the names that start with prefix, and an index range.

@@ -16,7 +16,7 @@ use vault_core::{
 };
 use vault_kms::SealBinding;
 use vault_store::{
-    Conflict, ListCursor, MAX_PAGE_SIZE, NewSecret, NewValue, Page, Sealed, SecretQuery,
+    Conflict, ListCursor, ListOwner, MAX_PAGE_SIZE, NewSecret, NewValue, Page, Sealed, SecretQuery,
     SecretUpdate, StoreError,
 };
 
@@ -393,7 +393,7 @@ pub(crate) async fn create(
 /// One page of `owner`'s secrets, with each one's masked current value.
 pub(crate) async fn list(
     state: &AppState,
-    owner: Owner,
+    owner: impl Into<ListOwner>,
     filter: ListFilter,
 ) -> ApiResult<(
     Page<SecretMeta>,
@@ -415,7 +415,7 @@ pub(crate) async fn list(
     let page = state
         .store
         .list_secrets(SecretQuery {
-            owner,
+            owner: owner.into(),
             name_prefix: filter.name_prefix,
             category,
             expired: filter.expired,
@@ -432,7 +432,7 @@ pub(crate) async fn list(
 /// A page of full views.
 pub(crate) async fn list_views(
     state: &AppState,
-    owner: Owner,
+    owner: impl Into<ListOwner>,
     filter: ListFilter,
 ) -> ApiResult<SecretPage> {
     let (page, mut masked) = list(state, owner, filter).await?;

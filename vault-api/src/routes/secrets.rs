@@ -8,7 +8,8 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
-use vault_core::{Category, Owner, Scope, SecretMeta, UserId};
+use vault_core::{Category, Owner, OwnerKind, Scope, SecretMeta, UserId};
+use vault_store::ListOwner;
 
 use crate::auth::Principal;
 use crate::body::{JsonBody, QueryParams};
@@ -79,7 +80,8 @@ pub struct ListParams {
     cursor: Option<String>,
     name_prefix: Option<String>,
     expired: Option<bool>,
-    /// For operator and orchestrator tokens: whose secrets.
+    /// Whose secrets: required for orchestrator tokens; an operator without it lists
+    /// every user's.
     user_id: Option<String>,
 }
 
@@ -145,7 +147,12 @@ pub async fn list(
     principal: Principal,
     QueryParams(params): QueryParams<ListParams>,
 ) -> ApiResult<Json<SecretPage>> {
-    let user = acting_user(&principal, params.user_id.as_deref())?;
+    // An operator without `user_id` browses every user's secrets.
+    let owner: ListOwner = if principal.kind == Operator && params.user_id.is_none() {
+        ListOwner::EveryOf(OwnerKind::User)
+    } else {
+        Owner::User(acting_user(&principal, params.user_id.as_deref())?).into()
+    };
     let filter = ListFilter {
         limit: params.limit,
         cursor: params.cursor,
@@ -153,9 +160,7 @@ pub async fn list(
         category: None,
         expired: params.expired,
     };
-    Ok(Json(
-        entries::list_views(&state, Owner::User(user), filter).await?,
-    ))
+    Ok(Json(entries::list_views(&state, owner, filter).await?))
 }
 
 #[utoipa::path(get, path = "/v1/secrets/{id}", tag = "secrets",

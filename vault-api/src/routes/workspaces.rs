@@ -11,8 +11,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
-use vault_core::{Category, Owner, Scope, SecretMeta, UserId, WorkspaceId, WorkspacePermission};
-use vault_store::WorkspaceAdmin;
+use vault_core::{
+    Category, Owner, OwnerKind, Scope, SecretMeta, UserId, WorkspaceId, WorkspacePermission,
+};
+use vault_store::{ListOwner, WorkspaceAdmin};
 
 use crate::auth::Principal;
 use crate::body::{JsonBody, QueryParams};
@@ -275,4 +277,24 @@ pub async fn rollback_key(
 ) -> ApiResult<Json<SecretView>> {
     let meta = managed_key(&state, &principal, &wid, &id).await?;
     entries::rollback(&state, &principal, meta, body).await
+}
+
+#[utoipa::path(get, path = "/v1/workspace-keys", tag = "workspaces", params(KeyListParams),
+    responses((status = 200, body = SecretPage), (status = 403)))]
+pub async fn list_all_keys(
+    State(state): State<AppState>,
+    principal: Principal,
+    QueryParams(params): QueryParams<KeyListParams>,
+) -> ApiResult<Json<SecretPage>> {
+    principal.require(&[Operator])?;
+    let filter = ListFilter {
+        limit: params.limit,
+        cursor: params.cursor,
+        name_prefix: params.name_prefix,
+        category: None,
+        expired: params.expired,
+    };
+    Ok(Json(
+        entries::list_views(&state, ListOwner::EveryOf(OwnerKind::Workspace), filter).await?,
+    ))
 }

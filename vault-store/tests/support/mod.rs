@@ -176,7 +176,7 @@ pub fn user_secret(owner: &str, secret_name: &str, scope: Scope) -> NewSecret {
 /// The first `limit` secrets of a user, unfiltered.
 pub fn list_query(owner: &str, limit: u32) -> SecretQuery {
     SecretQuery {
-        owner: Owner::User(user(owner)),
+        owner: Owner::User(user(owner)).into(),
         name_prefix: None,
         category: None,
         expired: None,
