@@ -52,10 +52,21 @@ pub struct DeleteModal {
     pub error: Option<ApiFailure>,
 }
 
+/// Picking the version whose value becomes current again.
+pub struct RollbackModal {
+    pub secret_id: String,
+    pub name: String,
+    pub versions: Vec<VersionRow>,
+    pub selected: usize,
+    pub confirming: bool,
+    pub error: Option<ApiFailure>,
+}
+
 pub enum Modal {
     Help,
     Rotate(RotateModal),
     Delete(DeleteModal),
+    Rollback(RollbackModal),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -93,6 +104,10 @@ pub enum Command {
     Delete {
         secret_id: String,
     },
+    Rollback {
+        secret_id: String,
+        version: u32,
+    },
 }
 
 impl std::fmt::Debug for Command {
@@ -103,6 +118,9 @@ impl std::fmt::Debug for Command {
             Command::LoadVersions { secret_id } => write!(f, "LoadVersions({secret_id})"),
             Command::Rotate { secret_id, .. } => write!(f, "Rotate({secret_id}, [redacted])"),
             Command::Delete { secret_id } => write!(f, "Delete({secret_id})"),
+            Command::Rollback { secret_id, version } => {
+                write!(f, "Rollback({secret_id}, v{version})")
+            }
         }
     }
 }
@@ -205,6 +223,7 @@ pub fn update(app: &mut App, action: Action) -> Vec<Command> {
         Action::Rotated(result) => match result {
             Ok(row) => {
                 app.notice = Some(format!("{} is now at version {}", row.name, row.version));
+                app.detail = None;
                 if let Some(existing) = app.rows.iter_mut().find(|r| r.id == row.id) {
                     *existing = row;
                 }
@@ -214,6 +233,8 @@ pub fn update(app: &mut App, action: Action) -> Vec<Command> {
             Err(failure) => {
                 if let Some(Modal::Rotate(rotate)) = app.modal.as_mut() {
                     rotate.error = Some(failure);
+                } else if let Some(Modal::Rollback(rollback)) = app.modal.as_mut() {
+                    rollback.error = Some(failure);
                 } else {
                     app.status = Status::Failed(failure);
                 }
@@ -289,6 +310,24 @@ fn browse_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
                 }));
             }
         }
+        KeyCode::Char('b') => match (&app.detail, app.selected_row()) {
+            (Some(versions), Some(row)) if versions.len() > 1 => {
+                app.modal = Some(Modal::Rollback(RollbackModal {
+                    secret_id: row.id.clone(),
+                    name: row.name.clone(),
+                    versions: versions.clone(),
+                    selected: versions.iter().position(|v| !v.current).unwrap_or(0),
+                    confirming: false,
+                    error: None,
+                }));
+            }
+            (None, Some(row)) => {
+                // The history comes first; `b` again picks from it.
+                let secret_id = row.id.clone();
+                return vec![Command::LoadVersions { secret_id }];
+            }
+            _ => {}
+        },
         KeyCode::Char('d') => {
             if let Some(row) = app.selected_row() {
                 app.modal = Some(Modal::Delete(DeleteModal {
@@ -361,6 +400,44 @@ fn modal_key(app: &mut App, modal: Modal, key: KeyEvent) -> Vec<Command> {
                 _ => {}
             }
             app.modal = Some(Modal::Rotate(rotate));
+            Vec::new()
+        }
+        Modal::Rollback(mut rollback) => {
+            let count = rollback.versions.len();
+            match (key.code, rollback.confirming) {
+                (KeyCode::Esc, _) => return Vec::new(),
+                (KeyCode::Char('j') | KeyCode::Down, false) if rollback.selected + 1 < count => {
+                    rollback.selected += 1;
+                }
+                (KeyCode::Char('k') | KeyCode::Up, false) => {
+                    rollback.selected = rollback.selected.saturating_sub(1);
+                }
+                (KeyCode::Enter, false)
+                    if rollback
+                        .versions
+                        .get(rollback.selected)
+                        .is_some_and(|v| !v.current) =>
+                {
+                    rollback.confirming = true;
+                }
+                (KeyCode::Char('y'), true) => {
+                    let command =
+                        rollback
+                            .versions
+                            .get(rollback.selected)
+                            .map(|v| Command::Rollback {
+                                secret_id: rollback.secret_id.clone(),
+                                version: v.version,
+                            });
+                    rollback.confirming = false;
+                    rollback.error = None;
+                    app.modal = Some(Modal::Rollback(rollback));
+                    return command.into_iter().collect();
+                }
+                (KeyCode::Char('n'), true) => rollback.confirming = false,
+                _ => {}
+            }
+            app.modal = Some(Modal::Rollback(rollback));
             Vec::new()
         }
         Modal::Delete(mut delete) => {

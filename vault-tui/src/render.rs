@@ -14,7 +14,7 @@ use crate::app::{App, Modal, Status, Tab};
 use crate::model::Expiry;
 
 const HINTS: &str =
-    "q quit  ? help  ↑↓/jk move  Tab switch  / filter  Enter detail  R rotate  d delete  r reload";
+    "q quit ? help ↑↓ move Tab tab / filter ⏎ detail R rotate b rollback d delete r reload";
 
 pub fn render(app: &App, frame: &mut Frame) {
     let [tabs_area, body, status_area, hints_area] = Layout::vertical([
@@ -74,6 +74,38 @@ pub fn render(app: &App, frame: &mut Frame) {
             }
             modal(frame, area, " Rotate ", lines);
         }
+        Some(Modal::Rollback(rollback)) => {
+            let area = centered(frame.area(), 60, 14);
+            let mut lines = vec![
+                Line::from(format!("Roll {} back to:", rollback.name)),
+                Line::from(""),
+            ];
+            for (n, version) in rollback.versions.iter().enumerate() {
+                let line = format!(
+                    "{} v{:<3} {:<12} {}{}",
+                    if n == rollback.selected { ">" } else { " " },
+                    version.version,
+                    version.masked,
+                    version.created_at.format("%Y-%m-%d %H:%M"),
+                    if version.current { " (current)" } else { "" }
+                );
+                lines.push(if n == rollback.selected {
+                    Line::styled(line, Style::new().add_modifier(Modifier::REVERSED))
+                } else {
+                    Line::from(line)
+                });
+            }
+            lines.push(Line::from(""));
+            lines.push(Line::from(if rollback.confirming {
+                "Roll back now? y yes · n back · Esc cancel"
+            } else {
+                "↑↓ pick · Enter confirm · Esc cancel"
+            }));
+            if let Some(error) = &rollback.error {
+                lines.push(Line::styled(error.to_string(), Style::new().fg(Color::Red)));
+            }
+            modal(frame, area, " Roll back ", lines);
+        }
         Some(Modal::Delete(delete)) => {
             let area = centered(frame.area(), 64, 9);
             let mut lines = vec![
@@ -105,41 +137,66 @@ fn status_line(app: &App) -> Line<'_> {
 
 fn table(app: &App, frame: &mut Frame, area: Rect) {
     let visible = app.visible();
+    // Narrow (80 columns with the detail open): the columns an operator acts on.
+    let compact = area.width < 70;
     let rows = visible.iter().map(|row| {
         let style = match row.expiry(app.now) {
             Expiry::Expired => Style::new().fg(Color::Red),
             Expiry::Soon => Style::new().fg(Color::Yellow),
             Expiry::Live => Style::new(),
         };
-        Row::new(vec![
-            Cell::from(row.name.clone()),
-            Cell::from(row.owner.clone()),
-            Cell::from(row.scope_label()),
-            Cell::from(row.category.clone()),
-            Cell::from(row.masked.clone()),
-            Cell::from(format!("v{}", row.version)),
-            Cell::from(
-                row.expires_at
-                    .map_or_else(|| "-".to_owned(), |at| at.format("%Y-%m-%d").to_string()),
-            ),
-            Cell::from(row.updated_at.format("%Y-%m-%d %H:%M").to_string()),
-        ])
-        .style(style)
+        let expires = row
+            .expires_at
+            .map_or_else(|| "-".to_owned(), |at| at.format("%Y-%m-%d").to_string());
+        let cells = if compact {
+            vec![
+                Cell::from(row.name.clone()),
+                Cell::from(row.masked.clone()),
+                Cell::from(format!("v{}", row.version)),
+                Cell::from(expires),
+            ]
+        } else {
+            vec![
+                Cell::from(row.name.clone()),
+                Cell::from(row.owner.clone()),
+                Cell::from(row.scope_label()),
+                Cell::from(row.category.clone()),
+                Cell::from(row.masked.clone()),
+                Cell::from(format!("v{}", row.version)),
+                Cell::from(expires),
+                Cell::from(row.updated_at.format("%Y-%m-%d %H:%M").to_string()),
+            ]
+        };
+        Row::new(cells).style(style)
     });
-    let header = Row::new([
-        "NAME", "OWNER", "SCOPE", "CATEGORY", "MASKED", "VER", "EXPIRES", "UPDATED",
-    ])
-    .style(Style::new().add_modifier(Modifier::BOLD));
-    let widths = [
-        Constraint::Min(12),
-        Constraint::Min(10),
-        Constraint::Min(8),
-        Constraint::Length(12),
-        Constraint::Length(12),
-        Constraint::Length(4),
-        Constraint::Length(10),
-        Constraint::Length(16),
-    ];
+    let (header, widths): (Vec<&str>, Vec<Constraint>) = if compact {
+        (
+            vec!["NAME", "MASKED", "VER", "EXPIRES"],
+            vec![
+                Constraint::Min(12),
+                Constraint::Length(12),
+                Constraint::Length(4),
+                Constraint::Length(10),
+            ],
+        )
+    } else {
+        (
+            vec![
+                "NAME", "OWNER", "SCOPE", "CATEGORY", "MASKED", "VER", "EXPIRES", "UPDATED",
+            ],
+            vec![
+                Constraint::Min(12),
+                Constraint::Min(10),
+                Constraint::Min(8),
+                Constraint::Length(12),
+                Constraint::Length(12),
+                Constraint::Length(4),
+                Constraint::Length(10),
+                Constraint::Length(16),
+            ],
+        )
+    };
+    let header = Row::new(header).style(Style::new().add_modifier(Modifier::BOLD));
     let title = format!(" {} ({}) ", app.tab.title(), visible.len());
     let table = Table::new(rows, widths)
         .header(header)
@@ -196,6 +253,7 @@ fn help(frame: &mut Frame) {
         "Enter        detail and version history",
         "Esc          close detail, cancel",
         "R            rotate (hidden input)",
+        "b            roll back (from the detail)",
         "d            delete (type the name)",
         "r            reload",
         "?            this help",

@@ -287,3 +287,64 @@ fn screens_wide_and_while_loading_or_failing() {
     );
     insta::assert_snapshot!("failed_80x24", screen(&app, 80, 24));
 }
+
+fn history() -> Vec<VersionRow> {
+    vec![
+        VersionRow {
+            version: 3,
+            masked: "****".into(),
+            current: true,
+            restored_from: None,
+            created_at: at(-1),
+        },
+        VersionRow {
+            version: 2,
+            masked: "****".into(),
+            current: false,
+            restored_from: None,
+            created_at: at(-2),
+        },
+        VersionRow {
+            version: 1,
+            masked: "****".into(),
+            current: false,
+            restored_from: None,
+            created_at: at(-3),
+        },
+    ]
+}
+
+#[test]
+fn rolling_back_picks_a_version_from_the_history_and_confirms() {
+    let mut app = loaded_app();
+    // Without the history, `b` fetches it first.
+    let commands = press(&mut app, "b");
+    assert!(matches!(
+        commands.as_slice(),
+        [Command::LoadVersions { .. }]
+    ));
+    update(
+        &mut app,
+        Action::VersionsLoaded("sec_000000000000000000000".into(), Ok(history())),
+    );
+    press(&mut app, "b");
+    let Some(Modal::Rollback(rollback)) = &app.modal else {
+        panic!("rollback modal")
+    };
+    assert_eq!(
+        rollback.versions[rollback.selected].version, 2,
+        "starts on the newest non-current"
+    );
+    insta::assert_snapshot!("rollback_80x24", screen(&app, 80, 24));
+    press(&mut app, "j");
+    update(&mut app, key(KeyCode::Enter));
+    let commands = press(&mut app, "y");
+    assert!(matches!(
+        commands.as_slice(),
+        [Command::Rollback { version: 1, .. }]
+    ));
+    // The current version cannot be picked.
+    press(&mut app, "kk");
+    update(&mut app, key(KeyCode::Enter));
+    assert!(press(&mut app, "y").is_empty());
+}

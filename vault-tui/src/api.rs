@@ -1,0 +1,256 @@
+//! The console's only way to data: vault-api over HTTP with an operator token. The
+//! `ApiClient` trait keeps the event loop testable; `HttpClient` is the real one.
+//! Responses carry masked values only; the one value sent is a rotation's, in the body
+//! of a PATCH, from a zeroizing buffer.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use zeroize::Zeroizing;
+
+use crate::app::Tab;
+use crate::model::{ApiFailure, SecretRow, VersionRow};
+
+/// The most rows a tab loads (pages of 200).
+const MAX_ROWS: usize = 5000;
+
+#[async_trait]
+pub trait ApiClient: Send + Sync {
+    /// Checks that the server answers and takes the token.
+    async fn check(&self) -> Result<(), ApiFailure>;
+    async fn list(&self, tab: Tab) -> Result<Vec<SecretRow>, ApiFailure>;
+    async fn versions(&self, row: &SecretRow) -> Result<Vec<VersionRow>, ApiFailure>;
+    async fn rotate(
+        &self,
+        row: &SecretRow,
+        value: Zeroizing<String>,
+    ) -> Result<SecretRow, ApiFailure>;
+    async fn delete(&self, row: &SecretRow) -> Result<(), ApiFailure>;
+    /// Makes `version`'s value current again (as a new version).
+    async fn rollback(&self, row: &SecretRow, version: u32) -> Result<SecretRow, ApiFailure>;
+}
+
+pub struct HttpClient {
+    base: String,
+    token: Zeroizing<String>,
+    http: reqwest::Client,
+}
+
+impl HttpClient {
+    pub fn new(base: &str, token: Zeroizing<String>) -> Result<Self, ApiFailure> {
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(15))
+            .build()
+            .map_err(|e| failure("client", e.to_string()))?;
+        Ok(HttpClient {
+            base: base.trim_end_matches('/').to_owned(),
+            token,
+            http,
+        })
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, ApiFailure> {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(self.token.as_str());
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.map_err(|e| {
+            failure(
+                "unreachable",
+                format!(
+                    "vault-api at {} did not answer ({})",
+                    self.base,
+                    e.without_url()
+                ),
+            )
+        })?;
+        let status = response.status();
+        let text = response
+            .text()
+            .await
+            .map_err(|e| failure("unreachable", e.without_url().to_string()))?;
+        let json: Value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text)
+                .map_err(|_| failure("bad_response", format!("HTTP {status}")))?
+        };
+        if status.is_success() {
+            Ok(json)
+        } else if status == StatusCode::UNAUTHORIZED {
+            Err(failure("unauthenticated", "the token was rejected".into()))
+        } else {
+            Err(failure(
+                json["code"].as_str().unwrap_or("error"),
+                json["detail"]
+                    .as_str()
+                    .map_or_else(|| format!("HTTP {status}"), str::to_owned),
+            ))
+        }
+    }
+
+    /// Every page of `path` (a list route), up to `MAX_ROWS`.
+    async fn pages(&self, path: &str) -> Result<Vec<Value>, ApiFailure> {
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let separator = if path.contains('?') { '&' } else { '?' };
+            let page_path = match &cursor {
+                Some(c) => format!("{path}{separator}limit=200&cursor={c}"),
+                None => format!("{path}{separator}limit=200"),
+            };
+            let page = self.call(Method::GET, &page_path, None).await?;
+            items.extend(page["data"].as_array().cloned().unwrap_or_default());
+            cursor = page["next_cursor"].as_str().map(str::to_owned);
+            if cursor.is_none() || items.len() >= MAX_ROWS {
+                return Ok(items);
+            }
+        }
+    }
+}
+
+fn failure(code: &str, detail: String) -> ApiFailure {
+    ApiFailure {
+        code: code.to_owned(),
+        detail,
+    }
+}
+
+fn time(value: &Value) -> Option<DateTime<Utc>> {
+    value
+        .as_str()
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// A list or get response item as a row.
+pub fn row_from(json: &Value) -> Result<SecretRow, ApiFailure> {
+    let text = |key: &str| json[key].as_str().map(str::to_owned);
+    let owner = if let Some(user) = text("user_id") {
+        format!("user:{user}")
+    } else if let Some(workspace) = text("workspace_id") {
+        format!("workspace:{workspace}")
+    } else if let Some(project) = text("project_id") {
+        format!("project:{project}")
+    } else {
+        return Err(failure("bad_response", "an entry without an owner".into()));
+    };
+    let targets = json["profile_ids"]
+        .as_array()
+        .or(json["milestone_ids"].as_array())
+        .map(|ids| {
+            ids.iter()
+                .filter_map(|i| i.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(SecretRow {
+        id: text("id").ok_or_else(|| failure("bad_response", "an entry without an id".into()))?,
+        owner,
+        name: text("name").unwrap_or_default(),
+        scope: text("scope").unwrap_or_default(),
+        targets,
+        category: text("category").unwrap_or_default(),
+        masked: text("masked").unwrap_or_else(|| "****".into()),
+        version: json["version"]
+            .as_u64()
+            .and_then(|v| u32::try_from(v).ok())
+            .unwrap_or(0),
+        expires_at: time(&json["expires_at"]),
+        updated_at: time(&json["updated_at"]).unwrap_or_default(),
+    })
+}
+
+/// The route of one entry, from its owner.
+fn entry_path(row: &SecretRow) -> Result<String, ApiFailure> {
+    match row.owner.split_once(':') {
+        Some(("user", _)) => Ok(format!("/v1/secrets/{}", row.id)),
+        Some(("workspace", wid)) => Ok(format!("/v1/workspaces/{wid}/keys/{}", row.id)),
+        Some(("project", pid)) => Ok(format!("/v1/projects/{pid}/vault/{}", row.id)),
+        _ => Err(failure("bad_row", format!("unknown owner {}", row.owner))),
+    }
+}
+
+#[async_trait]
+impl ApiClient for HttpClient {
+    async fn check(&self) -> Result<(), ApiFailure> {
+        // An operator-only route: any other token kind is refused here, at start.
+        self.call(Method::GET, "/v1/tokens", None).await.map(|_| ())
+    }
+
+    async fn list(&self, tab: Tab) -> Result<Vec<SecretRow>, ApiFailure> {
+        let items = match tab {
+            Tab::UserSecrets => self.pages("/v1/secrets").await?,
+            Tab::WorkspaceKeys => self.pages("/v1/workspace-keys").await?,
+            Tab::ProjectVault => {
+                let mut items = Vec::new();
+                for project in self.pages("/v1/projects").await? {
+                    if let Some(pid) = project["id"].as_str() {
+                        items.extend(self.pages(&format!("/v1/projects/{pid}/vault")).await?);
+                    }
+                    if items.len() >= MAX_ROWS {
+                        break;
+                    }
+                }
+                items
+            }
+        };
+        items.iter().map(row_from).collect()
+    }
+
+    async fn versions(&self, row: &SecretRow) -> Result<Vec<VersionRow>, ApiFailure> {
+        let path = format!("{}/versions", entry_path(row)?);
+        let json = self.call(Method::GET, &path, None).await?;
+        Ok(json["data"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|v| VersionRow {
+                version: v["version"]
+                    .as_u64()
+                    .and_then(|n| u32::try_from(n).ok())
+                    .unwrap_or(0),
+                masked: v["masked"].as_str().unwrap_or("****").to_owned(),
+                current: v["current"].as_bool().unwrap_or(false),
+                restored_from: v["restored_from"]
+                    .as_u64()
+                    .and_then(|n| u32::try_from(n).ok()),
+                created_at: time(&v["created_at"]).unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    async fn rotate(
+        &self,
+        row: &SecretRow,
+        value: Zeroizing<String>,
+    ) -> Result<SecretRow, ApiFailure> {
+        let body = json!({"value": value.as_str(), "expected_version": row.version});
+        let answer = self
+            .call(Method::PATCH, &entry_path(row)?, Some(body))
+            .await;
+        drop(value);
+        row_from(&answer?)
+    }
+
+    async fn rollback(&self, row: &SecretRow, version: u32) -> Result<SecretRow, ApiFailure> {
+        let path = format!("{}/rollback", entry_path(row)?);
+        let body = json!({"version": version, "expected_version": row.version});
+        row_from(&self.call(Method::POST, &path, Some(body)).await?)
+    }
+
+    async fn delete(&self, row: &SecretRow) -> Result<(), ApiFailure> {
+        self.call(Method::DELETE, &entry_path(row)?, None)
+            .await
+            .map(|_| ())
+    }
+}

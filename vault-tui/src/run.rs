@@ -1,0 +1,91 @@
+//! The event loop: draw, wait for the next action (a key, a paste, an API answer, a
+//! tick), update, and hand the resulting commands to tasks that call the API and send
+//! their answers back as actions. The render loop never waits on the network.
+
+use std::sync::Arc;
+
+use ratatui::Terminal;
+use ratatui::backend::Backend;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
+
+use crate::api::ApiClient;
+use crate::app::{Action, App, Command, update};
+use crate::render::render;
+
+/// Runs until the app quits or every action sender is gone.
+pub async fn run_loop<B: Backend>(
+    terminal: &mut Terminal<B>,
+    app: &mut App,
+    client: Arc<dyn ApiClient>,
+    sender: UnboundedSender<Action>,
+    mut actions: UnboundedReceiver<Action>,
+) -> Result<(), B::Error> {
+    dispatch(app, Command::Load(app.tab), &client, &sender);
+    loop {
+        terminal.draw(|frame| render(app, frame))?;
+        if app.quit {
+            return Ok(());
+        }
+        let Some(action) = actions.recv().await else {
+            return Ok(());
+        };
+        for command in update(app, action) {
+            dispatch(app, command, &client, &sender);
+        }
+    }
+}
+
+fn dispatch(
+    app: &App,
+    command: Command,
+    client: &Arc<dyn ApiClient>,
+    sender: &UnboundedSender<Action>,
+) {
+    let client = client.clone();
+    let sender = sender.clone();
+    let row_of = |id: &str| app.rows.iter().find(|r| r.id == id).cloned();
+    match command {
+        Command::Load(tab) => {
+            tokio::spawn(async move {
+                let result = client.list(tab).await;
+                let _ = sender.send(Action::Loaded(tab, result));
+            });
+        }
+        Command::LoadVersions { secret_id } => {
+            let Some(row) = row_of(&secret_id) else {
+                return;
+            };
+            tokio::spawn(async move {
+                let result = client.versions(&row).await;
+                let _ = sender.send(Action::VersionsLoaded(secret_id, result));
+            });
+        }
+        Command::Rotate { secret_id, value } => {
+            let Some(row) = row_of(&secret_id) else {
+                return;
+            };
+            tokio::spawn(async move {
+                let result = client.rotate(&row, value).await;
+                let _ = sender.send(Action::Rotated(result));
+            });
+        }
+        Command::Rollback { secret_id, version } => {
+            let Some(row) = row_of(&secret_id) else {
+                return;
+            };
+            tokio::spawn(async move {
+                let result = client.rollback(&row, version).await;
+                let _ = sender.send(Action::Rotated(result));
+            });
+        }
+        Command::Delete { secret_id } => {
+            let Some(row) = row_of(&secret_id) else {
+                return;
+            };
+            tokio::spawn(async move {
+                let result = client.delete(&row).await;
+                let _ = sender.send(Action::Deleted(secret_id, result));
+            });
+        }
+    }
+}
