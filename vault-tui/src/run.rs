@@ -18,11 +18,24 @@ pub async fn run_loop<B: Backend>(
     app: &mut App,
     client: Arc<dyn ApiClient>,
     sender: UnboundedSender<Action>,
+    actions: UnboundedReceiver<Action>,
+) -> Result<(), B::Error> {
+    run_loop_observed(terminal, app, client, sender, actions, &mut |_| {}).await
+}
+
+/// As [`run_loop`], showing `observe` the state after every draw (for scripted tests).
+pub async fn run_loop_observed<B: Backend>(
+    terminal: &mut Terminal<B>,
+    app: &mut App,
+    client: Arc<dyn ApiClient>,
+    sender: UnboundedSender<Action>,
     mut actions: UnboundedReceiver<Action>,
+    observe: &mut (dyn FnMut(&App) + Send),
 ) -> Result<(), B::Error> {
     dispatch(app, Command::Load(app.tab), &client, &sender);
     loop {
         terminal.draw(|frame| render(app, frame))?;
+        observe(app);
         if app.quit {
             return Ok(());
         }
