@@ -10,16 +10,20 @@ use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
 use crate::app::Tab;
-use crate::model::{ApiFailure, SecretRow, VersionRow};
+use crate::model::{ApiFailure, RowPage, SecretRow, VersionRow};
 
-/// The most rows a tab loads (pages of 200).
-const MAX_ROWS: usize = 5000;
+/// The most entries one project contributes to a page of the project tab.
+const MAX_PROJECT_ROWS: usize = 2000;
+const PAGE: u32 = 100;
+const PROJECTS_PER_PAGE: u32 = 10;
 
 #[async_trait]
 pub trait ApiClient: Send + Sync {
     /// Checks that the server answers and takes the token.
     async fn check(&self) -> Result<(), ApiFailure>;
-    async fn list(&self, tab: Tab) -> Result<Vec<SecretRow>, ApiFailure>;
+    /// One page of a tab: secrets and keys 100 at a time; the project vault ten
+    /// projects at a time, each with all its entries.
+    async fn page(&self, tab: Tab, cursor: Option<String>) -> Result<RowPage, ApiFailure>;
     async fn versions(&self, row: &SecretRow) -> Result<Vec<VersionRow>, ApiFailure>;
     async fn rotate(
         &self,
@@ -98,20 +102,34 @@ impl HttpClient {
         }
     }
 
-    /// Every page of `path` (a list route), up to `MAX_ROWS`.
-    async fn pages(&self, path: &str) -> Result<Vec<Value>, ApiFailure> {
+    /// One page of the list route `path`: its items and the next cursor.
+    async fn one_page(
+        &self,
+        path: &str,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<(Vec<Value>, Option<String>), ApiFailure> {
+        let mut page_path = format!("{path}?limit={limit}");
+        if let Some(cursor) = cursor {
+            page_path.push_str("&cursor=");
+            page_path.push_str(cursor);
+        }
+        let page = self.call(Method::GET, &page_path, None).await?;
+        Ok((
+            page["data"].as_array().cloned().unwrap_or_default(),
+            page["next_cursor"].as_str().map(str::to_owned),
+        ))
+    }
+
+    /// Every page of `path`, up to `max` items.
+    async fn all_pages(&self, path: &str, max: usize) -> Result<Vec<Value>, ApiFailure> {
         let mut items = Vec::new();
-        let mut cursor: Option<String> = None;
+        let mut cursor = None;
         loop {
-            let separator = if path.contains('?') { '&' } else { '?' };
-            let page_path = match &cursor {
-                Some(c) => format!("{path}{separator}limit=200&cursor={c}"),
-                None => format!("{path}{separator}limit=200"),
-            };
-            let page = self.call(Method::GET, &page_path, None).await?;
-            items.extend(page["data"].as_array().cloned().unwrap_or_default());
-            cursor = page["next_cursor"].as_str().map(str::to_owned);
-            if cursor.is_none() || items.len() >= MAX_ROWS {
+            let (page, next) = self.one_page(path, 200, cursor.as_deref()).await?;
+            items.extend(page);
+            cursor = next;
+            if cursor.is_none() || items.len() >= max {
                 return Ok(items);
             }
         }
@@ -187,24 +205,34 @@ impl ApiClient for HttpClient {
         self.call(Method::GET, "/v1/tokens", None).await.map(|_| ())
     }
 
-    async fn list(&self, tab: Tab) -> Result<Vec<SecretRow>, ApiFailure> {
-        let items = match tab {
-            Tab::UserSecrets => self.pages("/v1/secrets").await?,
-            Tab::WorkspaceKeys => self.pages("/v1/workspace-keys").await?,
+    async fn page(&self, tab: Tab, cursor: Option<String>) -> Result<RowPage, ApiFailure> {
+        let (items, next) = match tab {
+            Tab::UserSecrets => {
+                self.one_page("/v1/secrets", PAGE, cursor.as_deref())
+                    .await?
+            }
+            Tab::WorkspaceKeys => {
+                self.one_page("/v1/workspace-keys", PAGE, cursor.as_deref())
+                    .await?
+            }
             Tab::ProjectVault => {
+                let (projects, next) = self
+                    .one_page("/v1/projects", PROJECTS_PER_PAGE, cursor.as_deref())
+                    .await?;
                 let mut items = Vec::new();
-                for project in self.pages("/v1/projects").await? {
+                for project in projects {
                     if let Some(pid) = project["id"].as_str() {
-                        items.extend(self.pages(&format!("/v1/projects/{pid}/vault")).await?);
-                    }
-                    if items.len() >= MAX_ROWS {
-                        break;
+                        let path = format!("/v1/projects/{pid}/vault");
+                        items.extend(self.all_pages(&path, MAX_PROJECT_ROWS).await?);
                     }
                 }
-                items
+                (items, next)
             }
         };
-        items.iter().map(row_from).collect()
+        Ok(RowPage {
+            rows: items.iter().map(row_from).collect::<Result<_, _>>()?,
+            next,
+        })
     }
 
     async fn versions(&self, row: &SecretRow) -> Result<Vec<VersionRow>, ApiFailure> {

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use zeroize::Zeroizing;
 
-use crate::model::{ApiFailure, SecretRow, VersionRow};
+use crate::model::{ApiFailure, RowPage, SecretRow, VersionRow};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Tab {
@@ -89,11 +89,18 @@ pub struct App {
     pub notice: Option<String>,
     pub now: DateTime<Utc>,
     pub quit: bool,
+    /// Where the tab's next page starts, while there is one.
+    pub next_cursor: Option<String>,
+    pub loading_more: bool,
 }
 
 /// Work for the I/O side: API calls whose answers come back as actions.
 pub enum Command {
     Load(Tab),
+    LoadMore {
+        tab: Tab,
+        cursor: String,
+    },
     LoadVersions {
         secret_id: String,
     },
@@ -115,6 +122,7 @@ impl std::fmt::Debug for Command {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Command::Load(tab) => write!(f, "Load({tab:?})"),
+            Command::LoadMore { tab, cursor } => write!(f, "LoadMore({tab:?}, {cursor})"),
             Command::LoadVersions { secret_id } => write!(f, "LoadVersions({secret_id})"),
             Command::Rotate { secret_id, .. } => write!(f, "Rotate({secret_id}, [redacted])"),
             Command::Delete { secret_id } => write!(f, "Delete({secret_id})"),
@@ -129,7 +137,10 @@ pub enum Action {
     Key(KeyEvent),
     /// Bracketed paste, into the rotate buffer when it is open.
     Paste(Zeroizing<String>),
-    Loaded(Tab, Result<Vec<SecretRow>, ApiFailure>),
+    /// A tab's first page.
+    Loaded(Tab, Result<RowPage, ApiFailure>),
+    /// A further page, appended.
+    More(Tab, Result<RowPage, ApiFailure>),
     VersionsLoaded(String, Result<Vec<VersionRow>, ApiFailure>),
     Rotated(Result<SecretRow, ApiFailure>),
     Deleted(String, Result<(), ApiFailure>),
@@ -150,6 +161,8 @@ impl App {
             notice: None,
             now,
             quit: false,
+            next_cursor: None,
+            loading_more: false,
         }
     }
 
@@ -201,10 +214,24 @@ pub fn update(app: &mut App, action: Action) -> Vec<Command> {
         Action::Loaded(tab, result) => {
             if tab == app.tab {
                 match result {
-                    Ok(rows) => {
-                        app.rows = rows;
+                    Ok(page) => {
+                        app.rows = page.rows;
+                        app.next_cursor = page.next;
                         app.status = Status::Ready;
                         app.clamp();
+                    }
+                    Err(failure) => app.status = Status::Failed(failure),
+                }
+            }
+            Vec::new()
+        }
+        Action::More(tab, result) => {
+            if tab == app.tab {
+                app.loading_more = false;
+                match result {
+                    Ok(page) => {
+                        app.rows.extend(page.rows);
+                        app.next_cursor = page.next;
                     }
                     Err(failure) => app.status = Status::Failed(failure),
                 }
@@ -267,7 +294,30 @@ pub fn update(app: &mut App, action: Action) -> Vec<Command> {
     }
 }
 
+/// Near the end of what is loaded, the next page is fetched.
+fn more_if_near_end(app: &mut App) -> Vec<Command> {
+    let count = app.visible().len();
+    match &app.next_cursor {
+        Some(cursor) if !app.loading_more && app.selected + 10 >= count => {
+            app.loading_more = true;
+            vec![Command::LoadMore {
+                tab: app.tab,
+                cursor: cursor.clone(),
+            }]
+        }
+        _ => Vec::new(),
+    }
+}
+
 fn browse_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
+    let commands = browse(app, key);
+    if commands.is_empty() && !app.quit {
+        return more_if_near_end(app);
+    }
+    commands
+}
+
+fn browse(app: &mut App, key: KeyEvent) -> Vec<Command> {
     let count = app.visible().len();
     match key.code {
         KeyCode::Char('q') => app.quit = true,
@@ -290,6 +340,8 @@ fn browse_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
         KeyCode::Char('?') => app.modal = Some(Modal::Help),
         KeyCode::Char('r') => {
             app.status = Status::Loading;
+            app.next_cursor = None;
+            app.loading_more = false;
             return vec![Command::Load(app.tab)];
         }
         KeyCode::Enter => {
@@ -350,6 +402,8 @@ fn switch(app: &mut App, tab: Tab) -> Vec<Command> {
     }
     app.tab = tab;
     app.rows.clear();
+    app.next_cursor = None;
+    app.loading_more = false;
     app.selected = 0;
     app.detail = None;
     app.status = Status::Loading;

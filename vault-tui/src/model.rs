@@ -54,6 +54,13 @@ impl SecretRow {
     }
 }
 
+/// One page of a tab, and where the next one starts.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RowPage {
+    pub rows: Vec<SecretRow>,
+    pub next: Option<String>,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VersionRow {
     pub version: u32,

@@ -60,8 +60,14 @@ fn dispatch(
     match command {
         Command::Load(tab) => {
             tokio::spawn(async move {
-                let result = client.list(tab).await;
+                let result = client.page(tab, None).await;
                 let _ = sender.send(Action::Loaded(tab, result));
+            });
+        }
+        Command::LoadMore { tab, cursor } => {
+            tokio::spawn(async move {
+                let result = client.page(tab, Some(cursor)).await;
+                let _ = sender.send(Action::More(tab, result));
             });
         }
         Command::LoadVersions { secret_id } => {

@@ -8,7 +8,7 @@ use ratatui::backend::TestBackend;
 use zeroize::Zeroizing;
 
 use crate::app::{Action, App, Command, Modal, Tab, update};
-use crate::model::{ApiFailure, SecretRow, VersionRow};
+use crate::model::{ApiFailure, RowPage, SecretRow, VersionRow};
 use crate::render::render;
 
 /// A value the API would never send; fed where only the operator types it.
@@ -52,7 +52,10 @@ fn loaded_app() -> App {
         row(2, "OLD_WEBHOOK", Some(-1)),
         row(3, "OPENAI_API_KEY", None),
     ];
-    update(&mut app, Action::Loaded(Tab::UserSecrets, Ok(rows)));
+    update(
+        &mut app,
+        Action::Loaded(Tab::UserSecrets, Ok(RowPage { rows, next: None })),
+    );
     app
 }
 
@@ -111,7 +114,13 @@ fn browsing_moves_filters_and_switches_tabs() {
     // An answer for a tab no longer shown is dropped.
     update(
         &mut app,
-        Action::Loaded(Tab::UserSecrets, Ok(vec![row(9, "LATE", None)])),
+        Action::Loaded(
+            Tab::UserSecrets,
+            Ok(RowPage {
+                rows: vec![row(9, "LATE", None)],
+                next: None,
+            }),
+        ),
     );
     assert!(app.rows.is_empty());
     press(&mut app, "q");
@@ -347,4 +356,43 @@ fn rolling_back_picks_a_version_from_the_history_and_confirms() {
     press(&mut app, "kk");
     update(&mut app, key(KeyCode::Enter));
     assert!(press(&mut app, "y").is_empty());
+}
+
+#[test]
+fn scrolling_near_the_end_fetches_the_next_page_once() {
+    let mut app = App::new(at(0));
+    let rows = (0..30).map(|n| row(n, &format!("S{n:02}"), None)).collect();
+    update(
+        &mut app,
+        Action::Loaded(
+            Tab::UserSecrets,
+            Ok(RowPage {
+                rows,
+                next: Some("cursor-1".into()),
+            }),
+        ),
+    );
+    assert!(press(&mut app, "jjjj").is_empty(), "far from the end");
+    let commands = press(&mut app, "G");
+    assert!(matches!(
+        commands.as_slice(),
+        [Command::LoadMore { cursor, .. }] if cursor == "cursor-1"
+    ));
+    assert!(press(&mut app, "k").is_empty(), "one fetch at a time");
+    let more = (30..35)
+        .map(|n| row(n, &format!("S{n:02}"), None))
+        .collect();
+    update(
+        &mut app,
+        Action::More(
+            Tab::UserSecrets,
+            Ok(RowPage {
+                rows: more,
+                next: None,
+            }),
+        ),
+    );
+    assert_eq!(app.rows.len(), 35);
+    assert!(press(&mut app, "G").is_empty(), "nothing further");
+    assert_eq!(app.selected_row().map(|r| r.name.as_str()), Some("S34"));
 }
