@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
 use crate::app::Tab;
-use crate::model::{ApiFailure, RowPage, SecretRow, VersionRow};
+use crate::model::{ApiFailure, AuditRow, RowPage, SecretRow, VersionRow};
 
 /// The most entries one project contributes to a page of the project tab.
 const MAX_PROJECT_ROWS: usize = 2000;
@@ -31,6 +31,8 @@ pub trait ApiClient: Send + Sync {
         value: Zeroizing<String>,
     ) -> Result<SecretRow, ApiFailure>;
     async fn delete(&self, row: &SecretRow) -> Result<(), ApiFailure>;
+    /// The latest audit records, newest first.
+    async fn audit(&self) -> Result<Vec<AuditRow>, ApiFailure>;
     /// Makes `version`'s value current again (as a new version).
     async fn rollback(&self, row: &SecretRow, version: u32) -> Result<SecretRow, ApiFailure>;
 }
@@ -228,6 +230,12 @@ impl ApiClient for HttpClient {
                 }
                 (items, next)
             }
+            Tab::Audit => {
+                return Err(failure(
+                    "bad_request",
+                    "the audit tab loads through audit()".into(),
+                ));
+            }
         };
         Ok(RowPage {
             rows: items.iter().map(row_from).collect::<Result<_, _>>()?,
@@ -268,6 +276,27 @@ impl ApiClient for HttpClient {
             .await;
         drop(value);
         row_from(&answer?)
+    }
+
+    async fn audit(&self) -> Result<Vec<AuditRow>, ApiFailure> {
+        let page = self.call(Method::GET, "/v1/audit?limit=500", None).await?;
+        Ok(page["data"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|r| AuditRow {
+                seq: r["seq"].as_u64().unwrap_or(0),
+                at: time(&r["at"]).unwrap_or_default(),
+                principal: r["principal"].as_str().unwrap_or_default().to_owned(),
+                action: r["action"].as_str().unwrap_or_default().to_owned(),
+                outcome: r["outcome"].as_str().unwrap_or_default().to_owned(),
+                target: if r["target"].is_null() {
+                    String::new()
+                } else {
+                    r["target"].to_string()
+                },
+            })
+            .collect())
     }
 
     async fn rollback(&self, row: &SecretRow, version: u32) -> Result<SecretRow, ApiFailure> {

@@ -6,23 +6,30 @@ use chrono::{DateTime, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use zeroize::Zeroizing;
 
-use crate::model::{ApiFailure, RowPage, SecretRow, VersionRow};
+use crate::model::{ApiFailure, AuditRow, RowPage, SecretRow, VersionRow};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Tab {
     UserSecrets,
     WorkspaceKeys,
     ProjectVault,
+    Audit,
 }
 
 impl Tab {
-    pub const ALL: [Tab; 3] = [Tab::UserSecrets, Tab::WorkspaceKeys, Tab::ProjectVault];
+    pub const ALL: [Tab; 4] = [
+        Tab::UserSecrets,
+        Tab::WorkspaceKeys,
+        Tab::ProjectVault,
+        Tab::Audit,
+    ];
 
     pub fn title(self) -> &'static str {
         match self {
             Tab::UserSecrets => "User secrets",
             Tab::WorkspaceKeys => "Workspace keys",
             Tab::ProjectVault => "Project vault",
+            Tab::Audit => "Audit",
         }
     }
 
@@ -30,7 +37,8 @@ impl Tab {
         match self {
             Tab::UserSecrets => Tab::WorkspaceKeys,
             Tab::WorkspaceKeys => Tab::ProjectVault,
-            Tab::ProjectVault => Tab::UserSecrets,
+            Tab::ProjectVault => Tab::Audit,
+            Tab::Audit => Tab::UserSecrets,
         }
     }
 }
@@ -79,6 +87,8 @@ pub enum Status {
 pub struct App {
     pub tab: Tab,
     pub rows: Vec<SecretRow>,
+    /// The audit tab's records, newest first.
+    pub audit: Vec<AuditRow>,
     pub selected: usize,
     pub filter: String,
     pub filtering: bool,
@@ -141,6 +151,7 @@ pub enum Action {
     Loaded(Tab, Result<RowPage, ApiFailure>),
     /// A further page, appended.
     More(Tab, Result<RowPage, ApiFailure>),
+    AuditLoaded(Result<Vec<AuditRow>, ApiFailure>),
     VersionsLoaded(String, Result<Vec<VersionRow>, ApiFailure>),
     Rotated(Result<SecretRow, ApiFailure>),
     Deleted(String, Result<(), ApiFailure>),
@@ -152,6 +163,7 @@ impl App {
         App {
             tab: Tab::UserSecrets,
             rows: Vec::new(),
+            audit: Vec::new(),
             selected: 0,
             filter: String::new(),
             filtering: false,
@@ -174,12 +186,28 @@ impl App {
             .collect()
     }
 
+    /// The audit records the filter keeps, newest first.
+    pub fn visible_audit(&self) -> Vec<&AuditRow> {
+        self.audit
+            .iter()
+            .filter(|r| r.matches(&self.filter))
+            .collect()
+    }
+
+    /// How many lines the current tab lists.
+    fn line_count(&self) -> usize {
+        match self.tab {
+            Tab::Audit => self.visible_audit().len(),
+            _ => self.visible().len(),
+        }
+    }
+
     pub fn selected_row(&self) -> Option<&SecretRow> {
         self.visible().get(self.selected).copied()
     }
 
     fn clamp(&mut self) {
-        let count = self.visible().len();
+        let count = self.line_count();
         self.selected = self.selected.min(count.saturating_sub(1));
     }
 }
@@ -217,6 +245,19 @@ pub fn update(app: &mut App, action: Action) -> Vec<Command> {
                     Ok(page) => {
                         app.rows = page.rows;
                         app.next_cursor = page.next;
+                        app.status = Status::Ready;
+                        app.clamp();
+                    }
+                    Err(failure) => app.status = Status::Failed(failure),
+                }
+            }
+            Vec::new()
+        }
+        Action::AuditLoaded(result) => {
+            if app.tab == Tab::Audit {
+                match result {
+                    Ok(records) => {
+                        app.audit = records;
                         app.status = Status::Ready;
                         app.clamp();
                     }
@@ -318,7 +359,12 @@ fn browse_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
 }
 
 fn browse(app: &mut App, key: KeyEvent) -> Vec<Command> {
-    let count = app.visible().len();
+    let count = app.line_count();
+    // The audit tab is read-only.
+    let on_audit = app.tab == Tab::Audit;
+    if on_audit && matches!(key.code, KeyCode::Char('R' | 'b' | 'd') | KeyCode::Enter) {
+        return Vec::new();
+    }
     match key.code {
         KeyCode::Char('q') => app.quit = true,
         KeyCode::Char('j') | KeyCode::Down if app.selected + 1 < count => {
@@ -332,7 +378,7 @@ fn browse(app: &mut App, key: KeyEvent) -> Vec<Command> {
         KeyCode::Char('g') | KeyCode::Home => app.selected = 0,
         KeyCode::Char('G') | KeyCode::End => app.selected = count.saturating_sub(1),
         KeyCode::Tab => return switch(app, app.tab.next()),
-        KeyCode::Char(c @ '1'..='3') => {
+        KeyCode::Char(c @ '1'..='4') => {
             let index = usize::from(c as u8 - b'1');
             return switch(app, Tab::ALL[index]);
         }

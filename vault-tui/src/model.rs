@@ -83,3 +83,25 @@ impl std::fmt::Display for ApiFailure {
         write!(f, "{}: {}", self.code, self.detail)
     }
 }
+
+/// One audit record as the console lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditRow {
+    pub seq: u64,
+    pub at: DateTime<Utc>,
+    pub principal: String,
+    pub action: String,
+    pub outcome: String,
+    /// The record's target (ids and names, never a value), as compact JSON.
+    pub target: String,
+}
+
+impl AuditRow {
+    /// The `/` filter on the audit tab: action, secret (target) or principal.
+    pub fn matches(&self, filter: &str) -> bool {
+        let filter = filter.to_lowercase();
+        [&self.action, &self.target, &self.principal]
+            .iter()
+            .any(|field| field.to_lowercase().contains(&filter))
+    }
+}

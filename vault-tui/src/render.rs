@@ -41,6 +41,7 @@ pub fn render(app: &App, frame: &mut Frame) {
             table(app, frame, table_area);
             detail(app, frame, detail_area);
         }
+        None if app.tab == Tab::Audit => audit_table(app, frame, body),
         None => table(app, frame, body),
     }
 
@@ -207,6 +208,44 @@ fn table(app: &App, frame: &mut Frame, area: Rect) {
     frame.render_stateful_widget(table, area, &mut state);
 }
 
+fn audit_table(app: &App, frame: &mut Frame, area: Rect) {
+    let visible = app.visible_audit();
+    let rows = visible.iter().map(|record| {
+        let style = if record.outcome == "ok" {
+            Style::new()
+        } else {
+            Style::new().fg(Color::Yellow)
+        };
+        Row::new(vec![
+            Cell::from(record.seq.to_string()),
+            Cell::from(record.at.format("%m-%d %H:%M:%S").to_string()),
+            Cell::from(record.principal.clone()),
+            Cell::from(record.action.clone()),
+            Cell::from(record.outcome.clone()),
+            Cell::from(record.target.clone()),
+        ])
+        .style(style)
+    });
+    let header = Row::new(["SEQ", "TIME", "PRINCIPAL", "ACTION", "OUTCOME", "TARGET"])
+        .style(Style::new().add_modifier(Modifier::BOLD));
+    let widths = [
+        Constraint::Length(6),
+        Constraint::Length(14),
+        Constraint::Length(22),
+        Constraint::Length(16),
+        Constraint::Length(12),
+        Constraint::Min(10),
+    ];
+    let title = format!(" Audit ({}) ", visible.len());
+    let table = Table::new(rows, widths)
+        .header(header)
+        .block(Block::new().borders(Borders::ALL).title(title))
+        .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED));
+    let mut state =
+        TableState::default().with_selected((!visible.is_empty()).then_some(app.selected));
+    frame.render_stateful_widget(table, area, &mut state);
+}
+
 fn detail(app: &App, frame: &mut Frame, area: Rect) {
     let mut lines = Vec::new();
     if let Some(row) = app.selected_row() {
@@ -248,8 +287,9 @@ fn help(frame: &mut Frame) {
     let lines = [
         "↑ ↓ j k      move",
         "g G          first, last",
-        "Tab 1 2 3    switch tab",
-        "/            filter by name or owner",
+        "Tab 1-4      switch tab (4: audit)",
+        "/            filter: name or owner; on audit,",
+        "             action, secret or principal",
         "Enter        detail and version history",
         "Esc          close detail, cancel",
         "R            rotate (hidden input)",

@@ -9,7 +9,7 @@ use ratatui::backend::Backend;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 use crate::api::ApiClient;
-use crate::app::{Action, App, Command, update};
+use crate::app::{Action, App, Command, Tab, update};
 use crate::render::render;
 
 /// Runs until the app quits or every action sender is gone.
@@ -58,6 +58,12 @@ fn dispatch(
     let sender = sender.clone();
     let row_of = |id: &str| app.rows.iter().find(|r| r.id == id).cloned();
     match command {
+        Command::Load(Tab::Audit) => {
+            tokio::spawn(async move {
+                let result = client.audit().await;
+                let _ = sender.send(Action::AuditLoaded(result));
+            });
+        }
         Command::Load(tab) => {
             tokio::spawn(async move {
                 let result = client.page(tab, None).await;

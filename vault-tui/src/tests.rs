@@ -396,3 +396,69 @@ fn scrolling_near_the_end_fetches_the_next_page_once() {
     assert!(press(&mut app, "G").is_empty(), "nothing further");
     assert_eq!(app.selected_row().map(|r| r.name.as_str()), Some("S34"));
 }
+
+#[test]
+fn the_audit_tab_lists_filters_and_stays_read_only() {
+    let mut app = loaded_app();
+    let commands = press(&mut app, "4");
+    assert!(matches!(commands.as_slice(), [Command::Load(Tab::Audit)]));
+    let record = |seq: u64, principal: &str, action: &str, outcome: &str, target: &str| {
+        crate::model::AuditRow {
+            seq,
+            at: at(-1) + chrono::Duration::minutes(seq as i64),
+            principal: principal.into(),
+            action: action.into(),
+            outcome: outcome.into(),
+            target: target.into(),
+        }
+    };
+    update(
+        &mut app,
+        Action::AuditLoaded(Ok(vec![
+            record(
+                4,
+                "operator:tok_ops",
+                "secret.rotate",
+                "ok",
+                r#"{"name":"STRIPE_KEY"}"#,
+            ),
+            record(
+                3,
+                "orchestrator:tok_orch",
+                "resolve",
+                "ok",
+                r#"{"user_id":"alice"}"#,
+            ),
+            record(
+                2,
+                "anonymous",
+                "secret.list",
+                "unauthenticated",
+                r#"{"path":"/v1/secrets"}"#,
+            ),
+            record(
+                1,
+                "user:tok_alice",
+                "secret.create",
+                "ok",
+                r#"{"name":"STRIPE_KEY"}"#,
+            ),
+        ])),
+    );
+    insta::assert_snapshot!("audit_80x24", screen(&app, 80, 24));
+    press(&mut app, "/");
+    press(&mut app, "stripe");
+    update(&mut app, key(KeyCode::Enter));
+    assert_eq!(app.visible_audit().len(), 2, "by secret");
+    press(&mut app, "/");
+    update(&mut app, key(KeyCode::Esc));
+    press(&mut app, "/");
+    press(&mut app, "orchestrator");
+    assert_eq!(app.visible_audit().len(), 1, "by principal");
+    update(&mut app, key(KeyCode::Esc));
+    assert!(press(&mut app, "Rdb").is_empty());
+    assert!(
+        app.modal.is_none(),
+        "nothing to rotate, roll back or delete here"
+    );
+}
