@@ -114,6 +114,7 @@ fn seen(app: &App) -> Seen {
             Modal::Rotate(_) => "rotate",
             Modal::Delete(_) => "delete",
             Modal::Rollback(_) => "rollback",
+            Modal::DeleteProject(_) => "delete project",
         }),
         history: app.detail.as_ref().map_or(0, Vec::len),
         notice: app.notice.clone(),

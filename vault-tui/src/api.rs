@@ -31,6 +31,10 @@ pub trait ApiClient: Send + Sync {
         value: Zeroizing<String>,
     ) -> Result<SecretRow, ApiFailure>;
     async fn delete(&self, row: &SecretRow) -> Result<(), ApiFailure>;
+    /// A project's milestone and member counts.
+    async fn project_counts(&self, project_id: &str) -> Result<(usize, usize), ApiFailure>;
+    /// Deletes a project with everything it owns; returns how many entries went.
+    async fn delete_project(&self, project_id: &str) -> Result<u64, ApiFailure>;
     /// The latest audit records, newest first.
     async fn audit(&self) -> Result<Vec<AuditRow>, ApiFailure>;
     /// Makes `version`'s value current again (as a new version).
@@ -276,6 +280,21 @@ impl ApiClient for HttpClient {
             .await;
         drop(value);
         row_from(&answer?)
+    }
+
+    async fn project_counts(&self, project_id: &str) -> Result<(usize, usize), ApiFailure> {
+        let project = self
+            .call(Method::GET, &format!("/v1/projects/{project_id}"), None)
+            .await?;
+        let count = |key: &str| project[key].as_array().map_or(0, Vec::len);
+        Ok((count("milestones"), count("members")))
+    }
+
+    async fn delete_project(&self, project_id: &str) -> Result<u64, ApiFailure> {
+        let removal = self
+            .call(Method::DELETE, &format!("/v1/projects/{project_id}"), None)
+            .await?;
+        Ok(removal["entries_removed"].as_u64().unwrap_or(0))
     }
 
     async fn audit(&self) -> Result<Vec<AuditRow>, ApiFailure> {

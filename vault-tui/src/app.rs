@@ -75,6 +75,48 @@ pub enum Modal {
     Rotate(RotateModal),
     Delete(DeleteModal),
     Rollback(RollbackModal),
+    DeleteProject(ProjectDeleteModal),
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SortKey {
+    #[default]
+    Name,
+    /// Most recently changed first.
+    Updated,
+    /// Soonest expiry first; entries without one last.
+    Expiry,
+    Owner,
+}
+
+impl SortKey {
+    pub fn label(self) -> &'static str {
+        match self {
+            SortKey::Name => "name",
+            SortKey::Updated => "updated",
+            SortKey::Expiry => "expiry",
+            SortKey::Owner => "owner",
+        }
+    }
+
+    fn next(self) -> SortKey {
+        match self {
+            SortKey::Name => SortKey::Updated,
+            SortKey::Updated => SortKey::Expiry,
+            SortKey::Expiry => SortKey::Owner,
+            SortKey::Owner => SortKey::Name,
+        }
+    }
+}
+
+/// What deleting a project will take with it, shown before it happens.
+pub struct ProjectDeleteModal {
+    pub project_id: String,
+    pub entries: usize,
+    pub milestones: usize,
+    pub members: usize,
+    pub typed: String,
+    pub error: Option<ApiFailure>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -92,6 +134,7 @@ pub struct App {
     pub selected: usize,
     pub filter: String,
     pub filtering: bool,
+    pub sort: SortKey,
     pub detail: Option<Vec<VersionRow>>,
     pub modal: Option<Modal>,
     pub status: Status,
@@ -125,6 +168,12 @@ pub enum Command {
         secret_id: String,
         version: u32,
     },
+    PreviewProject {
+        project_id: String,
+    },
+    DeleteProject {
+        project_id: String,
+    },
 }
 
 impl std::fmt::Debug for Command {
@@ -136,6 +185,8 @@ impl std::fmt::Debug for Command {
             Command::LoadVersions { secret_id } => write!(f, "LoadVersions({secret_id})"),
             Command::Rotate { secret_id, .. } => write!(f, "Rotate({secret_id}, [redacted])"),
             Command::Delete { secret_id } => write!(f, "Delete({secret_id})"),
+            Command::PreviewProject { project_id } => write!(f, "PreviewProject({project_id})"),
+            Command::DeleteProject { project_id } => write!(f, "DeleteProject({project_id})"),
             Command::Rollback { secret_id, version } => {
                 write!(f, "Rollback({secret_id}, v{version})")
             }
@@ -152,6 +203,9 @@ pub enum Action {
     /// A further page, appended.
     More(Tab, Result<RowPage, ApiFailure>),
     AuditLoaded(Result<Vec<AuditRow>, ApiFailure>),
+    /// A project's milestone and member counts, for the deletion preview.
+    ProjectPreviewed(String, Result<(usize, usize), ApiFailure>),
+    ProjectDeleted(String, Result<u64, ApiFailure>),
     VersionsLoaded(String, Result<Vec<VersionRow>, ApiFailure>),
     Rotated(Result<SecretRow, ApiFailure>),
     Deleted(String, Result<(), ApiFailure>),
@@ -167,6 +221,7 @@ impl App {
             selected: 0,
             filter: String::new(),
             filtering: false,
+            sort: SortKey::Name,
             detail: None,
             modal: None,
             status: Status::Loading,
@@ -180,10 +235,18 @@ impl App {
 
     /// The rows the filter keeps, in order.
     pub fn visible(&self) -> Vec<&SecretRow> {
-        self.rows
+        let mut rows: Vec<&SecretRow> = self
+            .rows
             .iter()
             .filter(|r| r.matches(&self.filter))
-            .collect()
+            .collect();
+        match self.sort {
+            SortKey::Name => rows.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id))),
+            SortKey::Updated => rows.sort_by_key(|r| std::cmp::Reverse(r.updated_at)),
+            SortKey::Expiry => rows.sort_by_key(|r| (r.expires_at.is_none(), r.expires_at)),
+            SortKey::Owner => rows.sort_by(|a, b| (&a.owner, &a.name).cmp(&(&b.owner, &b.name))),
+        }
+        rows
     }
 
     /// The audit records the filter keeps, newest first.
@@ -262,6 +325,46 @@ pub fn update(app: &mut App, action: Action) -> Vec<Command> {
                         app.clamp();
                     }
                     Err(failure) => app.status = Status::Failed(failure),
+                }
+            }
+            Vec::new()
+        }
+        Action::ProjectPreviewed(project_id, result) => {
+            match result {
+                Ok((milestones, members)) => {
+                    let owner = format!("project:{project_id}");
+                    let entries = app.rows.iter().filter(|r| r.owner == owner).count();
+                    app.modal = Some(Modal::DeleteProject(ProjectDeleteModal {
+                        project_id,
+                        entries,
+                        milestones,
+                        members,
+                        typed: String::new(),
+                        error: None,
+                    }));
+                }
+                Err(failure) => app.status = Status::Failed(failure),
+            }
+            Vec::new()
+        }
+        Action::ProjectDeleted(project_id, result) => {
+            match result {
+                Ok(entries) => {
+                    let owner = format!("project:{project_id}");
+                    app.rows.retain(|r| r.owner != owner);
+                    app.clamp();
+                    app.modal = None;
+                    app.detail = None;
+                    app.notice = Some(format!(
+                        "project {project_id} deleted with {entries} entries"
+                    ));
+                }
+                Err(failure) => {
+                    if let Some(Modal::DeleteProject(modal)) = app.modal.as_mut() {
+                        modal.error = Some(failure);
+                    } else {
+                        app.status = Status::Failed(failure);
+                    }
                 }
             }
             Vec::new()
@@ -383,6 +486,20 @@ fn browse(app: &mut App, key: KeyEvent) -> Vec<Command> {
             return switch(app, Tab::ALL[index]);
         }
         KeyCode::Char('/') => app.filtering = true,
+        KeyCode::Char('s') => {
+            app.sort = app.sort.next();
+            app.selected = 0;
+        }
+        KeyCode::Char('D') if app.tab == Tab::ProjectVault => {
+            if let Some(project_id) = app
+                .selected_row()
+                .and_then(|r| r.owner.strip_prefix("project:"))
+            {
+                return vec![Command::PreviewProject {
+                    project_id: project_id.to_owned(),
+                }];
+            }
+        }
         KeyCode::Char('?') => app.modal = Some(Modal::Help),
         KeyCode::Char('r') => {
             app.status = Status::Loading;
@@ -538,6 +655,23 @@ fn modal_key(app: &mut App, modal: Modal, key: KeyEvent) -> Vec<Command> {
                 _ => {}
             }
             app.modal = Some(Modal::Rollback(rollback));
+            Vec::new()
+        }
+        Modal::DeleteProject(mut modal) => {
+            match key.code {
+                KeyCode::Esc => return Vec::new(),
+                KeyCode::Enter if modal.typed == modal.project_id => {
+                    let project_id = modal.project_id.clone();
+                    app.modal = Some(Modal::DeleteProject(modal));
+                    return vec![Command::DeleteProject { project_id }];
+                }
+                KeyCode::Backspace => {
+                    modal.typed.pop();
+                }
+                KeyCode::Char(c) => modal.typed.push(c),
+                _ => {}
+            }
+            app.modal = Some(Modal::DeleteProject(modal));
             Vec::new()
         }
         Modal::Delete(mut delete) => {

@@ -73,7 +73,7 @@ pub fn render(app: &App, frame: &mut Frame) {
             if let Some(error) = &rotate.error {
                 lines.push(Line::styled(error.to_string(), Style::new().fg(Color::Red)));
             }
-            modal(frame, area, " Rotate ", lines);
+            modal_box(frame, area, " Rotate ", lines);
         }
         Some(Modal::Rollback(rollback)) => {
             let area = centered(frame.area(), 60, 14);
@@ -105,7 +105,29 @@ pub fn render(app: &App, frame: &mut Frame) {
             if let Some(error) = &rollback.error {
                 lines.push(Line::styled(error.to_string(), Style::new().fg(Color::Red)));
             }
-            modal(frame, area, " Roll back ", lines);
+            modal_box(frame, area, " Roll back ", lines);
+        }
+        Some(Modal::DeleteProject(modal)) => {
+            let area = centered(frame.area(), 64, 11);
+            let mut lines = vec![
+                Line::from(format!(
+                    "Delete project {}? This removes:",
+                    modal.project_id
+                )),
+                Line::from(format!(
+                    "  {} vault entries with every version",
+                    modal.entries
+                )),
+                Line::from(format!("  {} milestones", modal.milestones)),
+                Line::from(format!("  {} memberships", modal.members)),
+                Line::from("Type the project id to confirm:"),
+                Line::from(format!("> {}", modal.typed)),
+                Line::from("Enter delete · Esc cancel"),
+            ];
+            if let Some(error) = &modal.error {
+                lines.push(Line::styled(error.to_string(), Style::new().fg(Color::Red)));
+            }
+            modal_box(frame, area, " Delete project ", lines);
         }
         Some(Modal::Delete(delete)) => {
             let area = centered(frame.area(), 64, 9);
@@ -119,7 +141,7 @@ pub fn render(app: &App, frame: &mut Frame) {
             if let Some(error) = &delete.error {
                 lines.push(Line::styled(error.to_string(), Style::new().fg(Color::Red)));
             }
-            modal(frame, area, " Delete ", lines);
+            modal_box(frame, area, " Delete ", lines);
         }
         None => {}
     }
@@ -198,7 +220,12 @@ fn table(app: &App, frame: &mut Frame, area: Rect) {
         )
     };
     let header = Row::new(header).style(Style::new().add_modifier(Modifier::BOLD));
-    let title = format!(" {} ({}) ", app.tab.title(), visible.len());
+    let title = format!(
+        " {} ({}) · sorted by {} ",
+        app.tab.title(),
+        visible.len(),
+        app.sort.label()
+    );
     let table = Table::new(rows, widths)
         .header(header)
         .block(Block::new().borders(Borders::ALL).title(title))
@@ -283,7 +310,7 @@ fn detail(app: &App, frame: &mut Frame, area: Rect) {
 }
 
 fn help(frame: &mut Frame) {
-    let area = centered(frame.area(), 56, 16);
+    let area = centered(frame.area(), 56, 19);
     let lines = [
         "↑ ↓ j k      move",
         "g G          first, last",
@@ -295,6 +322,8 @@ fn help(frame: &mut Frame) {
         "R            rotate (hidden input)",
         "b            roll back (from the detail)",
         "d            delete (type the name)",
+        "s            sort: name, updated, expiry, owner",
+        "D            delete the project (project tab)",
         "r            reload",
         "?            this help",
         "q Ctrl-C     quit",
@@ -302,10 +331,10 @@ fn help(frame: &mut Frame) {
     .into_iter()
     .map(Line::from)
     .collect();
-    modal(frame, area, " Keys ", lines);
+    modal_box(frame, area, " Keys ", lines);
 }
 
-fn modal(frame: &mut Frame, area: Rect, title: &str, lines: Vec<Line<'_>>) {
+fn modal_box(frame: &mut Frame, area: Rect, title: &str, lines: Vec<Line<'_>>) {
     frame.render_widget(Clear, area);
     frame.render_widget(
         Paragraph::new(lines)

@@ -103,6 +103,18 @@ fn dispatch(
                 let _ = sender.send(Action::Rotated(result));
             });
         }
+        Command::PreviewProject { project_id } => {
+            tokio::spawn(async move {
+                let result = client.project_counts(&project_id).await;
+                let _ = sender.send(Action::ProjectPreviewed(project_id, result));
+            });
+        }
+        Command::DeleteProject { project_id } => {
+            tokio::spawn(async move {
+                let result = client.delete_project(&project_id).await;
+                let _ = sender.send(Action::ProjectDeleted(project_id, result));
+            });
+        }
         Command::Delete { secret_id } => {
             let Some(row) = row_of(&secret_id) else {
                 return;

@@ -48,9 +48,9 @@ fn loaded_app() -> App {
     let mut app = App::new(at(0));
     let rows = vec![
         row(0, "STRIPE_KEY", None),
-        row(1, "GITHUB_TOKEN", Some(3)),
-        row(2, "OLD_WEBHOOK", Some(-1)),
-        row(3, "OPENAI_API_KEY", None),
+        row(1, "TWILIO_TOKEN", Some(3)),
+        row(2, "WEBHOOK_OLD", Some(-1)),
+        row(3, "ZAPIER_KEY", None),
     ];
     update(
         &mut app,
@@ -81,7 +81,7 @@ fn browsing_moves_filters_and_switches_tabs() {
     press(&mut app, "jj");
     assert_eq!(
         app.selected_row().map(|r| r.name.as_str()),
-        Some("OLD_WEBHOOK")
+        Some("WEBHOOK_OLD")
     );
     press(&mut app, "kkk");
     assert_eq!(app.selected, 0, "never above the first row");
@@ -94,7 +94,7 @@ fn browsing_moves_filters_and_switches_tabs() {
     assert_eq!(app.visible().len(), 1);
     assert_eq!(
         app.selected_row().map(|r| r.name.as_str()),
-        Some("GITHUB_TOKEN")
+        Some("TWILIO_TOKEN")
     );
     // Owners match too; Esc in the filter clears it.
     press(&mut app, "/");
@@ -274,7 +274,7 @@ fn screens_at_80_by_24() {
     insta::assert_snapshot!("rotate_80x24", screen(&app, 80, 24));
     update(&mut app, key(KeyCode::Esc));
     press(&mut app, "d");
-    press(&mut app, "GITHUB");
+    press(&mut app, "TWILIO");
     insta::assert_snapshot!("delete_80x24", screen(&app, 80, 24));
 }
 
@@ -460,5 +460,79 @@ fn the_audit_tab_lists_filters_and_stays_read_only() {
     assert!(
         app.modal.is_none(),
         "nothing to rotate, roll back or delete here"
+    );
+}
+
+#[test]
+fn sorting_cycles_through_name_updated_expiry_and_owner() {
+    let mut app = loaded_app();
+    let names =
+        |app: &App| -> Vec<String> { app.visible().iter().map(|r| r.name.clone()).collect() };
+    assert_eq!(
+        names(&app),
+        ["STRIPE_KEY", "TWILIO_TOKEN", "WEBHOOK_OLD", "ZAPIER_KEY"]
+    );
+    press(&mut app, "ss");
+    assert_eq!(app.sort.label(), "expiry");
+    assert_eq!(
+        &names(&app)[..2],
+        ["WEBHOOK_OLD", "TWILIO_TOKEN"],
+        "soonest expiry first"
+    );
+    press(&mut app, "s");
+    assert_eq!(names(&app)[0], "STRIPE_KEY", "by owner: user:u0 first");
+    press(&mut app, "s");
+    assert_eq!(app.sort.label(), "name");
+}
+
+#[test]
+fn deleting_a_project_first_shows_the_cascade() {
+    let mut app = App::new(at(0));
+    press(&mut app, "3");
+    let mut entry = row(0, "DEPLOY_TOKEN", None);
+    entry.owner = "project:apollo".into();
+    let mut other = row(1, "SIGNING_KEY", None);
+    other.owner = "project:apollo".into();
+    let mut elsewhere = row(2, "ELSEWHERE", None);
+    elsewhere.owner = "project:gemini".into();
+    update(
+        &mut app,
+        Action::Loaded(
+            Tab::ProjectVault,
+            Ok(RowPage {
+                rows: vec![entry, other, elsewhere],
+                next: None,
+            }),
+        ),
+    );
+    let commands = press(&mut app, "D");
+    assert!(matches!(
+        commands.as_slice(),
+        [Command::PreviewProject { project_id }] if project_id == "apollo"
+    ));
+    update(
+        &mut app,
+        Action::ProjectPreviewed("apollo".into(), Ok((2, 3))),
+    );
+    insta::assert_snapshot!("delete_project_80x24", screen(&app, 80, 24));
+    press(&mut app, "gemini");
+    assert!(
+        update(&mut app, key(KeyCode::Enter)).is_empty(),
+        "another project's id"
+    );
+    for _ in 0..6 {
+        update(&mut app, key(KeyCode::Backspace));
+    }
+    press(&mut app, "apollo");
+    let commands = update(&mut app, key(KeyCode::Enter));
+    assert!(matches!(
+        commands.as_slice(),
+        [Command::DeleteProject { project_id }] if project_id == "apollo"
+    ));
+    update(&mut app, Action::ProjectDeleted("apollo".into(), Ok(2)));
+    assert_eq!(app.rows.len(), 1);
+    assert_eq!(
+        app.notice.as_deref(),
+        Some("project apollo deleted with 2 entries")
     );
 }
