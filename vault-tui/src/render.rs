@@ -58,11 +58,12 @@ pub fn render(app: &App, frame: &mut Frame) {
             let mut lines = vec![
                 Line::from(format!("New value for {}", rotate.name)),
                 Line::from(""),
-                // The length only; the text never reaches the screen.
-                Line::from(format!(
-                    "value: {}",
-                    "•".repeat(rotate.buffer.chars().count().min(40))
-                )),
+                // Neither the text nor its length reaches the screen.
+                Line::from(if rotate.buffer.is_empty() {
+                    "value: (empty)"
+                } else {
+                    "value: •••••••• (hidden)"
+                }),
                 Line::from(""),
             ];
             lines.push(Line::from(if rotate.confirming {
@@ -162,6 +163,7 @@ fn table(app: &App, frame: &mut Frame, area: Rect) {
     let visible = app.visible();
     // Narrow (80 columns with the detail open): the columns an operator acts on.
     let compact = area.width < 70;
+    let wide = area.width >= 110;
     let rows = visible.iter().map(|row| {
         let style = match row.expiry(app.now) {
             Expiry::Expired => Style::new().fg(Color::Red),
@@ -187,7 +189,11 @@ fn table(app: &App, frame: &mut Frame, area: Rect) {
                 Cell::from(row.masked.clone()),
                 Cell::from(format!("v{}", row.version)),
                 Cell::from(expires),
-                Cell::from(row.updated_at.format("%Y-%m-%d %H:%M").to_string()),
+                Cell::from(
+                    row.updated_at
+                        .format(if wide { "%Y-%m-%d %H:%M" } else { "%Y-%m-%d" })
+                        .to_string(),
+                ),
             ]
         };
         Row::new(cells).style(style)
@@ -210,12 +216,13 @@ fn table(app: &App, frame: &mut Frame, area: Rect) {
             vec![
                 Constraint::Min(12),
                 Constraint::Min(10),
-                Constraint::Min(8),
-                Constraint::Length(12),
-                Constraint::Length(12),
-                Constraint::Length(4),
+                Constraint::Min(6),
+                Constraint::Length(9),
+                // The widest mask: a 4-character prefix, ****, the last 3.
+                Constraint::Length(11),
+                Constraint::Length(3),
                 Constraint::Length(10),
-                Constraint::Length(16),
+                Constraint::Length(if wide { 16 } else { 10 }),
             ],
         )
     };

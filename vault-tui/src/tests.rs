@@ -235,6 +235,13 @@ fn no_screen_ever_shows_a_typed_value() {
     }
     update(&mut app, key(KeyCode::Enter));
     assert!(!screen(&app, 80, 24).contains("MARKER"));
+    // Not even the length shows: a one-character value draws the same screen.
+    update(&mut app, key(KeyCode::Char('n')));
+    let long = screen(&app, 80, 24);
+    update(&mut app, key(KeyCode::Esc));
+    press(&mut app, "R");
+    press(&mut app, "x");
+    assert_eq!(screen(&app, 80, 24), long);
 }
 
 #[test]
