@@ -99,6 +99,7 @@ struct Seen {
     modal: Option<&'static str>,
     history: usize,
     notice: Option<String>,
+    audit: Vec<String>,
 }
 
 fn seen(app: &App) -> Seen {
@@ -118,6 +119,7 @@ fn seen(app: &App) -> Seen {
         }),
         history: app.detail.as_ref().map_or(0, Vec::len),
         notice: app.notice.clone(),
+        audit: app.audit.iter().map(|r| r.action.clone()).collect(),
     }
 }
 
@@ -287,6 +289,16 @@ async fn an_operator_rotates_rolls_back_and_deletes_through_the_console() {
             s.notice.as_deref() == Some("DELETE_ME deleted with every version")
         })
         .await;
+    // The audit view shows what just happened.
+    script.key(KeyCode::Char('4'));
+    let audit = script
+        .until("the audit records", |s| {
+            s.audit.iter().any(|a| a == "secret.delete")
+        })
+        .await;
+    for action in ["secret.rotate", "secret.rollback"] {
+        assert!(audit.audit.iter().any(|a| a == action), "{audit:?}");
+    }
     script.key(KeyCode::Char('q'));
     let last_screen = console.await.expect("the console ends");
     for value in [

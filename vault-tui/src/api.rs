@@ -298,7 +298,7 @@ impl ApiClient for HttpClient {
     }
 
     async fn audit(&self) -> Result<Vec<AuditRow>, ApiFailure> {
-        let page = self.call(Method::GET, "/v1/audit?limit=500", None).await?;
+        let page = self.call(Method::GET, "/v1/audit?limit=200", None).await?;
         Ok(page["data"]
             .as_array()
             .into_iter()

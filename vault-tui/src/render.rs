@@ -149,13 +149,20 @@ pub fn render(app: &App, frame: &mut Frame) {
 }
 
 fn status_line(app: &App) -> Line<'_> {
-    if app.filtering || !app.filter.is_empty() {
-        return Line::from(format!("/{}", app.filter));
+    let filter = (app.filtering || !app.filter.is_empty()).then(|| format!("/{}", app.filter));
+    if app.filtering {
+        return Line::from(filter.unwrap_or_default());
     }
+    let prefix = filter.map(|f| format!("{f}  ")).unwrap_or_default();
     match &app.status {
-        Status::Loading => Line::styled("loading…", Style::new().fg(Color::Cyan)),
-        Status::Failed(failure) => Line::styled(failure.to_string(), Style::new().fg(Color::Red)),
-        Status::Ready => Line::from(app.notice.clone().unwrap_or_default()),
+        Status::Loading => Line::styled(format!("{prefix}loading…"), Style::new().fg(Color::Cyan)),
+        Status::Failed(failure) => {
+            Line::styled(format!("{prefix}{failure}"), Style::new().fg(Color::Red))
+        }
+        Status::Ready => Line::from(format!(
+            "{prefix}{}",
+            app.notice.clone().unwrap_or_default()
+        )),
     }
 }
 
