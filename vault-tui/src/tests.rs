@@ -69,6 +69,12 @@ fn press(app: &mut App, keys: &str) -> Vec<Command> {
         .collect()
 }
 
+/// Snapshots the screen at 80×24 and at a wide 160×40.
+fn snap(name: &str, app: &App) {
+    insta::assert_snapshot!(format!("{name}_80x24"), screen(app, 80, 24));
+    insta::assert_snapshot!(format!("{name}_160x40"), screen(app, 160, 40));
+}
+
 fn screen(app: &App, width: u16, height: u16) -> String {
     let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("terminal");
     terminal.draw(|frame| render(app, frame)).expect("draws");
@@ -247,7 +253,7 @@ fn no_screen_ever_shows_a_typed_value() {
 #[test]
 fn screens_at_80_by_24() {
     let mut app = loaded_app();
-    insta::assert_snapshot!("browser_80x24", screen(&app, 80, 24));
+    snap("browser", &app);
     press(&mut app, "j");
     update(&mut app, key(KeyCode::Enter));
     update(
@@ -272,25 +278,24 @@ fn screens_at_80_by_24() {
             ]),
         ),
     );
-    insta::assert_snapshot!("detail_80x24", screen(&app, 80, 24));
+    snap("detail", &app);
     press(&mut app, "?");
-    insta::assert_snapshot!("help_80x24", screen(&app, 80, 24));
+    snap("help", &app);
     update(&mut app, key(KeyCode::Esc));
     press(&mut app, "R");
     press(&mut app, "secret");
-    insta::assert_snapshot!("rotate_80x24", screen(&app, 80, 24));
+    snap("rotate", &app);
     update(&mut app, key(KeyCode::Esc));
     press(&mut app, "d");
     press(&mut app, "TWILIO");
-    insta::assert_snapshot!("delete_80x24", screen(&app, 80, 24));
+    snap("delete", &app);
 }
 
 #[test]
 fn screens_wide_and_while_loading_or_failing() {
     let mut app = loaded_app();
-    insta::assert_snapshot!("browser_160x30", screen(&app, 160, 30));
     press(&mut app, "r");
-    insta::assert_snapshot!("loading_80x24", screen(&app, 80, 24));
+    snap("loading", &app);
     update(
         &mut app,
         Action::Loaded(
@@ -301,7 +306,7 @@ fn screens_wide_and_while_loading_or_failing() {
             }),
         ),
     );
-    insta::assert_snapshot!("failed_80x24", screen(&app, 80, 24));
+    snap("failed", &app);
 }
 
 fn history() -> Vec<VersionRow> {
@@ -351,7 +356,7 @@ fn rolling_back_picks_a_version_from_the_history_and_confirms() {
         rollback.versions[rollback.selected].version, 2,
         "starts on the newest non-current"
     );
-    insta::assert_snapshot!("rollback_80x24", screen(&app, 80, 24));
+    snap("rollback", &app);
     press(&mut app, "j");
     update(&mut app, key(KeyCode::Enter));
     let commands = press(&mut app, "y");
@@ -452,7 +457,7 @@ fn the_audit_tab_lists_filters_and_stays_read_only() {
             ),
         ])),
     );
-    insta::assert_snapshot!("audit_80x24", screen(&app, 80, 24));
+    snap("audit", &app);
     press(&mut app, "/");
     press(&mut app, "stripe");
     update(&mut app, key(KeyCode::Enter));
@@ -521,7 +526,7 @@ fn deleting_a_project_first_shows_the_cascade() {
         &mut app,
         Action::ProjectPreviewed("apollo".into(), Ok((2, 3))),
     );
-    insta::assert_snapshot!("delete_project_80x24", screen(&app, 80, 24));
+    snap("delete_project", &app);
     press(&mut app, "gemini");
     assert!(
         update(&mut app, key(KeyCode::Enter)).is_empty(),
