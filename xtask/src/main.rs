@@ -1,5 +1,6 @@
 //! `cargo xtask`: the project's developer tasks, in Rust rather than shell scripts.
 
+mod bench;
 mod fga;
 mod localstack;
 mod migrate;
@@ -34,6 +35,9 @@ enum Task {
     Localstack,
     /// Repository invariants: file headers and the crate layering of ARCHITECTURE.md.
     Tidy,
+    /// Resolution throughput and latency beside OpenBao, plus the hot path's criterion
+    /// benches; writes bench/results/latest.md.
+    Bench(bench::Options),
     /// Applies pending database migrations (or lists or reverts them).
     Migrate {
         /// `sqlite://path`, `postgres://…`; defaults to DATABASE_URL, then the
@@ -56,6 +60,7 @@ fn main() -> Result<()> {
         Task::Test => test::run(&root),
         Task::Tidy => tidy::run(&root),
         Task::Authz => fga::model_test(&root),
+        Task::Bench(options) => bench::run(&root, options),
         Task::Localstack => {
             let server = localstack::LocalStack::start(&root)?;
             println!("AWS_ENDPOINT_URL={}", server.url());
@@ -82,6 +87,26 @@ fn project_root() -> Result<PathBuf> {
         .parent()
         .map(Path::to_path_buf)
         .context("xtask has no parent directory")
+}
+
+/// A loopback port nobody listens on (yet).
+fn free_port() -> Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
+    Ok(listener.local_addr()?.port())
+}
+
+/// A venv at `venv` with `packages` installed from PyPI, by `$PYTHON` or `python3`.
+fn python_venv(root: &Path, venv: &Path, packages: &[&str]) -> Result<()> {
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    if run_step(root, Command::new(&python).args(["-m", "venv"]).arg(venv)).is_err() {
+        bail!("could not make a venv with {python}; set PYTHON to a Python 3 with venv");
+    }
+    run_step(
+        root,
+        Command::new(venv.join("bin").join("pip"))
+            .args(["install", "--quiet", "--disable-pip-version-check"])
+            .args(packages),
+    )
 }
 
 /// The cargo that runs us, so nested commands use the same toolchain.

@@ -3,14 +3,13 @@
 //! refuses root), started on a free loopback port with durability off, and stopped and
 //! removed when the guard drops, whether the tests passed or not.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 
-use crate::run_step;
+use crate::{free_port, run_step};
 
 pub struct Postgres {
     bin: PathBuf,
@@ -20,12 +19,22 @@ pub struct Postgres {
 }
 
 impl Postgres {
+    /// Durability off: the tests' data is thrown away and fsync only slows them.
     pub fn start() -> Result<Postgres> {
+        Self::start_with("-c fsync=off -c synchronous_commit=off -c full_page_writes=off")
+    }
+
+    /// Durability on, as production runs it: what the benchmark measures against.
+    pub fn start_durable() -> Result<Postgres> {
+        Self::start_with("")
+    }
+
+    fn start_with(durability: &str) -> Result<Postgres> {
         let as_root = is_root();
         let bin = match find_bin_dir() {
             Some(bin) => bin,
             None => {
-                install(as_root)?;
+                apt_install("postgresql")?;
                 find_bin_dir().context(
                     "installed postgresql, but found no initdb under /usr/lib/postgresql",
                 )?
@@ -63,8 +72,7 @@ impl Postgres {
             "--no-sync",
         ])?;
         let options = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
-             -c full_page_writes=off -c max_connections=500",
+            "-p {} -k {} -c listen_addresses=127.0.0.1 {durability} -c max_connections=500",
             server.port,
             server.dir.display()
         );
@@ -93,6 +101,26 @@ impl Postgres {
     /// A superuser URL for the `postgres` database; tests create their own databases.
     pub fn admin_url(&self) -> String {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// Creates a database and returns its URL.
+    pub fn create_database(&self, name: &str) -> Result<String> {
+        let port = self.port.to_string();
+        let socket_dir = self.dir.display().to_string();
+        self.run_as_owner(&[
+            "createdb",
+            "-h",
+            &socket_dir,
+            "-p",
+            &port,
+            "-U",
+            "postgres",
+            name,
+        ])?;
+        Ok(format!(
+            "postgres://postgres@127.0.0.1:{}/{name}",
+            self.port
+        ))
     }
 
     fn data_dir(&self) -> String {
@@ -150,8 +178,10 @@ fn find_bin_dir() -> Option<PathBuf> {
     found.pop().map(|(_, bin)| bin)
 }
 
-fn install(as_root: bool) -> Result<()> {
-    eprintln!("PostgreSQL is not installed; installing it from apt");
+/// Installs a Debian package (through `sudo -n` when we are not root).
+pub fn apt_install(package: &str) -> Result<()> {
+    eprintln!("{package} is not installed; installing it from apt");
+    let as_root = is_root();
     let apt = |args: &[&str]| -> Result<()> {
         let mut command = if as_root {
             Command::new("apt-get")
@@ -164,14 +194,8 @@ fn install(as_root: bool) -> Result<()> {
         run_step(Path::new("/"), &mut command)
     };
     apt(&["update", "-qq"])?;
-    apt(&[
-        "install",
-        "-y",
-        "-qq",
-        "--no-install-recommends",
-        "postgresql",
-    ])
-    .context("could not install postgresql with apt-get")
+    apt(&["install", "-y", "-qq", "--no-install-recommends", package])
+        .with_context(|| format!("could not install {package} with apt-get"))
 }
 
 fn is_root() -> bool {
@@ -179,9 +203,4 @@ fn is_root() -> bool {
         .arg("-u")
         .output()
         .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
-}
-
-fn free_port() -> Result<u16> {
-    let listener = TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
-    Ok(listener.local_addr()?.port())
 }

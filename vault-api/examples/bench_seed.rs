@@ -1,0 +1,264 @@
+//! Seeds a database for `cargo xtask bench` through the real router, in process: every
+//! row is sealed, stored and audited exactly as `POST /v1/secrets` and friends do it, so
+//! the benchmark reads what production would hold, without paying for HTTP while
+//! seeding a million rows.
+//!
+//! `--context` creates the hot resolution context: one user with a 50-secret profile
+//! (mixed `all` / `agents` scopes, values 20–200 bytes), a workspace with 5 keys and a
+//! project with 20 entries (some milestone-scoped), and prints it with an orchestrator
+//! token as one JSON line. `--background N` adds N secrets across `--users` other users,
+//! numbered from `--first` so a later run can grow the same database.
+//!
+//! Needs `DATABASE_URL` and `ENCRYPTION_KEY`, as `vault-api serve` does.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use clap::Parser;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+use vault_api::audit::{Actor, AuditContext};
+use vault_api::clock::SystemClock;
+use vault_api::routes::tokens::TokenRequest;
+use vault_api::server::{self, RootConfig, RootKeys};
+use vault_api::{AppState, app};
+use vault_kms::KeyringConfig;
+use vault_store::StoreConfig;
+use zeroize::Zeroizing;
+
+const USER: &str = "bench-user";
+const PROFILE: &str = "prof_bench";
+const WORKSPACE: &str = "bench-ws";
+const PROJECT: &str = "bench-proj";
+const MILESTONE: &str = "bench-ms";
+
+#[derive(Parser)]
+struct Args {
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    database_url: String,
+    /// Seed the hot context and print it (with an orchestrator token) as JSON.
+    #[arg(long)]
+    context: bool,
+    /// Background secrets to add, spread over `--users` users.
+    #[arg(long, default_value_t = 0)]
+    background: u64,
+    /// The first background row's number, to grow an already seeded database.
+    #[arg(long, default_value_t = 0)]
+    first: u64,
+    #[arg(long, default_value_t = 1000)]
+    users: u64,
+    /// Requests in flight while seeding.
+    #[arg(long, default_value_t = 8)]
+    concurrency: u64,
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args = Args::parse();
+    let key = Zeroizing::new(
+        std::env::var("ENCRYPTION_KEY").context("ENCRYPTION_KEY is not set (the server's key)")?,
+    );
+    let clock = Arc::new(SystemClock);
+    let store = server::open_store(&args.database_url, StoreConfig::default()).await?;
+    let keys = RootConfig::Local(RootKeys {
+        current: key,
+        previous: Vec::new(),
+    });
+    let keyring =
+        server::open_keyring(&store, &keys, clock.clone(), KeyringConfig::default()).await?;
+    let state = AppState::new(store.clone(), keyring, server::policy(&[])?, clock.clone());
+    let audit = AuditContext {
+        clock: clock.clone(),
+    };
+    let issue = |kind: &'static str| {
+        let (store, audit) = (store.clone(), audit.clone());
+        async move {
+            let (_, secret) = TokenRequest::parse(kind, None, None, Some(format!("bench {kind}")))?
+                .issue(&store, &audit, "req_bench_seed", &Actor::cli())
+                .await?;
+            Ok::<_, anyhow::Error>(secret)
+        }
+    };
+    let operator = Arc::new(issue("operator").await?);
+    let router = app::router(state);
+
+    if args.background > 0 {
+        seed_background(&router, &operator, &args).await?;
+    }
+    if args.context {
+        let expected = seed_context(&router, &operator).await?;
+        let orchestrator = issue("orchestrator").await?;
+        println!(
+            "{}",
+            json!({
+                "orchestrator_token": orchestrator.as_str(),
+                "context": {
+                    "user_id": USER,
+                    "profile_id": PROFILE,
+                    "workspace_id": WORKSPACE,
+                    "project_id": PROJECT,
+                    "milestone_id": MILESTONE,
+                },
+                "user_names": expected.user,
+                "expected_names": expected.all,
+            })
+        );
+    }
+    Ok(())
+}
+
+/// A printable value of 20–200 bytes, different per row.
+fn value(seed: u64) -> String {
+    let len = 20 + (seed.wrapping_mul(2_654_435_761) % 181) as usize;
+    let mut bytes = [0u8; 150];
+    getrandom::fill(&mut bytes).ok();
+    let mut text = String::with_capacity(len);
+    for (i, b) in bytes.iter().cycle().take(len).enumerate() {
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        text.push(ALPHABET[(*b as usize + i) % ALPHABET.len()] as char);
+    }
+    text
+}
+
+async fn call(router: &Router, token: &str, path: &str, body: Value) -> Result<()> {
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri(path)
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))?;
+    let response = router.clone().oneshot(request).await?;
+    let status = response.status();
+    if status != StatusCode::CREATED && status != StatusCode::OK {
+        let bytes = axum::body::to_bytes(response.into_body(), 64 * 1024).await?;
+        bail!("POST {path}: {status} {}", String::from_utf8_lossy(&bytes));
+    }
+    Ok(())
+}
+
+async fn seed_background(
+    router: &Router,
+    operator: &Arc<Zeroizing<String>>,
+    args: &Args,
+) -> Result<()> {
+    let next = Arc::new(AtomicU64::new(args.first));
+    let end = args.first + args.background;
+    let users = args.users.max(1);
+    let first = args.first;
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..args.concurrency.max(1) {
+        let (router, operator, next) = (router.clone(), operator.clone(), next.clone());
+        workers.push(tokio::spawn(async move {
+            loop {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                if n >= end {
+                    return Ok::<_, anyhow::Error>(());
+                }
+                let mut body = json!({
+                    "user_id": format!("bg-user-{}", n % users),
+                    "name": format!("BG_SECRET_{n}"),
+                    "value": value(n),
+                });
+                if n % 3 == 0 {
+                    body["scope"] = json!("agents");
+                    body["profile_ids"] = json!([format!("prof_{}", n % 7)]);
+                }
+                call(&router, &operator, "/v1/secrets", body).await?;
+                if (n + 1) % 50_000 == 0 {
+                    eprintln!(
+                        "seeded {} background rows ({:.0}/s)",
+                        n + 1 - first,
+                        (n + 1 - first) as f64 / started.elapsed().as_secs_f64()
+                    );
+                }
+            }
+        }));
+    }
+    for worker in workers {
+        worker.await??;
+    }
+    eprintln!(
+        "seeded {} background rows in {:.1}s",
+        args.background,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+struct Expected {
+    user: Vec<String>,
+    all: Vec<String>,
+}
+
+async fn seed_context(router: &Router, operator: &str) -> Result<Expected> {
+    let mut expected = Expected {
+        user: Vec::new(),
+        all: Vec::new(),
+    };
+    for i in 0..50u64 {
+        let name = format!("BENCH_SECRET_{i:02}");
+        let mut body = json!({"user_id": USER, "name": name, "value": value(i)});
+        if i % 2 == 1 {
+            body["scope"] = json!("agents");
+            body["profile_ids"] = json!([PROFILE, "prof_other"]);
+        }
+        call(router, operator, "/v1/secrets", body).await?;
+        expected.user.push(name.clone());
+        expected.all.push(name);
+    }
+    for i in 0..5u64 {
+        let name = format!("WORKSPACE_KEY_{i}");
+        let mut body = json!({"name": name, "value": value(100 + i)});
+        if i % 2 == 1 {
+            body["scope"] = json!("agents");
+            body["profile_ids"] = json!([PROFILE]);
+        }
+        call(
+            router,
+            operator,
+            &format!("/v1/workspaces/{WORKSPACE}/keys"),
+            body,
+        )
+        .await?;
+        expected.all.push(name);
+    }
+    call(
+        router,
+        operator,
+        "/v1/projects",
+        json!({"id": PROJECT, "name": "Bench project", "accountable_user_id": USER}),
+    )
+    .await?;
+    call(
+        router,
+        operator,
+        &format!("/v1/projects/{PROJECT}/milestones"),
+        json!({"id": MILESTONE, "name": "Bench milestone"}),
+    )
+    .await?;
+    for i in 0..20u64 {
+        let name = format!("PROJECT_ENTRY_{i:02}");
+        let mut body = json!({"name": name, "value": value(200 + i), "category": "api_key",
+                              "scope": "project"});
+        if i % 4 == 3 {
+            body["scope"] = json!("milestone");
+            body["milestone_ids"] = json!([MILESTONE]);
+        }
+        call(
+            router,
+            operator,
+            &format!("/v1/projects/{PROJECT}/vault"),
+            body,
+        )
+        .await?;
+        expected.all.push(name);
+    }
+    expected.all.sort();
+    Ok(expected)
+}
