@@ -1,7 +1,7 @@
 //! Secrets of every owner kind: create, read, list, update (metadata and value), delete,
 //! version history, and the candidates of one resolution context.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -781,9 +781,12 @@ pub(crate) fn candidates(
                     .eq(name)
                     .or(name.is_none().into_sql::<diesel::sql_types::Bool>()),
             )
+            // Spelled as two comparisons rather than `eq_any` over a list: a list makes
+            // the statement uncacheable, and parsing it again cost more than running it.
             .filter(
                 secrets::scope_kind
-                    .eq_any([ScopeKind::All.as_str(), ScopeKind::Project.as_str()])
+                    .eq(ScopeKind::All.as_str())
+                    .or(secrets::scope_kind.eq(ScopeKind::Project.as_str()))
                     .or(secrets::id.eq_any(reached_targets)),
             )
             .select((
@@ -792,14 +795,47 @@ pub(crate) fn candidates(
                 secret_versions::kek_id,
             ))
             .load(conn)?;
-        let (rows, sealed): (Vec<SecretRow>, Vec<Sealed>) = rows
-            .into_iter()
-            .map(|(row, envelope, kek_id)| (row, Sealed { envelope, kek_id }))
-            .unzip();
-        Ok(assemble(conn, rows)?
-            .into_iter()
-            .zip(sealed)
-            .map(|(meta, payload)| Candidate { meta, payload })
-            .collect())
+        // Every target of the context's owners' narrow secrets, in one statement of
+        // fixed shape (unlike `assemble`'s id list), so it is prepared once per
+        // connection. It may bring targets of secrets the context does not reach; they
+        // match no row and are dropped.
+        let mut targets: HashMap<String, Vec<String>> = HashMap::new();
+        let narrow = rows
+            .iter()
+            .any(|(row, _, _)| row.scope_kind == "agents" || row.scope_kind == "milestone");
+        if narrow {
+            let found: Vec<(String, String)> = secret_targets::table
+                .filter(
+                    secret_targets::owner_kind
+                        .eq(OwnerKind::User.as_str())
+                        .and(secret_targets::owner_id.eq(user))
+                        .or(secret_targets::owner_kind
+                            .eq(OwnerKind::Workspace.as_str())
+                            .and(secret_targets::owner_id.nullable().eq(workspace)))
+                        .or(secret_targets::owner_kind
+                            .eq(OwnerKind::Project.as_str())
+                            .and(secret_targets::owner_id.nullable().eq(project))),
+                )
+                .filter(
+                    secret_targets::name
+                        .nullable()
+                        .eq(name)
+                        .or(name.is_none().into_sql::<diesel::sql_types::Bool>()),
+                )
+                .select((secret_targets::secret_id, secret_targets::target_id))
+                .load(conn)?;
+            for (secret_id, target_id) in found {
+                targets.entry(secret_id).or_default().push(target_id);
+            }
+        }
+        rows.into_iter()
+            .map(|(row, envelope, kek_id)| {
+                let own = targets.remove(&row.id).unwrap_or_default();
+                Ok(Candidate {
+                    meta: meta_from_row(row, &own)?,
+                    payload: Sealed { envelope, kek_id },
+                })
+            })
+            .collect()
     })
 }
