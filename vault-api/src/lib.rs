@@ -7,6 +7,7 @@ pub mod audit;
 pub mod auth;
 pub mod authz;
 pub mod body;
+pub mod candidates;
 pub mod clock;
 pub mod error;
 pub mod kek_store;

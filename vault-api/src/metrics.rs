@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
+
+use crate::candidates::CandidateCache;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
@@ -76,7 +78,7 @@ impl std::fmt::Debug for Metrics {
 }
 
 impl Metrics {
-    pub fn new(keyring: Arc<Keyring>) -> Self {
+    pub fn new(keyring: Arc<Keyring>, candidates: &CandidateCache) -> Self {
         let mut registry = Registry::default();
         let requests = Family::<RequestLabels, Counter>::default();
         let latency = Family::<RequestLabels, Histogram>::new_with_constructor(|| {
@@ -98,6 +100,16 @@ impl Metrics {
             "vault_resolutions",
             "Resolutions by outcome.",
             resolutions.clone(),
+        );
+        registry.register(
+            "vault_candidate_cache_hits",
+            "Resolutions whose candidates were still current in memory.",
+            candidates.hits.clone(),
+        );
+        registry.register(
+            "vault_candidate_cache_misses",
+            "Resolutions that read their candidates from the database.",
+            candidates.misses.clone(),
         );
         registry.register_collector(Box::new(KeyringCollector(keyring)));
         Metrics {

@@ -10,6 +10,7 @@ use vault_store::Store;
 
 use crate::audit::{Actor, AuditContext, AuditWriter};
 use crate::authz::{Authorizer, StoreAuthorizer};
+use crate::candidates::CandidateCache;
 use crate::clock::Clock;
 use crate::error::ApiResult;
 use crate::metrics::Metrics;
@@ -23,6 +24,7 @@ pub struct Shared {
     pub policy: PrecedencePolicy,
     pub authorizer: Arc<dyn Authorizer>,
     pub audit: AuditWriter,
+    pub candidates: CandidateCache,
     pub metrics: Metrics,
     pub clock: Arc<dyn Clock>,
     audit_context: AuditContext,
@@ -43,9 +45,11 @@ impl AppState {
         policy: PrecedencePolicy,
         clock: Arc<dyn Clock>,
     ) -> Self {
+        let candidates = CandidateCache::default();
         AppState(Arc::new(Shared {
             audit: AuditWriter::start(store.clone()),
-            metrics: Metrics::new(keyring.clone()),
+            metrics: Metrics::new(keyring.clone(), &candidates),
+            candidates,
             audit_context: AuditContext {
                 clock: clock.clone(),
             },

@@ -35,8 +35,8 @@ pub use migrate::MigrationState;
 pub use projects::{ListedProject, Member, Milestone, MilestoneRemoval, Project, ProjectRemoval};
 pub use rewrap::RewrapItem;
 pub use secrets::{
-    ListCursor, ListOwner, MAX_PAGE_SIZE, NewSecret, NewValue, Page, Sealed, SecretQuery,
-    SecretUpdate, VersionInfo,
+    Generations, ListCursor, ListOwner, MAX_PAGE_SIZE, NewSecret, NewValue, Page, Sealed,
+    SecretQuery, SecretUpdate, VersionInfo,
 };
 pub use tokens::{NewToken, StoredToken, TOKEN_HASH_BYTES, TokenBinding, TokenKind};
 pub use workspaces::WorkspaceAdmin;
@@ -219,6 +219,21 @@ impl Store {
         context: ResolutionContext,
     ) -> StoreResult<Vec<Candidate<Sealed>>> {
         self.run(move |conn| secrets::candidates(conn, &context, None))
+            .await
+    }
+
+    /// Every candidate of `context`, stamped with its owners' change counters.
+    pub async fn stamped_candidates(
+        &self,
+        context: ResolutionContext,
+    ) -> StoreResult<(Generations, Vec<Candidate<Sealed>>)> {
+        self.run(move |conn| secrets::stamped_candidates(conn, &context))
+            .await
+    }
+
+    /// The change counters of the owners `context` reaches: one small read.
+    pub async fn generations(&self, context: ResolutionContext) -> StoreResult<Generations> {
+        self.run(move |conn| secrets::current_generations(conn, &context))
             .await
     }
 

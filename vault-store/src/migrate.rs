@@ -146,6 +146,20 @@ fn failed(error: Box<dyn std::error::Error + Send + Sync>) -> StoreError {
 mod tests {
     use std::path::Path;
 
+    /// Triggers, which the two dialects cannot spell alike: for these the test compares
+    /// which tables they watch instead of the text.
+    const DIALECT_SPECIFIC: [&str; 1] = ["2026-11-23-000004_owner_generation_triggers"];
+
+    /// The tables named by `AFTER … ON <table>` in trigger definitions.
+    fn triggered_tables(sql: &str) -> std::collections::BTreeSet<String> {
+        let words: Vec<&str> = sql.split_whitespace().collect();
+        words
+            .windows(2)
+            .filter(|pair| pair[0] == "ON" && pair[1] != "CONFLICT")
+            .map(|pair| pair[1].to_owned())
+            .collect()
+    }
+
     /// The two backends' migrations say the same thing: identical text once the
     /// binary type and PostgreSQL's byte-order collation are set aside.
     #[test]
@@ -171,6 +185,21 @@ mod tests {
                 .replace(" COLLATE \"C\"", "")
         };
         for folder in &sqlite {
+            if DIALECT_SPECIFIC.contains(&folder.as_str()) {
+                let tables = |backend: &str| {
+                    let text =
+                        std::fs::read_to_string(root.join(backend).join(folder).join("up.sql"))
+                            .expect("migration file");
+                    triggered_tables(&text)
+                };
+                assert!(!tables("sqlite").is_empty(), "{folder} defines no trigger");
+                assert_eq!(
+                    tables("sqlite"),
+                    tables("postgres"),
+                    "{folder}: the backends' triggers watch different tables"
+                );
+                continue;
+            }
             for file in ["up.sql", "down.sql"] {
                 let read = |backend: &str| {
                     std::fs::read_to_string(root.join(backend).join(folder).join(file))

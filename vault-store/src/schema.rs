@@ -130,6 +130,14 @@ diesel::joinable!(milestones -> projects (project_id));
 diesel::joinable!(project_members -> projects (project_id));
 diesel::joinable!(secret_versions -> secrets (secret_id));
 
+diesel::table! {
+    owner_generations (owner_kind, owner_id) {
+        owner_kind -> Text,
+        owner_id -> Text,
+        generation -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     projects,
     milestones,
@@ -142,4 +150,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_records,
     vault_settings,
     workspace_admins,
+    owner_generations,
 );

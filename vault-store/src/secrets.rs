@@ -16,7 +16,9 @@ use vault_core::{
 use crate::convert::{from_micros, micros, version_column, version_number};
 use crate::db::{DbConnection, read_transaction, write_transaction};
 use crate::error::{Conflict, Entity, StoreError, StoreResult};
-use crate::schema::{milestones, projects, secret_targets, secret_versions, secrets};
+use crate::schema::{
+    milestones, owner_generations, projects, secret_targets, secret_versions, secrets,
+};
 
 /// One sealed value as vault-kms produced it: opaque bytes to the store, with the id of
 /// the KEK that wraps its data key.
@@ -729,6 +731,59 @@ pub(crate) fn current_masked(
 /// Every secret that reaches `context`, with its current sealed value, in two queries:
 /// the secrets joined with their current versions, then the targets of the narrow ones.
 /// Expired secrets are included: the resolver reports them as skipped, unopened.
+/// The change counters of the owners a context reaches (its user, workspace and
+/// project), as the owner-generation triggers keep them. While they are unchanged, so
+/// is every candidate of the context: a cache of candidates checks them, nothing more.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Generations(Vec<(String, String, i64)>);
+
+fn generations(conn: &mut DbConnection, context: &ResolutionContext) -> StoreResult<Generations> {
+    let user = context.user().as_str();
+    let workspace = context.workspace().map(|w| w.as_str());
+    let project = context.project().map(|p| p.as_str());
+    let mut found: Vec<(String, String, i64)> = owner_generations::table
+        .filter(
+            owner_generations::owner_kind
+                .eq(OwnerKind::User.as_str())
+                .and(owner_generations::owner_id.eq(user))
+                .or(owner_generations::owner_kind
+                    .eq(OwnerKind::Workspace.as_str())
+                    .and(owner_generations::owner_id.nullable().eq(workspace)))
+                .or(owner_generations::owner_kind
+                    .eq(OwnerKind::Project.as_str())
+                    .and(owner_generations::owner_id.nullable().eq(project))),
+        )
+        .select((
+            owner_generations::owner_kind,
+            owner_generations::owner_id,
+            owner_generations::generation,
+        ))
+        .load(conn)?;
+    found.sort();
+    Ok(Generations(found))
+}
+
+pub(crate) fn current_generations(
+    conn: &mut DbConnection,
+    context: &ResolutionContext,
+) -> StoreResult<Generations> {
+    read_transaction(conn, |conn| generations(conn, context))
+}
+
+/// The candidates with the generations they were read at. The generations are read
+/// first: on PostgreSQL both reads share one snapshot anyway, and on any database a
+/// change landing between them can only make the candidates newer than their stamp,
+/// which costs a refetch, never a stale answer.
+pub(crate) fn stamped_candidates(
+    conn: &mut DbConnection,
+    context: &ResolutionContext,
+) -> StoreResult<(Generations, Vec<Candidate<Sealed>>)> {
+    read_transaction(conn, |conn| {
+        let stamp = generations(conn, context)?;
+        Ok((stamp, candidates(conn, context, None)?))
+    })
+}
+
 pub(crate) fn candidates(
     conn: &mut DbConnection,
     context: &ResolutionContext,

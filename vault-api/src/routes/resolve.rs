@@ -202,7 +202,7 @@ async fn resolve_for(
     let baseline_env = supplied("baseline_env", body.baseline_env)?;
     let now = state.clock.now();
 
-    let candidates = with_payloads(state.store.candidates(context.clone()).await?);
+    let candidates = with_payloads(state.candidates.candidates(&state.store, &context).await?);
     let target_context = json!({
         "user_id": context.user().as_str(),
         "profile_id": context.profile().as_str(),

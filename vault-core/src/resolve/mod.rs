@@ -26,7 +26,7 @@ mod properties;
 mod tests;
 
 /// Whom an environment is being built for.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ResolutionContext {
     user: UserId,
     profile: ProfileId,

@@ -24,7 +24,131 @@ on_both_backends!(
     a_rollback_records_the_version_it_restored,
     deleting_a_secret_takes_every_version,
     candidates_are_exactly_the_secrets_that_reach_the_context,
+    every_change_a_resolution_reads_moves_the_generations_of_its_owner_only,
 );
+
+/// A cache of candidates trusts the generations alone, so every write path that
+/// changes what `candidates` returns must move them, in the same transaction, and
+/// writes to other owners must not.
+async fn every_change_a_resolution_reads_moves_the_generations_of_its_owner_only(db: TestDb) {
+    let store = db.open();
+    let context = |user_id: &str, project: Option<&str>| {
+        ResolutionContext::new(
+            user(user_id),
+            profile("p1"),
+            None,
+            project.map(|p| ProjectId::parse(p).expect("valid")),
+            project.map(|_| MilestoneId::parse("m1").expect("valid")),
+        )
+        .expect("valid context")
+    };
+    let alice = context("alice", Some("apollo"));
+    let generations = || store.generations(alice.clone());
+    let mut seen = vec![generations().await.expect("reads")];
+    let moved = async |what: &str, seen: &mut Vec<vault_store::Generations>| {
+        let now = generations().await.expect("reads");
+        assert!(
+            !seen.contains(&now),
+            "{what} left the generations where they were"
+        );
+        let (stamp, _) = store
+            .stamped_candidates(alice.clone())
+            .await
+            .expect("reads");
+        assert_eq!(
+            stamp, now,
+            "{what}: the stamp is not the current generations"
+        );
+        seen.push(now);
+    };
+
+    let created = store
+        .create_secret(user_secret("alice", "TOKEN", agents(&["p1"])), audit())
+        .await
+        .expect("creates");
+    moved("a creation", &mut seen).await;
+    store
+        .update_secret(created.id.clone(), rotation(1, "v2"), at(1), audit())
+        .await
+        .expect("rotates");
+    moved("a rotation", &mut seen).await;
+    let narrowed = SecretUpdate {
+        scope: Some(agents(&["p1", "p2"])),
+        ..SecretUpdate::default()
+    };
+    store
+        .update_secret(created.id.clone(), narrowed, at(2), audit())
+        .await
+        .expect("changes the scope");
+    moved("a change of targets", &mut seen).await;
+    let current = store
+        .sealed_version(created.id.clone(), Version::new(2).expect("valid"))
+        .await
+        .expect("sealed");
+    let replaced = store
+        .replace_envelope(
+            created.id.clone(),
+            Version::new(2).expect("valid"),
+            current.kek_id,
+            "kek_other".into(),
+            b"envelope:rewrapped".to_vec(),
+        )
+        .await
+        .expect("replaces");
+    assert!(replaced);
+    moved("a rewrap", &mut seen).await;
+
+    // Another user's and another project's writes leave alice's context alone.
+    let before = generations().await.expect("reads");
+    store
+        .create_secret(user_secret("bob", "TOKEN", Scope::All), audit())
+        .await
+        .expect("creates");
+    let project = |id: &str| ProjectId::parse(id).expect("valid");
+    for id in ["apollo", "gemini"] {
+        store
+            .create_project(project(id), id.into(), user("alice"), at(3), audit())
+            .await
+            .expect("creates the project");
+    }
+    store
+        .create_secret(
+            new_secret(
+                Owner::Project(project("gemini")),
+                "DEPLOY",
+                Scope::Project,
+                "g",
+            ),
+            audit(),
+        )
+        .await
+        .expect("creates");
+    assert_eq!(generations().await.expect("reads"), before);
+
+    store
+        .create_secret(
+            new_secret(
+                Owner::Project(project("apollo")),
+                "DEPLOY",
+                Scope::Project,
+                "a",
+            ),
+            audit(),
+        )
+        .await
+        .expect("creates");
+    moved("a project entry", &mut seen).await;
+    store
+        .delete_project(project("apollo"), at(4), audit())
+        .await
+        .expect("deletes the project");
+    moved("a project's deletion", &mut seen).await;
+    store
+        .delete_secret(created.id, audit())
+        .await
+        .expect("deletes");
+    moved("a deletion", &mut seen).await;
+}
 
 async fn created_secrets_read_back_exactly(db: TestDb) {
     let store = db.open();

@@ -1,0 +1,9 @@
+DROP TRIGGER secrets_generation_insert;
+DROP TRIGGER secrets_generation_update;
+DROP TRIGGER secrets_generation_delete;
+DROP TRIGGER secret_targets_generation_insert;
+DROP TRIGGER secret_targets_generation_update;
+DROP TRIGGER secret_targets_generation_delete;
+DROP TRIGGER secret_versions_generation_insert;
+DROP TRIGGER secret_versions_generation_update;
+DROP TRIGGER secret_versions_generation_delete;

@@ -1,0 +1,80 @@
+//! The candidates of recently resolved contexts, kept sealed (envelopes and metadata,
+//! never a plaintext) and trusted only while their owners' generations in the database
+//! are unchanged. Every write to a secret, its targets or its versions bumps those
+//! generations in its own transaction (a trigger), so a resolution checks one small row
+//! set instead of reading every candidate again, and a rotation through any replica is
+//! seen by the next resolution on every other.
+
+use std::sync::Arc;
+
+use moka::future::Cache;
+use prometheus_client::metrics::counter::Counter;
+use vault_core::{Candidate, ResolutionContext};
+use vault_store::{Generations, Sealed, Store, StoreResult};
+
+/// Bytes of candidates kept at most, across every context.
+const CAPACITY_BYTES: u64 = 64 * 1024 * 1024;
+/// A context nobody resolved for this long is dropped.
+const IDLE: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+struct Stamped {
+    generations: Generations,
+    candidates: Vec<Candidate<Sealed>>,
+}
+
+#[derive(Clone)]
+pub struct CandidateCache {
+    entries: Cache<ResolutionContext, Arc<Stamped>>,
+    pub hits: Counter,
+    pub misses: Counter,
+}
+
+impl Default for CandidateCache {
+    fn default() -> Self {
+        CandidateCache {
+            entries: Cache::builder()
+                .max_capacity(CAPACITY_BYTES)
+                .weigher(|_, stamped: &Arc<Stamped>| {
+                    let bytes: usize = stamped
+                        .candidates
+                        .iter()
+                        .map(|c| c.payload.envelope.len() + 256)
+                        .sum();
+                    u32::try_from(bytes).unwrap_or(u32::MAX)
+                })
+                .time_to_idle(IDLE)
+                .build(),
+            hits: Counter::default(),
+            misses: Counter::default(),
+        }
+    }
+}
+
+impl CandidateCache {
+    /// What `store.candidates(context)` would return now.
+    pub async fn candidates(
+        &self,
+        store: &Store,
+        context: &ResolutionContext,
+    ) -> StoreResult<Vec<Candidate<Sealed>>> {
+        if let Some(cached) = self.entries.get(context).await {
+            let current = store.generations(context.clone()).await?;
+            if current == cached.generations {
+                self.hits.inc();
+                return Ok(cached.candidates.clone());
+            }
+        }
+        self.misses.inc();
+        let (generations, candidates) = store.stamped_candidates(context.clone()).await?;
+        self.entries
+            .insert(
+                context.clone(),
+                Arc::new(Stamped {
+                    generations,
+                    candidates: candidates.clone(),
+                }),
+            )
+            .await;
+        Ok(candidates)
+    }
+}
