@@ -571,16 +571,23 @@ async fn serve(args: ServeArgs) -> Result<ExitCode> {
             .issue(&state.store, audit, &request_id, &Actor::cli())
             .await?;
         let rule = "=".repeat(72);
-        println!("{rule}");
-        println!("  DEVELOPMENT MODE: not for production");
-        println!(
-            "  data (SQLite + key file): {}",
-            args.database.data_dir.display()
-        );
-        println!("  listening on http://{bound} (loopback only)");
-        println!("  operator token:     {}", operator.as_str());
-        println!("  orchestrator token: {}", orchestrator.as_str());
-        println!("{rule}");
+        let banner = Zeroizing::new(format!(
+            "{rule}\n  DEVELOPMENT MODE: not for production\n  data (SQLite + key file): {}\n  \
+             listening on http://{bound} (loopback only)\n  operator token:     {}\n  \
+             orchestrator token: {}\n{rule}\n",
+            args.database.data_dir.display(),
+            operator.as_str(),
+            orchestrator.as_str(),
+        ));
+        // One write, and a reader that has gone away (`| head`, a test that read the
+        // tokens) is no reason to stop serving: `println!` would panic on the closed pipe.
+        {
+            use std::io::Write;
+            let mut stdout = std::io::stdout().lock();
+            let _ = stdout
+                .write_all(banner.as_bytes())
+                .and_then(|()| stdout.flush());
+        }
     }
     tracing::info!(address = %bound, "vault-api listening");
     server::serve(

@@ -119,12 +119,18 @@ pub(crate) fn append(
 
 /// The chain's newest record, whose hash the next record must cover.
 pub(crate) fn head(conn: &mut DbConnection) -> StoreResult<Option<ChainedAudit>> {
-    audit_records::table
-        .order(audit_records::seq.desc())
-        .first::<AuditColumns>(conn)
-        .optional()?
-        .map(from_columns)
-        .transpose()
+    // MAX(seq), then that row, rather than ORDER BY … LIMIT 1: SQLite re-prepares a statement
+    // whose LIMIT is a bound parameter on every run, and every audit batch runs this.
+    let newest: Option<i64> = audit_records::table
+        .select(diesel::dsl::max(audit_records::seq))
+        .get_result(conn)?;
+    let Some(newest) = newest else {
+        return Ok(None);
+    };
+    let rows: Vec<AuditColumns> = audit_records::table
+        .filter(audit_records::seq.eq(newest))
+        .load(conn)?;
+    rows.into_iter().next().map(from_columns).transpose()
 }
 
 /// Records after position `after`, oldest first.

@@ -174,11 +174,14 @@ pub(crate) fn find_by_hash(
     conn: &mut DbConnection,
     hash: &[u8; TOKEN_HASH_BYTES],
 ) -> StoreResult<Option<StoredToken>> {
-    api_tokens::table
+    // `token_hash` is unique, so no LIMIT: SQLite re-prepares a statement whose LIMIT
+    // is a bound parameter on every run, and this one runs on every request.
+    let rows: Vec<TokenRow> = api_tokens::table
         .filter(api_tokens::token_hash.eq(hash.as_slice()))
         .select(TokenRow::as_select())
-        .first(conn)
-        .optional()?
+        .load(conn)?;
+    rows.into_iter()
+        .next()
         .map(TokenRow::into_token)
         .transpose()
 }

@@ -59,6 +59,23 @@ pub struct Options {
     pub no_criterion: bool,
 }
 
+impl Options {
+    /// What `cargo xtask test` runs: `--quick`, everything else at its default.
+    pub fn quick() -> Options {
+        Options {
+            quick: true,
+            backend: Backend::Sqlite,
+            rows: 1_000,
+            rounds: 1,
+            duration: 2,
+            connections: 16,
+            threads: 2,
+            scale_rows: 0,
+            no_criterion: true,
+        }
+    }
+}
+
 pub fn run(root: &Path, mut options: Options) -> Result<()> {
     if options.quick {
         options.rows = 1_000;

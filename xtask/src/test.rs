@@ -7,7 +7,7 @@ use anyhow::{Result, bail};
 
 use crate::localstack::LocalStack;
 use crate::postgres::Postgres;
-use crate::{cargo, fga, run_step, tidy};
+use crate::{bench, cargo, fga, run_step, tidy};
 
 pub fn run(root: &Path) -> Result<()> {
     ensure_components(root)?;
@@ -45,6 +45,9 @@ pub fn run(root: &Path) -> Result<()> {
     )?;
     drop(localstack);
     drop(postgres);
+    // Both servers under a 2-second load, answers checked: the benchmark harness works.
+    eprintln!("\n==> cargo xtask bench --quick");
+    bench::run(root, bench::Options::quick())?;
     run_step(
         root,
         cargo().args(["test", "--workspace", "--doc", "--locked"]),
