@@ -12,8 +12,8 @@ use prometheus_client::metrics::counter::Counter;
 use vault_core::{Candidate, ResolutionContext};
 use vault_store::{Generations, Sealed, Store, StoreResult};
 
-/// Bytes of candidates kept at most, across every context.
-const CAPACITY_BYTES: u64 = 64 * 1024 * 1024;
+/// Bytes of candidates kept at most across every context, unless configured.
+const DEFAULT_CAPACITY_BYTES: u64 = 64 * 1024 * 1024;
 /// A context nobody resolved for this long is dropped.
 const IDLE: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
@@ -24,16 +24,24 @@ struct Stamped {
 
 #[derive(Clone)]
 pub struct CandidateCache {
-    entries: Cache<ResolutionContext, Arc<Stamped>>,
+    /// None when configured off: every resolution reads its candidates.
+    entries: Option<Cache<ResolutionContext, Arc<Stamped>>>,
     pub hits: Counter,
     pub misses: Counter,
 }
 
 impl Default for CandidateCache {
     fn default() -> Self {
-        CandidateCache {
-            entries: Cache::builder()
-                .max_capacity(CAPACITY_BYTES)
+        CandidateCache::new(DEFAULT_CAPACITY_BYTES)
+    }
+}
+
+impl CandidateCache {
+    /// At most `capacity_bytes` of candidates; 0 turns the cache off.
+    pub fn new(capacity_bytes: u64) -> Self {
+        let entries = (capacity_bytes > 0).then(|| {
+            Cache::builder()
+                .max_capacity(capacity_bytes)
                 .weigher(|_, stamped: &Arc<Stamped>| {
                     let bytes: usize = stamped
                         .candidates
@@ -43,21 +51,26 @@ impl Default for CandidateCache {
                     u32::try_from(bytes).unwrap_or(u32::MAX)
                 })
                 .time_to_idle(IDLE)
-                .build(),
+                .build()
+        });
+        CandidateCache {
+            entries,
             hits: Counter::default(),
             misses: Counter::default(),
         }
     }
-}
 
-impl CandidateCache {
     /// What `store.candidates(context)` would return now.
     pub async fn candidates(
         &self,
         store: &Store,
         context: &ResolutionContext,
     ) -> StoreResult<Vec<Candidate<Sealed>>> {
-        if let Some(cached) = self.entries.get(context).await {
+        let Some(entries) = &self.entries else {
+            self.misses.inc();
+            return store.candidates(context.clone()).await;
+        };
+        if let Some(cached) = entries.get(context).await {
             let current = store.generations(context.clone()).await?;
             if current == cached.generations {
                 self.hits.inc();
@@ -66,7 +79,7 @@ impl CandidateCache {
         }
         self.misses.inc();
         let (generations, candidates) = store.stamped_candidates(context.clone()).await?;
-        self.entries
+        entries
             .insert(
                 context.clone(),
                 Arc::new(Stamped {

@@ -11,6 +11,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use tokio::net::TcpListener;
 use vault_api::audit::{Actor, AuditContext};
+use vault_api::candidates::CandidateCache;
 use vault_api::clock::{Clock, SystemClock};
 use vault_api::routes::tokens::{TokenRequest, revoke_token};
 use vault_api::server::{self, DevData, NO_KEY_HELP, RootConfig, RootKeys};
@@ -212,6 +213,10 @@ struct ServeArgs {
     /// How long in-flight requests get to finish after SIGTERM/SIGINT.
     #[arg(long, env = "VAULT_SHUTDOWN_GRACE", default_value = "20s", value_parser = humantime::parse_duration)]
     shutdown_grace: Duration,
+    /// Memory for sealed resolution candidates, checked against the database's change
+    /// counters on every resolution; 0 reads every candidate from the database.
+    #[arg(long, env = "VAULT_CANDIDATE_CACHE_MIB", default_value_t = 64)]
+    candidate_cache_mib: u64,
 }
 
 #[derive(Subcommand)]
@@ -555,7 +560,13 @@ async fn serve(args: ServeArgs) -> Result<ExitCode> {
     drop(root);
     server::watch_root_key(keyring.clone(), args.key_check_interval);
     let policy = server::policy(&args.reserved_names)?;
-    let state = AppState::new(store, keyring, policy, clock);
+    let state = AppState::with_candidate_cache(
+        store,
+        keyring,
+        policy,
+        clock,
+        CandidateCache::new(args.candidate_cache_mib.saturating_mul(1024 * 1024)),
+    );
     let listener = TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;

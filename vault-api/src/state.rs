@@ -45,7 +45,16 @@ impl AppState {
         policy: PrecedencePolicy,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        let candidates = CandidateCache::default();
+        Self::with_candidate_cache(store, keyring, policy, clock, CandidateCache::default())
+    }
+
+    pub fn with_candidate_cache(
+        store: Store,
+        keyring: Arc<Keyring>,
+        policy: PrecedencePolicy,
+        clock: Arc<dyn Clock>,
+        candidates: CandidateCache,
+    ) -> Self {
         AppState(Arc::new(Shared {
             audit: AuditWriter::start(store.clone()),
             metrics: Metrics::new(keyring.clone(), &candidates),

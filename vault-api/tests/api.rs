@@ -17,7 +17,102 @@ on_both_backends!(
     the_audit_chain_catches_altered_deleted_and_reordered_rows,
     the_openapi_document_lists_every_route,
     without_its_audit_record_nothing_is_answered,
+    a_change_through_one_replica_reaches_the_next_resolution_on_another,
 );
+
+/// The candidate cache answers repeated resolutions from memory; a write through
+/// another replica (its own process, pool and cache) must still be in the very next
+/// resolution here: rotation, rollback, a new secret, a narrowed scope, a deletion.
+async fn a_change_through_one_replica_reaches_the_next_resolution_on_another(db: TestDb) {
+    let server = TestServer::start(db).await;
+    let other = server.replica().await;
+    let alice = server.token("user", Some("alice")).await;
+    let context = json!({"user_id": "alice", "profile_id": "p1"});
+    let through_other = |method: Method, path: String, body: Value| {
+        let request = server
+            .client
+            .request(method, format!("{}{path}", other.base))
+            .bearer_auth(&alice)
+            .json(&body);
+        async move {
+            let response = request.send().await.expect("the replica answers");
+            assert!(
+                response.status().is_success(),
+                "{path}: {}",
+                response.status()
+            );
+            response.json::<Value>().await.unwrap_or(Value::Null)
+        }
+    };
+    let env = async || server.resolve(context.clone()).await["env"].clone();
+    let hits = || server_hits(&server);
+
+    let created = through_other(
+        Method::POST,
+        "/v1/secrets".into(),
+        json!({"name": "TOKEN", "value": "first-value"}),
+    )
+    .await;
+    let id = created["id"].as_str().expect("id").to_owned();
+    assert_eq!(env().await["TOKEN"], "first-value");
+    let before = hits().await;
+    assert_eq!(env().await["TOKEN"], "first-value");
+    assert!(
+        hits().await > before,
+        "a repeated resolution did not use the cache"
+    );
+
+    through_other(
+        Method::PATCH,
+        format!("/v1/secrets/{id}"),
+        json!({"value": "second-value"}),
+    )
+    .await;
+    assert_eq!(env().await["TOKEN"], "second-value");
+    through_other(
+        Method::POST,
+        format!("/v1/secrets/{id}/rollback"),
+        json!({"version": 1}),
+    )
+    .await;
+    assert_eq!(env().await["TOKEN"], "first-value");
+    through_other(
+        Method::POST,
+        "/v1/secrets".into(),
+        json!({"name": "SECOND", "value": "another", "scope": "agents", "profile_ids": ["p1"]}),
+    )
+    .await;
+    assert_eq!(env().await["SECOND"], "another");
+    through_other(
+        Method::PATCH,
+        format!("/v1/secrets/{id}"),
+        json!({"scope": "agents", "profile_ids": ["p2"]}),
+    )
+    .await;
+    assert_eq!(env().await.get("TOKEN"), None);
+    through_other(Method::DELETE, format!("/v1/secrets/{id}"), Value::Null).await;
+    let after = env().await;
+    assert_eq!(after.get("TOKEN"), None);
+    assert_eq!(after["SECOND"], "another");
+}
+
+/// Resolutions this server answered from its candidate cache, from `/metrics`.
+async fn server_hits(server: &TestServer) -> u64 {
+    let text = server
+        .client
+        .get(format!("{}/metrics", server.base))
+        .send()
+        .await
+        .expect("answers")
+        .text()
+        .await
+        .expect("text");
+    text.lines()
+        .find_map(|line| line.strip_prefix("vault_candidate_cache_hits_total "))
+        .and_then(|value| value.trim().parse::<f64>().ok())
+        .map(|value| value as u64)
+        .expect("the cache hit counter")
+}
 
 async fn without_its_audit_record_nothing_is_answered(db: TestDb) {
     let server = TestServer::start(db).await;

@@ -135,7 +135,7 @@ pub fn run(root: &Path, mut options: Options) -> Result<()> {
         .context("the seeder's answer is not JSON")?;
     let seeded = Seeded::from_json(&seeded)?;
 
-    let mut ours = Server::start_vault(&binaries, &env, &work)?;
+    let ours = Server::start_vault(&binaries, &env, &work, Cache::On)?;
     let peer = Server::start_openbao(&bao, &work)?;
     let resolved = ours.check_resolution(&seeded)?;
     peer.load_peer_secret(&seeded, &resolved)?;
@@ -180,12 +180,29 @@ pub fn run(root: &Path, mut options: Options) -> Result<()> {
         peer_rss_kib: peer.peak_rss_kib(),
         seed_rate,
         rewrap: None,
+        uncached: None,
         scale: None,
         criterion: BTreeMap::new(),
     };
 
+    drop(ours);
+    drop(peer);
     if !options.quick {
         report.rewrap = Some(env.rewrap_throughput(&binaries)?);
+        // Ours alone from here on: the same load on a fresh server each time.
+        let measure = |cache: Cache| -> Result<Summary> {
+            let server = Server::start_vault(&binaries, &env, &work, cache)?;
+            server.check_resolution(&seeded)?;
+            let url = format!("{}/v1/resolve", server.base);
+            load.round(&url, &ours_script, 2)?;
+            let rounds = (0..options.rounds)
+                .map(|_| load.round(&url, &ours_script, options.duration))
+                .collect::<Result<Vec<_>>>()?;
+            Ok(Summary::of(&rounds))
+        };
+        eprintln!("\n==> without the candidate cache");
+        let uncached = measure(Cache::Off)?;
+        let mut scale = None;
         if options.scale_rows > options.rows {
             eprintln!(
                 "\n==> growing the background to {} rows for the scale check",
@@ -198,21 +215,14 @@ pub fn run(root: &Path, mut options: Options) -> Result<()> {
                     &(options.scale_rows - options.rows).to_string(),
                     "--first",
                     &options.rows.to_string(),
+                    "--placeholder",
                 ],
             )?;
-            // A fresh server, so nothing cached from the smaller table helps it.
-            drop(ours);
-            ours = Server::start_vault(&binaries, &env, &work)?;
-            ours.check_resolution(&seeded)?;
-            load.round(&ours_url_of(&ours), &ours_script, 2)?;
-            let rounds = (0..options.rounds)
-                .map(|_| load.round(&ours_url_of(&ours), &ours_script, options.duration))
-                .collect::<Result<Vec<_>>>()?;
-            report.scale = Some(Summary::of(&rounds));
+            scale = Some((measure(Cache::On)?, measure(Cache::Off)?));
         }
+        report.uncached = Some(uncached);
+        report.scale = scale;
     }
-    drop(ours);
-    drop(peer);
     if !options.no_criterion {
         report.criterion = criterion(root)?;
     }
@@ -233,8 +243,10 @@ pub fn run(root: &Path, mut options: Options) -> Result<()> {
     Ok(())
 }
 
-fn ours_url_of(server: &Server) -> String {
-    format!("{}/v1/resolve", server.base)
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Cache {
+    On,
+    Off,
 }
 
 struct Binaries {
@@ -325,10 +337,18 @@ struct Server {
 }
 
 impl Server {
-    fn start_vault(binaries: &Binaries, env: &ServerEnv, work: &TempDir) -> Result<Server> {
+    fn start_vault(
+        binaries: &Binaries,
+        env: &ServerEnv,
+        work: &TempDir,
+        cache: Cache,
+    ) -> Result<Server> {
         let port = free_port()?;
         let log = work.path.join(format!("vault-api-{port}.log"));
         let mut command = env.command(&binaries.server);
+        if cache == Cache::Off {
+            command.env("VAULT_CANDIDATE_CACHE_MIB", "0");
+        }
         command
             .arg("serve")
             .env("VAULT_LISTEN", format!("127.0.0.1:{port}"))
@@ -642,7 +662,7 @@ impl Summary {
             let mut values: Vec<f64> = rounds.iter().map(pick).collect();
             values.sort_by(f64::total_cmp);
             let mid = values.len() / 2;
-            if values.len() % 2 == 0 && mid > 0 {
+            if values.len().is_multiple_of(2) && mid > 0 {
                 (values[mid - 1] + values[mid]) / 2.0
             } else {
                 values.get(mid).copied().unwrap_or(f64::NAN)
@@ -672,7 +692,10 @@ struct Report<'a> {
     peer_rss_kib: Option<u64>,
     seed_rate: f64,
     rewrap: Option<Rewrap>,
-    scale: Option<Summary>,
+    /// The base table without the candidate cache.
+    uncached: Option<Summary>,
+    /// At `scale_rows`: with and without the candidate cache.
+    scale: Option<(Summary, Summary)>,
     /// Criterion mean per benchmark id, in nanoseconds.
     criterion: BTreeMap<String, f64>,
 }
@@ -774,18 +797,38 @@ impl Report<'_> {
             "seeding through the router: {:.0} secrets/s",
             self.seed_rate
         ));
-        if let Some(scale) = &self.scale {
-            extra.push(format!(
-                "resolution with {} vs {} background rows: {:.0} vs {:.0} req/s, p50 {:.2} vs {:.2} ms, p99 {:.2} vs {:.2} ms",
+        if let Some(uncached) = &self.uncached {
+            let _ = writeln!(
+                text,
+                "\nvault-api alone, by background rows and candidate cache (req/s, p50, p99):\n"
+            );
+            let _ = writeln!(
+                text,
+                "| background rows | cache on | cache off (`VAULT_CANDIDATE_CACHE_MIB=0`) |"
+            );
+            let _ = writeln!(text, "|---:|---:|---:|");
+            let cell = |s: &Summary| {
+                format!(
+                    "{:.0} ({:.2} / {:.2} ms)",
+                    s.requests_per_second, s.p50_ms, s.p99_ms
+                )
+            };
+            let _ = writeln!(
+                text,
+                "| {} | {} | {} |",
                 o.rows,
-                o.scale_rows,
-                self.ours.requests_per_second,
-                scale.requests_per_second,
-                self.ours.p50_ms,
-                scale.p50_ms,
-                self.ours.p99_ms,
-                scale.p99_ms
-            ));
+                cell(&self.ours),
+                cell(uncached)
+            );
+            if let Some((on, off)) = &self.scale {
+                let _ = writeln!(
+                    text,
+                    "| {} (the extra rows inserted by SQL with placeholder envelopes) | {} | {} |",
+                    o.scale_rows,
+                    cell(on),
+                    cell(off)
+                );
+            }
         }
         if let Some(rewrap) = &self.rewrap {
             extra.push(format!(

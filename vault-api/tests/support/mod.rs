@@ -151,7 +151,39 @@ pub struct TestServer {
     pub operator: String,
     pub orchestrator: String,
     pub db: TestDb,
+    key: Zeroizing<String>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+/// Another vault-api process's worth of state on the same database and key: what a
+/// second replica behind the load balancer is.
+pub struct Replica {
+    pub base: String,
+    pub state: AppState,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+async fn serve_on_loopback(state: AppState) -> (String, tokio::sync::oneshot::Sender<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("binds");
+    let base = format!("http://{}", listener.local_addr().expect("bound"));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(server::serve(
+        listener,
+        state,
+        async move {
+            let _ = stopped.await;
+        },
+        Duration::from_secs(5),
+    ));
+    (base, stop)
 }
 
 impl Drop for TestServer {
@@ -179,7 +211,7 @@ impl TestServer {
             .await
             .expect("store opens");
         let keys = RootConfig::Local(RootKeys {
-            current: key,
+            current: key.clone(),
             previous: Vec::new(),
         });
         let keyring = server::open_keyring(&store, &keys, clock.clone(), KeyringConfig::default())
@@ -188,17 +220,7 @@ impl TestServer {
         let reserved: Vec<String> = reserved.iter().map(|s| s.to_string()).collect();
         let policy = server::policy(&reserved).expect("valid policy");
         let state = AppState::new(store.clone(), keyring, policy, clock.clone());
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("binds");
-        let base = format!("http://{}", listener.local_addr().expect("bound"));
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(server::serve(
-            listener,
-            state,
-            async move {
-                let _ = stopped.await;
-            },
-            Duration::from_secs(5),
-        ));
+        let (base, stop) = serve_on_loopback(state).await;
         let mut server = TestServer {
             base,
             client: Client::new(),
@@ -207,11 +229,35 @@ impl TestServer {
             operator: String::new(),
             orchestrator: String::new(),
             db,
+            key,
             stop: Some(stop),
         };
         server.operator = server.token("operator", None).await;
         server.orchestrator = server.token("orchestrator", None).await;
         server
+    }
+
+    /// A second replica: its own store pool, keyring and caches, the same database.
+    pub async fn replica(&self) -> Replica {
+        let store = server::open_store(&self.db.url, StoreConfig::default())
+            .await
+            .expect("store opens");
+        let keys = RootConfig::Local(RootKeys {
+            current: self.key.clone(),
+            previous: Vec::new(),
+        });
+        let keyring =
+            server::open_keyring(&store, &keys, self.clock.clone(), KeyringConfig::default())
+                .await
+                .expect("keyring opens");
+        let policy = server::policy(&[]).expect("valid policy");
+        let state = AppState::new(store, keyring, policy, self.clock.clone());
+        let (base, stop) = serve_on_loopback(state.clone()).await;
+        Replica {
+            base,
+            state,
+            stop: Some(stop),
+        }
     }
 
     /// Issues a token the way `vault-api token create` does.
