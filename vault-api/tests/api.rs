@@ -18,7 +18,76 @@ on_both_backends!(
     the_openapi_document_lists_every_route,
     without_its_audit_record_nothing_is_answered,
     a_change_through_one_replica_reaches_the_next_resolution_on_another,
+    resolution_checks_the_token_first_and_a_revocation_at_once,
 );
+
+/// Resolution answers who asks before what they sent, and a warm context (candidates
+/// cached) is no shortcut past the token: a revoked orchestrator token is refused on
+/// the very next resolution.
+async fn resolution_checks_the_token_first_and_a_revocation_at_once(db: TestDb) {
+    let server = TestServer::start(db).await;
+    let alice = server.token("user", Some("alice")).await;
+    let good = json!({"user_id": "alice", "profile_id": "p1"});
+    let bad = json!({"user_id": "alice", "profile_id": "not a profile"});
+    let bogus = "vault_orch_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    for (token, body, status, code) in [
+        (bogus, &bad, 401, "unauthenticated"),
+        ("", &good, 401, "unauthenticated"),
+        (alice.as_str(), &bad, 403, "forbidden"),
+        (alice.as_str(), &good, 403, "forbidden"),
+        (server.orchestrator.as_str(), &bad, 422, "invalid_value"),
+    ] {
+        let (got, answer) = server
+            .call(Method::POST, "/v1/resolve", token, Some(body.clone()))
+            .await;
+        assert_eq!(
+            (got, answer["code"].as_str()),
+            (status, Some(code)),
+            "{answer}"
+        );
+    }
+    let (_, answer) = server
+        .call(Method::POST, "/v1/resolve", &server.orchestrator, Some(bad))
+        .await;
+    assert_eq!(answer["field"], "profile_id");
+
+    // Later than the server's own orchestrator token, so the list (oldest first) ends
+    // with it.
+    server.clock.advance(chrono::Duration::seconds(1));
+    let orchestrator = server.token("orchestrator", None).await;
+    let resolve = async |token: &str| {
+        server
+            .call(Method::POST, "/v1/resolve", token, Some(good.clone()))
+            .await
+            .0
+    };
+    assert_eq!(resolve(&orchestrator).await, 200);
+    assert_eq!(resolve(&orchestrator).await, 200);
+    let (_, listed) = server
+        .call(Method::GET, "/v1/tokens", &server.operator, None)
+        .await;
+    let id = listed["data"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter(|t| t["kind"] == "orchestrator")
+        .next_back()
+        .expect("the new token")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let (status, _) = server
+        .call(
+            Method::DELETE,
+            &format!("/v1/tokens/{id}"),
+            &server.operator,
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
+    assert_eq!(resolve(&orchestrator).await, 401);
+    assert_eq!(resolve(&server.orchestrator).await, 200);
+}
 
 /// The candidate cache answers repeated resolutions from memory; a write through
 /// another replica (its own process, pool and cache) must still be in the very next

@@ -763,11 +763,12 @@ fn generations(conn: &mut DbConnection, context: &ResolutionContext) -> StoreRes
     Ok(Generations(found))
 }
 
+/// One statement, so it needs no transaction of its own.
 pub(crate) fn current_generations(
     conn: &mut DbConnection,
     context: &ResolutionContext,
 ) -> StoreResult<Generations> {
-    read_transaction(conn, |conn| generations(conn, context))
+    generations(conn, context)
 }
 
 /// The candidates with the generations they were read at. The generations are read

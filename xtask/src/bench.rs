@@ -871,6 +871,7 @@ fn human_nanos(nanos: f64) -> String {
 
 /// The criterion benches of the hot path, run briefly; their means by id.
 fn criterion(root: &Path) -> Result<BTreeMap<String, f64>> {
+    let started = SystemTime::now();
     run_step(
         root,
         cargo().args([
@@ -894,6 +895,13 @@ fn criterion(root: &Path) -> Result<BTreeMap<String, f64>> {
     let mut means = BTreeMap::new();
     let base = target_dir(root)?.join("criterion");
     for estimates in find_files(&base, "estimates.json")? {
+        // Only what this run measured: target/criterion keeps every earlier bench too.
+        let fresh = std::fs::metadata(&estimates)
+            .and_then(|m| m.modified())
+            .is_ok_and(|modified| modified >= started);
+        if !fresh {
+            continue;
+        }
         // …/criterion/<group>/<bench>[/<input>]/new/estimates.json
         let Ok(relative) = estimates.strip_prefix(&base) else {
             continue;
