@@ -136,7 +136,7 @@ pub fn run(root: &Path, mut options: Options) -> Result<()> {
     let seeded = Seeded::from_json(&seeded)?;
 
     let ours = Server::start_vault(&binaries, &env, &work, Cache::On)?;
-    let peer = Server::start_openbao(&bao, &work)?;
+    let peer = Server::start_openbao(&bao, &work, false)?;
     let resolved = ours.check_resolution(&seeded)?;
     peer.load_peer_secret(&seeded, &resolved)?;
 
@@ -169,12 +169,32 @@ pub fn run(root: &Path, mut options: Options) -> Result<()> {
     ours.check_resolution(&seeded)?;
     peer.check_peer_secret(&seeded)?;
 
+    // Our every resolution commits an audit record before answering; a dev OpenBao has
+    // no audit device. The peer again with a file audit device (OpenBao takes those
+    // only from its configuration), the same secret and load, for the fair figure.
+    let audited = Server::start_openbao(&bao, &work, true)?;
+    audited.load_peer_secret(&seeded, &resolved)?;
+    let audited_script = work.write("read-audited.lua", &get_script(&audited.token))?;
+    let audited_url = format!("{}/v1/secret/data/{PEER_PATH}", audited.base);
+    load.round(&audited_url, &audited_script, 2)?;
+    let mut audited_rounds = Vec::new();
+    for round in 1..=options.rounds {
+        eprintln!(
+            "\n==> OpenBao with a file audit device, round {round} of {}",
+            options.rounds
+        );
+        audited_rounds.push(load.round(&audited_url, &audited_script, options.duration)?);
+    }
+    audited.check_peer_secret(&seeded)?;
+    drop(audited);
+
     let mut report = Report {
         options: &options,
         ours: Summary::of(&ours_rounds),
         peer: Summary::of(&peer_rounds),
         ours_rounds,
         peer_rounds,
+        peer_audited: Summary::of(&audited_rounds),
         warm_root_calls,
         ours_rss_kib: ours.peak_rss_kib(),
         peer_rss_kib: peer.peak_rss_kib(),
@@ -232,7 +252,12 @@ pub fn run(root: &Path, mut options: Options) -> Result<()> {
     let destination = if options.quick {
         target_dir(root)?.join("bench").join("quick.md")
     } else {
-        root.join("bench").join("results").join("latest.md")
+        root.join("bench")
+            .join("results")
+            .join(match options.backend {
+                Backend::Sqlite => "latest.md",
+                Backend::Postgres => "latest-postgres.md",
+            })
     };
     if let Some(parent) = destination.parent() {
         std::fs::create_dir_all(parent)?;
@@ -356,13 +381,24 @@ impl Server {
         Server::spawn("vault-api", command, port, log, String::new(), "/readyz")
     }
 
-    fn start_openbao(bao: &Path, work: &TempDir) -> Result<Server> {
+    fn start_openbao(bao: &Path, work: &TempDir, audited: bool) -> Result<Server> {
         let port = free_port()?;
         let token = random_token()?;
-        let log = work.path.join("openbao.log");
+        let log = work.path.join(format!("openbao-{port}.log"));
         let mut command = Command::new(bao);
+        command.args(["server", "-dev"]);
+        if audited {
+            let trail = work.path.join("openbao-audit.log");
+            let config = work.write(
+                "openbao-audit.hcl",
+                &format!(
+                    "audit \"file\" \"bench\" {{\n  options {{\n    file_path = {:?}\n  }}\n}}\n",
+                    trail.display().to_string()
+                ),
+            )?;
+            command.arg(format!("-config={}", config.display()));
+        }
         command
-            .args(["server", "-dev"])
             .arg(format!("-dev-root-token-id={token}"))
             .arg(format!("-dev-listen-address=127.0.0.1:{port}"))
             .env("HOME", &work.path)
@@ -687,6 +723,8 @@ struct Report<'a> {
     peer: Summary,
     ours_rounds: Vec<Round>,
     peer_rounds: Vec<Round>,
+    /// The peer with a file audit device, measured after the alternating rounds.
+    peer_audited: Summary,
     warm_root_calls: u64,
     ours_rss_kib: Option<u64>,
     peer_rss_kib: Option<u64>,
@@ -758,6 +796,14 @@ impl Report<'_> {
         );
         let _ = writeln!(
             text,
+            "| req/s, OpenBao with a file audit device | | {:.0} (p50 {:.2} ms, p99 {:.2} ms) | **{:.2}** |",
+            self.peer_audited.requests_per_second,
+            self.peer_audited.p50_ms,
+            self.peer_audited.p99_ms,
+            self.ours.requests_per_second / self.peer_audited.requests_per_second
+        );
+        let _ = writeln!(
+            text,
             "| peak RSS | {} | {} | |",
             mib(self.ours_rss_kib),
             mib(self.peer_rss_kib)
@@ -788,8 +834,8 @@ impl Report<'_> {
             "\nOne resolution returns {} names: a 50-secret profile (mixed `all`/`agents`, values \
              20–200 bytes), 5 workspace keys and 20 project entries, each opened from its own \
              envelope, with an audit record committed before the answer. OpenBao's read returns \
-             the same 50 user values from one KV v2 secret (dev server: in-memory storage, no \
-             audit device).",
+             the same 50 user values from one KV v2 secret (dev server: in-memory storage; no \
+             audit device in the alternating rounds, then a file audit device).",
             75
         );
         let mut extra = Vec::new();
