@@ -1,17 +1,18 @@
 //! Prometheus metrics: requests and latency by route and status, resolutions by
-//! outcome, and the keyring's counters (KEK cache hits and misses, root provider
-//! calls) read at scrape time. Labels are route templates, never concrete paths.
+//! outcome, the candidate cache's hits and misses, and the keyring's counters (KEK
+//! cache hits and misses, root provider calls) read at scrape time. Labels are route
+//! templates, never concrete paths.
 
 use std::sync::Arc;
 
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
-
-use crate::candidates::CandidateCache;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use vault_kms::Keyring;
+
+use crate::candidates::CandidateCache;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {

@@ -233,7 +233,7 @@ impl Store {
 
     /// The change counters of the owners `context` reaches: one small read.
     pub async fn generations(&self, context: ResolutionContext) -> StoreResult<Generations> {
-        self.run(move |conn| secrets::current_generations(conn, &context))
+        self.run(move |conn| secrets::generations(conn, &context))
             .await
     }
 

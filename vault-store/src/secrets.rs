@@ -728,16 +728,17 @@ pub(crate) fn current_masked(
         .collect()
 }
 
-/// Every secret that reaches `context`, with its current sealed value, in two queries:
-/// the secrets joined with their current versions, then the targets of the narrow ones.
-/// Expired secrets are included: the resolver reports them as skipped, unopened.
 /// The change counters of the owners a context reaches (its user, workspace and
 /// project), as the owner-generation triggers keep them. While they are unchanged, so
 /// is every candidate of the context: a cache of candidates checks them, nothing more.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Generations(Vec<(String, String, i64)>);
 
-fn generations(conn: &mut DbConnection, context: &ResolutionContext) -> StoreResult<Generations> {
+/// One statement, so it needs no transaction of its own.
+pub(crate) fn generations(
+    conn: &mut DbConnection,
+    context: &ResolutionContext,
+) -> StoreResult<Generations> {
     let user = context.user().as_str();
     let workspace = context.workspace().map(|w| w.as_str());
     let project = context.project().map(|p| p.as_str());
@@ -763,14 +764,6 @@ fn generations(conn: &mut DbConnection, context: &ResolutionContext) -> StoreRes
     Ok(Generations(found))
 }
 
-/// One statement, so it needs no transaction of its own.
-pub(crate) fn current_generations(
-    conn: &mut DbConnection,
-    context: &ResolutionContext,
-) -> StoreResult<Generations> {
-    generations(conn, context)
-}
-
 /// The candidates with the generations they were read at. The generations are read
 /// first: on PostgreSQL both reads share one snapshot anyway, and on any database a
 /// change landing between them can only make the candidates newer than their stamp,
@@ -785,6 +778,9 @@ pub(crate) fn stamped_candidates(
     })
 }
 
+/// Every secret that reaches `context`, with its current sealed value, in two queries:
+/// the secrets joined with their current versions, then the targets of the narrow ones.
+/// Expired secrets are included: the resolver reports them as skipped, unopened.
 pub(crate) fn candidates(
     conn: &mut DbConnection,
     context: &ResolutionContext,
