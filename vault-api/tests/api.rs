@@ -63,27 +63,7 @@ async fn resolution_checks_the_token_first_and_a_revocation_at_once(db: TestDb) 
     };
     assert_eq!(resolve(&orchestrator).await, 200);
     assert_eq!(resolve(&orchestrator).await, 200);
-    let (_, listed) = server
-        .call(Method::GET, "/v1/tokens", &server.operator, None)
-        .await;
-    let id = listed["data"]
-        .as_array()
-        .expect("list")
-        .iter()
-        .rfind(|t| t["kind"] == "orchestrator")
-        .expect("the new token")["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
-    let (status, _) = server
-        .call(
-            Method::DELETE,
-            &format!("/v1/tokens/{id}"),
-            &server.operator,
-            None,
-        )
-        .await;
-    assert_eq!(status, 204);
+    revoke_newest(&server, |t| t["kind"] == "orchestrator").await;
     assert_eq!(resolve(&orchestrator).await, 401);
     assert_eq!(resolve(&server.orchestrator).await, 200);
 }
@@ -162,6 +142,31 @@ async fn a_change_through_one_replica_reaches_the_next_resolution_on_another(db:
     let after = env().await;
     assert_eq!(after.get("TOKEN"), None);
     assert_eq!(after["SECOND"], "another");
+}
+
+/// Revokes through the API the newest listed token that `matches`.
+async fn revoke_newest(server: &TestServer, matches: impl Fn(&Value) -> bool) {
+    let (_, listed) = server
+        .call(Method::GET, "/v1/tokens", &server.operator, None)
+        .await;
+    let id = listed["data"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .rfind(|t| matches(t))
+        .expect("the token")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let (status, _) = server
+        .call(
+            Method::DELETE,
+            &format!("/v1/tokens/{id}"),
+            &server.operator,
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
 }
 
 /// Resolutions this server answered from its candidate cache, from `/metrics`.
@@ -508,25 +513,7 @@ async fn every_token_kind_meets_the_routes_it_may_use(db: TestDb) {
         .call(Method::GET, "/v1/tokens", &server.operator, None)
         .await;
     assert!(!listed.to_string().contains(&bob));
-    let bob_id = listed["data"]
-        .as_array()
-        .expect("list")
-        .iter()
-        .rev()
-        .find(|t| t["user_id"] == "bob")
-        .expect("bob's token")["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
-    let (status, _) = server
-        .call(
-            Method::DELETE,
-            &format!("/v1/tokens/{bob_id}"),
-            &server.operator,
-            None,
-        )
-        .await;
-    assert_eq!(status, 204);
+    revoke_newest(&server, |t| t["user_id"] == "bob").await;
     let (status, refused) = server.call(Method::GET, "/v1/secrets", &bob, None).await;
     assert_eq!(
         (status, refused["code"].as_str()),
