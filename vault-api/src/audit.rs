@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use serde_json::Value;
+use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 use vault_core::AuditEntry;
 use vault_store::{Store, StoreError};
@@ -87,20 +87,25 @@ pub struct AuditContext {
 }
 
 impl AuditContext {
+    /// `target` is any serializable description of what was acted on; JSON `null`
+    /// records none.
     pub fn entry(
         &self,
         request_id: &str,
         actor: &Actor,
         action: &str,
-        target: Value,
+        target: impl Serialize,
         outcome: &str,
     ) -> Result<AuditEntry, ApiError> {
+        let target = serde_json::to_string(&target).map_err(|error| ApiError::Internal {
+            detail: format!("an audit target could not be encoded: {error}"),
+        })?;
         Ok(AuditEntry {
             id: random_id("aud_")?,
             at: self.clock.now(),
             principal: actor.0.clone(),
             action: action.to_owned(),
-            target: (!target.is_null()).then(|| target.to_string()),
+            target: (target != "null").then_some(target),
             outcome: outcome.to_owned(),
             request_id: request_id.to_owned(),
         })

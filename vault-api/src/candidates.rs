@@ -17,9 +17,12 @@ const DEFAULT_CAPACITY_BYTES: u64 = 64 * 1024 * 1024;
 /// A context nobody resolved for this long is dropped.
 const IDLE: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
+/// Candidates as resolutions share them: cloning is a reference count, not a copy.
+pub type SharedCandidates = Arc<[Candidate<Sealed>]>;
+
 struct Stamped {
     generations: Generations,
-    candidates: Vec<Candidate<Sealed>>,
+    candidates: SharedCandidates,
 }
 
 #[derive(Clone)]
@@ -65,26 +68,27 @@ impl CandidateCache {
         &self,
         store: &Store,
         context: &ResolutionContext,
-    ) -> StoreResult<Vec<Candidate<Sealed>>> {
+    ) -> StoreResult<SharedCandidates> {
         let Some(entries) = &self.entries else {
             self.misses.inc();
-            return store.candidates(context.clone()).await;
+            return Ok(store.candidates(context.clone()).await?.into());
         };
         if let Some(cached) = entries.get(context).await {
             let current = store.generations(context.clone()).await?;
             if current == cached.generations {
                 self.hits.inc();
-                return Ok(cached.candidates.clone());
+                return Ok(Arc::clone(&cached.candidates));
             }
         }
         self.misses.inc();
         let (generations, candidates) = store.stamped_candidates(context.clone()).await?;
+        let candidates = SharedCandidates::from(candidates);
         entries
             .insert(
                 context.clone(),
                 Arc::new(Stamped {
                     generations,
-                    candidates: candidates.clone(),
+                    candidates: Arc::clone(&candidates),
                 }),
             )
             .await;

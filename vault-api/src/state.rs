@@ -81,7 +81,7 @@ impl Shared {
         request_id: &str,
         actor: &Actor,
         action: &str,
-        target: serde_json::Value,
+        target: impl serde::Serialize,
         outcome: &str,
     ) -> ApiResult<AuditEntry> {
         self.audit_context

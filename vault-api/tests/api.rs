@@ -800,15 +800,15 @@ async fn scopes_expiry_and_precedence_shape_the_env(db: TestDb) {
     };
     let wide = create(json!({"name": "API_KEY", "value": "wide-value-000"})).await;
     let narrow = create(json!({"name": "API_KEY", "value": "narrow-value-1", "scope": "agents", "profile_ids": ["billing"]})).await;
-    create(json!({"name": "ONLY_BILLING", "value": "billing-only-2", "scope": "agents", "profile_ids": ["billing"]})).await;
+    let only_billing = create(json!({"name": "ONLY_BILLING", "value": "billing-only-2", "scope": "agents", "profile_ids": ["billing"]})).await;
     let soon =
         (server.clock.as_ref() as &dyn vault_api::clock::Clock).now() + chrono::Duration::hours(1);
-    create(
+    let short_lived = create(
         json!({"name": "SHORT_LIVED", "value": "short-lived-33", "expires_at": soon.to_rfc3339()}),
     )
     .await;
     create(json!({"name": "PLATFORM_TOKEN", "value": "user-tries-to-override"})).await;
-    create(json!({"name": "SETUP_VAR", "value": "from-the-vault"})).await;
+    let setup_var = create(json!({"name": "SETUP_VAR", "value": "from-the-vault"})).await;
 
     let support_env = server
         .resolve(json!({"user_id": "alice", "profile_id": "support"}))
@@ -853,6 +853,58 @@ async fn scopes_expiry_and_precedence_shape_the_env(db: TestDb) {
         .await;
     assert!(later["env"].get("SHORT_LIVED").is_none());
     assert_eq!(later["expired"], json!(["SHORT_LIVED"]));
+
+    // Each resolution's record names its context, every name served, the stored
+    // secrets disclosed (not those a supplied value shadowed) and the expired names,
+    // and never a value.
+    let (_, audit) = server
+        .call(
+            Method::GET,
+            "/v1/audit?action=resolve&limit=200",
+            &server.operator,
+            None,
+        )
+        .await;
+    let targets: Vec<&Value> = audit["data"]
+        .as_array()
+        .expect("records")
+        .iter()
+        .map(|record| &record["target"])
+        .filter(|target| target["profile_id"] == "billing")
+        .collect();
+    let context = json!({"user_id": "alice", "profile_id": "billing", "workspace_id": null, "project_id": null, "milestone_id": null});
+    let with_context = |disclosed: Value| {
+        let mut target = context.clone();
+        for (key, value) in disclosed.as_object().expect("object") {
+            target[key] = value.clone();
+        }
+        target
+    };
+    let mut expected = vec![
+        with_context(json!({
+            "names": ["API_KEY", "BASE_ONLY", "ONLY_BILLING", "PLATFORM_TOKEN", "SETUP_VAR", "SHORT_LIVED"],
+            "secret_ids": [narrow, only_billing, short_lived],
+            "expired": [],
+        })),
+        with_context(json!({
+            "names": ["API_KEY", "ONLY_BILLING", "SETUP_VAR"],
+            "secret_ids": [narrow, only_billing, setup_var],
+            "expired": ["SHORT_LIVED"],
+        })),
+    ];
+    let mut found: Vec<Value> = targets.into_iter().cloned().collect();
+    found.sort_by_key(Value::to_string);
+    expected.sort_by_key(Value::to_string);
+    assert_eq!(found, expected, "{audit}");
+    for value in [
+        "narrow-value-1",
+        "billing-only-2",
+        "from-setup-commands",
+        "platform-value",
+        "from-the-vault",
+    ] {
+        assert!(!audit.to_string().contains(value), "{value} in {audit}");
+    }
     let (_, expired) = server
         .call(Method::GET, "/v1/secrets?expired=true", &alice, None)
         .await;

@@ -34,7 +34,7 @@ pub use overlap::{Overlap, check_overlap};
 pub use policy::{Layer, PrecedencePolicy};
 pub use resolve::{
     Candidate, EnvMap, Resolution, ResolutionContext, ResolutionInput, Resolved, ResolvedValue,
-    SecretRef, SkipReason, Skipped, Source, resolve,
+    SecretRef, SkipReason, Skipped, Source, resolve, resolve_shared,
 };
 pub use role::ProjectRole;
 pub use scope::{MAX_SCOPE_TARGETS, Owner, OwnerKind, Placement, Scope, ScopeKind, TargetSet};

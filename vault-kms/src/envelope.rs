@@ -208,13 +208,14 @@ pub(crate) fn unwrap_dek(
 pub(crate) fn open(
     kek: &Kek,
     binding: &SealBinding<'_>,
-    envelope: &Envelope,
+    envelope: Envelope,
 ) -> Result<SecretValue, KmsError> {
     if kek.id() != envelope.kek_id() {
         return Err(KmsError::EnvelopeRejected { stage: "data key" });
     }
     let dek = unwrap_dek(kek, binding, &envelope.dek)?;
-    let mut buffer = Zeroizing::new(envelope.value.sealed.clone());
+    // Decrypted in place: the buffer holds the plaintext until it becomes the value.
+    let mut buffer = Zeroizing::new(envelope.value.sealed);
     dek.cipher()
         .decrypt_in_place(
             &Nonce::from(envelope.value.nonce),

@@ -127,9 +127,35 @@ impl Keyring {
         sealed: &Envelope,
     ) -> Result<SecretValue, KmsError> {
         let kek = self.kek(sealed.kek_id()).await?;
-        let value = envelope::open(&kek, binding, sealed)?;
+        let value = envelope::open(&kek, binding, sealed.clone())?;
         bump(&self.counters.opens);
         Ok(value)
+    }
+
+    /// Opens every envelope, all or nothing, looking each KEK up once: a resolution
+    /// opens dozens of envelopes sealed under one or two KEKs.
+    pub async fn open_all(
+        &self,
+        sealed: Vec<(SealBinding<'_>, Envelope)>,
+    ) -> Result<Vec<SecretValue>, KmsError> {
+        let mut keks: Vec<Arc<Kek>> = Vec::new();
+        let mut values = Vec::with_capacity(sealed.len());
+        for (binding, envelope) in sealed {
+            let known = keks.iter().find(|kek| kek.id() == envelope.kek_id());
+            let kek = match known {
+                Some(kek) => Arc::clone(kek),
+                None => {
+                    let kek = self.kek(envelope.kek_id()).await?;
+                    keks.push(Arc::clone(&kek));
+                    kek
+                }
+            };
+            values.push(envelope::open(&kek, &binding, envelope)?);
+        }
+        self.counters
+            .opens
+            .fetch_add(values.len() as u64, Ordering::Relaxed);
+        Ok(values)
     }
 
     /// Starts a new KEK under the current root key; new seals use it at once.

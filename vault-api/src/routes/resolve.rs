@@ -4,19 +4,18 @@
 //! of one, and the audit record (context and names, never values) is durable before
 //! the response leaves.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize, Serializer};
-use serde_json::json;
 use utoipa::ToSchema;
 use vault_core::{
-    Candidate, EnvMap, EnvName, MilestoneId, Owner, ProfileId, ProjectId, ResolutionContext,
-    ResolutionInput, ResolvedValue, SecretId, SecretName, SecretValue, SkipReason, Source, UserId,
-    Version, WorkspaceId, resolve as merge,
+    Candidate, EnvMap, EnvName, MilestoneId, ProfileId, ProjectId, Resolution, ResolutionContext,
+    ResolutionInput, ResolvedValue, SecretValue, SkipReason, Source, UserId, WorkspaceId,
+    resolve_shared,
 };
 use vault_kms::{Envelope, SealBinding};
 use vault_store::Sealed;
@@ -95,14 +94,6 @@ fn supplied(field: &str, env: Option<BTreeMap<String, IncomingValue>>) -> ApiRes
         .collect()
 }
 
-/// What an envelope is opened with besides the KEK: the row it was sealed for.
-pub(crate) struct StoredPayload {
-    sealed: Sealed,
-    version: Version,
-    owner: Owner,
-    name: SecretName,
-}
-
 /// A resolution context from request fields, each error naming its field.
 pub(crate) fn parse_context(
     user_id: &str,
@@ -129,39 +120,53 @@ pub(crate) fn parse_context(
         .map_err(ApiError::core("milestone_id"))
 }
 
-/// Candidates carrying what their envelopes were sealed for.
-pub(crate) fn with_payloads(candidates: Vec<Candidate<Sealed>>) -> Vec<Candidate<StoredPayload>> {
-    candidates
-        .into_iter()
-        .map(|Candidate { meta, payload }| {
-            let payload = StoredPayload {
-                sealed: payload,
-                version: meta.version,
-                owner: meta.placement.owner().clone(),
-                name: meta.name.clone(),
-            };
-            Candidate { meta, payload }
-        })
-        .collect()
-}
-
+/// Opens every stored winner, all or nothing, each against the row it was sealed for.
 pub(crate) async fn open_winners(
     state: &AppState,
-    winners: Vec<(SecretId, StoredPayload)>,
-) -> ApiResult<HashMap<SecretId, SecretValue>> {
-    let mut opened = HashMap::with_capacity(winners.len());
-    for (id, payload) in winners {
-        let envelope = Envelope::from_bytes(&payload.sealed.envelope)?;
-        let binding = SealBinding {
-            secret_id: &id,
-            version: payload.version,
-            owner: &payload.owner,
-            name: &payload.name,
-        };
-        let value = state.keyring.open(&binding, &envelope).await?;
-        opened.insert(id, value);
-    }
-    Ok(opened)
+    resolution: Resolution<&Candidate<Sealed>>,
+) -> ApiResult<Resolution<SecretValue>> {
+    let winners: Vec<&Candidate<Sealed>> = resolution
+        .entries
+        .values()
+        .filter_map(|resolved| match resolved.value {
+            ResolvedValue::Stored(candidate) => Some(candidate),
+            ResolvedValue::Supplied(_) => None,
+        })
+        .collect();
+    let sealed = winners
+        .iter()
+        .map(|Candidate { meta, payload }| {
+            let binding = SealBinding {
+                secret_id: &meta.id,
+                version: meta.version,
+                owner: meta.placement.owner(),
+                name: &meta.name,
+            };
+            Ok((binding, Envelope::from_bytes(&payload.envelope)?))
+        })
+        .collect::<ApiResult<Vec<_>>>()?;
+    let values = state.keyring.open_all(sealed).await?;
+    let mut opened = winners.iter().map(|c| &c.meta.id).zip(values);
+    resolution.try_map_stored(|_, candidate| match opened.next() {
+        Some((id, value)) if *id == candidate.meta.id => Ok(value),
+        _ => Err(ApiError::Internal {
+            detail: "opened values out of step with their winners".into(),
+        }),
+    })
+}
+
+/// The audit record of a resolution: the context and what was disclosed, never a value.
+/// Fields in name order, as the records written before it were.
+#[derive(Serialize)]
+struct ResolveRecord<'a> {
+    expired: &'a [String],
+    milestone_id: Option<&'a str>,
+    names: Vec<&'a str>,
+    profile_id: &'a str,
+    project_id: Option<&'a str>,
+    secret_ids: Vec<&'a str>,
+    user_id: &'a str,
+    workspace_id: Option<&'a str>,
 }
 
 #[utoipa::path(post, path = "/v1/resolve", tag = "resolution", request_body = ResolveRequest,
@@ -202,44 +207,18 @@ async fn resolve_for(
     let baseline_env = supplied("baseline_env", body.baseline_env)?;
     let now = state.clock.now();
 
-    let candidates = with_payloads(state.candidates.candidates(&state.store, &context).await?);
-    let target_context = json!({
-        "user_id": context.user().as_str(),
-        "profile_id": context.profile().as_str(),
-        "workspace_id": context.workspace().map(|w| w.as_str()),
-        "project_id": context.project().map(|p| p.as_str()),
-        "milestone_id": context.milestone().map(|m| m.as_str()),
-    });
-    let resolution = merge(
+    let candidates = state.candidates.candidates(&state.store, &context).await?;
+    let resolution = resolve_shared(
         ResolutionInput {
-            context,
-            candidates,
+            context: context.clone(),
+            candidates: &candidates,
             profile_env,
             baseline_env,
         },
         &state.policy,
         now,
     );
-
-    // Take the winners' payloads out, open them, and put the values back.
-    let mut winners = Vec::new();
-    let resolution = resolution.try_map_stored(|source, payload: StoredPayload| {
-        let id = source
-            .secret
-            .as_ref()
-            .map(|s| s.id.clone())
-            .ok_or_else(|| ApiError::Internal {
-                detail: "a stored winner without a secret id".into(),
-            })?;
-        winners.push((id.clone(), payload));
-        Ok::<SecretId, ApiError>(id)
-    })?;
-    let mut opened = open_winners(state, winners).await?;
-    let resolution = resolution.try_map_stored(|_, id: SecretId| {
-        opened.remove(&id).ok_or_else(|| ApiError::Internal {
-            detail: "an opened winner went missing".into(),
-        })
-    })?;
+    let resolution = open_winners(state, resolution).await?;
 
     let expired: Vec<String> = {
         let mut names: Vec<String> = resolution
@@ -276,22 +255,26 @@ async fn resolve_for(
             })
             .collect()
     });
-    let names: Vec<&str> = resolution.entries.keys().map(EnvName::as_str).collect();
-    let stored_layers: Vec<&str> = resolution
-        .entries
-        .values()
-        .filter(|r| matches!(r.value, ResolvedValue::Stored(_)))
-        .filter_map(|r| r.source.secret.as_ref().map(|s| s.id.as_str()))
-        .collect();
-    let mut record_target = target_context;
-    record_target["names"] = json!(names);
-    record_target["secret_ids"] = json!(stored_layers);
-    record_target["expired"] = json!(expired);
+    let record = ResolveRecord {
+        expired: &expired,
+        milestone_id: context.milestone().map(|m| m.as_str()),
+        names: resolution.entries.keys().map(EnvName::as_str).collect(),
+        profile_id: context.profile().as_str(),
+        project_id: context.project().map(|p| p.as_str()),
+        secret_ids: resolution
+            .entries
+            .values()
+            .filter(|r| matches!(r.value, ResolvedValue::Stored(_)))
+            .filter_map(|r| r.source.secret.as_ref().map(|s| s.id.as_str()))
+            .collect(),
+        user_id: context.user().as_str(),
+        workspace_id: context.workspace().map(|w| w.as_str()),
+    };
     let entry = state.audit_entry(
         principal.request_id(),
         &principal.actor(),
         "resolve",
-        record_target,
+        &record,
         "ok",
     )?;
     state.audit.write(entry).await?;

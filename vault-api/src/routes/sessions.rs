@@ -13,14 +13,14 @@ use serde::{Deserialize, Serialize, Serializer};
 use serde_json::json;
 use utoipa::ToSchema;
 use vault_core::{
-    EnvName, ResolutionInput, ResolvedValue, SecretName, SecretValue, SkipReason, resolve as merge,
+    EnvName, ResolutionInput, ResolvedValue, SecretName, SecretValue, SkipReason, resolve_shared,
 };
 use vault_store::{NewToken, TokenBinding, TokenKind};
 
 use crate::auth::Principal;
 use crate::body::JsonBody;
 use crate::error::{ApiError, ApiResult};
-use crate::routes::resolve::{open_winners, parse_context, with_payloads};
+use crate::routes::resolve::{open_winners, parse_context};
 use crate::state::AppState;
 use crate::tokens;
 
@@ -212,16 +212,14 @@ pub async fn lookup(
         })?;
     let secret_name = SecretName::parse(&name).map_err(ApiError::core("name"))?;
     let name = EnvName::from(secret_name.clone());
-    let candidates = with_payloads(
-        state
-            .store
-            .candidates_named(context.clone(), secret_name)
-            .await?,
-    );
-    let resolution = merge(
+    let candidates = state
+        .store
+        .candidates_named(context.clone(), secret_name)
+        .await?;
+    let resolution = resolve_shared(
         ResolutionInput {
             context,
-            candidates,
+            candidates: &candidates,
             profile_env: Default::default(),
             baseline_env: Default::default(),
         },
@@ -232,18 +230,13 @@ pub async fn lookup(
         .skipped
         .iter()
         .any(|s| s.name == name && s.reason == SkipReason::Expired);
-    let mut entries = resolution.entries;
+    let mut entries = open_winners(&state, resolution).await?.entries;
     let found = entries.remove(&name);
     let (answer, secret_id, outcome) = match found {
         Some(resolved) => {
             let id = resolved.source.secret.as_ref().map(|s| s.id.clone());
-            let value = match (resolved.value, id.clone()) {
-                (ResolvedValue::Stored(payload), Some(id)) => {
-                    let mut opened = open_winners(&state, vec![(id.clone(), payload)]).await?;
-                    opened.remove(&id).ok_or_else(|| ApiError::Internal {
-                        detail: "an opened winner went missing".into(),
-                    })?
-                }
+            let value = match (resolved.value, &id) {
+                (ResolvedValue::Stored(value), Some(_)) => value,
                 _ => {
                     return Err(ApiError::Internal {
                         detail: "a lookup found a value no secret supplied".into(),

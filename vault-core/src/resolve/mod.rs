@@ -106,9 +106,12 @@ pub struct Candidate<V> {
 
 pub type EnvMap = BTreeMap<EnvName, SecretValue>;
 
-pub struct ResolutionInput<V> {
+/// What a resolution merges. `C` is the candidates: owned (`Vec<Candidate<V>>`, for
+/// [`resolve`]) or borrowed from a caller that keeps them (`&[Candidate<V>]`, for
+/// [`resolve_shared`]).
+pub struct ResolutionInput<C> {
     pub context: ResolutionContext,
-    pub candidates: Vec<Candidate<V>>,
+    pub candidates: C,
     /// The profile's `setup_commands` env.
     pub profile_env: EnvMap,
     /// The platform's baseline env.
@@ -183,23 +186,26 @@ impl<V> Resolution<V> {
         self,
         mut convert: impl FnMut(&Source, V) -> Result<W, E>,
     ) -> Result<Resolution<W>, E> {
-        let mut entries = BTreeMap::new();
-        for (name, resolved) in self.entries {
-            let value = match resolved.value {
-                ResolvedValue::Supplied(value) => ResolvedValue::Supplied(value),
-                ResolvedValue::Stored(payload) => {
-                    ResolvedValue::Stored(convert(&resolved.source, payload)?)
-                }
-            };
-            entries.insert(
-                name,
-                Resolved {
-                    value,
-                    source: resolved.source,
-                    shadowed: resolved.shadowed,
-                },
-            );
-        }
+        let entries = self
+            .entries
+            .into_iter()
+            .map(|(name, resolved)| {
+                let value = match resolved.value {
+                    ResolvedValue::Supplied(value) => ResolvedValue::Supplied(value),
+                    ResolvedValue::Stored(payload) => {
+                        ResolvedValue::Stored(convert(&resolved.source, payload)?)
+                    }
+                };
+                Ok((
+                    name,
+                    Resolved {
+                        value,
+                        source: resolved.source,
+                        shadowed: resolved.shadowed,
+                    },
+                ))
+            })
+            .collect::<Result<_, E>>()?;
         Ok(Resolution {
             entries,
             skipped: self.skipped,
@@ -243,8 +249,9 @@ struct Contender<V> {
     value: ResolvedValue<V>,
 }
 
+/// Merges owned candidates; each stored winner keeps its payload.
 pub fn resolve<V>(
-    input: ResolutionInput<V>,
+    input: ResolutionInput<Vec<Candidate<V>>>,
     policy: &PrecedencePolicy,
     now: DateTime<Utc>,
 ) -> Resolution<V> {
@@ -254,8 +261,55 @@ pub fn resolve<V>(
         profile_env,
         baseline_env,
     } = input;
+    let (metas, payloads): (Vec<SecretMeta>, Vec<V>) = candidates
+        .into_iter()
+        .map(|Candidate { meta, payload }| (meta, payload))
+        .unzip();
+    merge(
+        &context,
+        metas.iter().zip(payloads),
+        profile_env,
+        baseline_env,
+        policy,
+        now,
+    )
+}
 
-    let mut contenders: BTreeMap<EnvName, Vec<Contender<V>>> = BTreeMap::new();
+/// Merges candidates the caller keeps (a cache's, say) without copying them: only the
+/// ids and names of entries that apply are cloned, and each stored winner is a
+/// reference to its candidate, metadata included, for the caller to open.
+pub fn resolve_shared<'a, V>(
+    input: ResolutionInput<&'a [Candidate<V>]>,
+    policy: &PrecedencePolicy,
+    now: DateTime<Utc>,
+) -> Resolution<&'a Candidate<V>> {
+    let ResolutionInput {
+        context,
+        candidates,
+        profile_env,
+        baseline_env,
+    } = input;
+    merge(
+        &context,
+        candidates
+            .iter()
+            .map(|candidate| (&candidate.meta, candidate)),
+        profile_env,
+        baseline_env,
+        policy,
+        now,
+    )
+}
+
+fn merge<'m, P>(
+    context: &ResolutionContext,
+    candidates: impl IntoIterator<Item = (&'m SecretMeta, P)>,
+    profile_env: EnvMap,
+    baseline_env: EnvMap,
+    policy: &PrecedencePolicy,
+    now: DateTime<Utc>,
+) -> Resolution<P> {
+    let mut contenders: BTreeMap<EnvName, Vec<Contender<P>>> = BTreeMap::new();
     let mut skipped = Vec::new();
 
     let supplied = [
@@ -274,8 +328,8 @@ pub fn resolve<V>(
         }
     }
 
-    for Candidate { meta, payload } in candidates {
-        if !meta.placement.reaches(&context) {
+    for (meta, payload) in candidates {
+        if !meta.placement.reaches(context) {
             continue;
         }
         let expired = meta.is_expired(now);
@@ -283,10 +337,10 @@ pub fn resolve<V>(
             layer: Layer::of_owner(meta.placement.owner().kind()),
             secret: Some(SecretRef {
                 scope: meta.placement.scope().kind(),
-                id: meta.id,
+                id: meta.id.clone(),
             }),
         };
-        let name = EnvName::from(meta.name);
+        let name = EnvName::from(&meta.name);
         if expired {
             skipped.push(Skipped {
                 name,

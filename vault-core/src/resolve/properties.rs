@@ -284,6 +284,30 @@ proptest! {
     }
 
     #[test]
+    fn shared_candidates_resolve_as_owned_ones_do(case in case()) {
+        let shared = resolve_shared(
+            ResolutionInput {
+                context: case.ctx.clone(),
+                candidates: case.candidates.as_slice(),
+                profile_env: case.profile_env.clone(),
+                baseline_env: case.baseline_env.clone(),
+            },
+            &case.policy,
+            at(NOW),
+        );
+        for resolved in shared.entries.values() {
+            if let ResolvedValue::Stored(candidate) = &resolved.value {
+                let named = resolved.source.secret.as_ref().map(|s| &s.id);
+                prop_assert_eq!(named, Some(&candidate.meta.id), "a winner is the candidate its source names");
+            }
+        }
+        let shared = shared
+            .try_map_stored(|_, candidate| Ok::<_, ()>(candidate.payload.clone()))
+            .expect("cloning cannot fail");
+        prop_assert_eq!(summary(&case.resolve_with(case.candidates.clone())), summary(&shared));
+    }
+
+    #[test]
     fn output_does_not_depend_on_candidate_order(
         (case, shuffled) in case().prop_flat_map(|case| {
             let shuffled = Just(case.candidates.clone()).prop_shuffle();

@@ -8,7 +8,7 @@ fn input(
     candidates: Vec<Candidate<SecretValue>>,
     profile_env: EnvMap,
     baseline_env: EnvMap,
-) -> ResolutionInput<SecretValue> {
+) -> ResolutionInput<Vec<Candidate<SecretValue>>> {
     ResolutionInput {
         context,
         candidates,
@@ -17,7 +17,7 @@ fn input(
     }
 }
 
-fn run(input: ResolutionInput<SecretValue>) -> Resolution<SecretValue> {
+fn run(input: ResolutionInput<Vec<Candidate<SecretValue>>>) -> Resolution<SecretValue> {
     resolve(input, &PrecedencePolicy::default(), at(NOW))
 }
 

@@ -47,6 +47,48 @@ async fn a_kek_is_retired_after_its_wrap_budget_and_keeps_opening() {
 }
 
 #[tokio::test]
+async fn open_all_looks_each_kek_up_once_and_fails_whole() {
+    let vault = vault_configured(KeyringConfig {
+        max_wraps_per_kek: 3,
+        ..KeyringConfig::default()
+    });
+    let rows: Vec<Row> = (0..7).map(Row::new).collect();
+    let mut sealed = Vec::new();
+    for (n, row) in rows.iter().enumerate() {
+        sealed.push(vault.seal(row, &format!("v{n}")).await);
+    }
+    let cold = restart(&vault, LocalRootProvider::new(root_key(1), vec![]));
+    let batch = || {
+        rows.iter()
+            .map(Row::binding)
+            .zip(sealed.iter().cloned())
+            .collect::<Vec<_>>()
+    };
+
+    let opened = cold.keyring.open_all(batch()).await.expect("opens");
+    let values: Vec<&str> = opened.iter().map(|v| v.expose()).collect();
+    assert_eq!(values, ["v0", "v1", "v2", "v3", "v4", "v5", "v6"]);
+    let metrics = cold.keyring.metrics();
+    assert_eq!(
+        metrics.kek_cache_hits + metrics.kek_cache_misses,
+        3,
+        "three KEKs"
+    );
+    assert_eq!(metrics.root_unwraps, 3);
+    assert_eq!(metrics.opens, 7);
+
+    // An envelope presented for another row fails the whole batch.
+    let mut swapped = batch();
+    swapped[5].1 = sealed[6].clone();
+    let failed = cold.keyring.open_all(swapped).await;
+    assert!(
+        matches!(failed, Err(KmsError::EnvelopeRejected { .. })),
+        "{failed:?}"
+    );
+    assert_eq!(cold.keyring.metrics().opens, 7, "nothing counted as opened");
+}
+
+#[tokio::test]
 async fn the_wrap_budget_has_a_hard_ceiling() {
     let vault = vault_configured(KeyringConfig {
         max_wraps_per_kek: u64::MAX,
