@@ -8,7 +8,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use vault_core::{
     Candidate, Category, EnvMap, EnvName, MilestoneId, Owner, Placement, PrecedencePolicy,
     ProfileId, ProjectId, ResolutionContext, ResolutionInput, Scope, SecretId, SecretMeta,
-    SecretName, SecretValue, UserId, Version, WorkspaceId, resolve,
+    SecretName, SecretValue, UserId, Version, WorkspaceId, resolve, resolve_shared,
 };
 
 fn candidate(n: usize, name: String, owner: Owner, scope: Scope) -> Candidate<u64> {
@@ -102,6 +102,23 @@ fn bench(c: &mut Criterion) {
             },
             |input| {
                 let resolution = resolve(input, &policy, now);
+                assert_eq!(resolution.entries.len(), 85);
+                resolution
+            },
+            criterion::BatchSize::SmallInput,
+        );
+    });
+    // What vault-api runs: the candidates stay in its cache and are only borrowed.
+    c.bench_function("resolver/75_candidates_shared", |b| {
+        b.iter_batched(
+            || ResolutionInput {
+                context: context.clone(),
+                candidates: candidates.as_slice(),
+                profile_env: profile_env.clone(),
+                baseline_env: baseline_env.clone(),
+            },
+            |input| {
+                let resolution = resolve_shared(input, &policy, now);
                 assert_eq!(resolution.entries.len(), 85);
                 resolution
             },

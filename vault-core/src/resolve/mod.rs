@@ -309,7 +309,9 @@ fn merge<'m, P>(
     policy: &PrecedencePolicy,
     now: DateTime<Utc>,
 ) -> Resolution<P> {
-    let mut contenders: BTreeMap<EnvName, Vec<Contender<P>>> = BTreeMap::new();
+    // One flat list sorted by name, then precedence, rather than a list per name: a
+    // resolution weighs dozens of names, and this is its hot loop.
+    let mut contenders: Vec<(EnvName, Contender<P>)> = Vec::new();
     let mut skipped = Vec::new();
 
     let supplied = [
@@ -318,13 +320,12 @@ fn merge<'m, P>(
     ];
     for (layer, env) in supplied {
         for (name, value) in env {
-            contenders.entry(name).or_default().push(Contender {
-                source: Source {
-                    layer,
-                    secret: None,
-                },
-                value: ResolvedValue::Supplied(value),
-            });
+            let source = Source {
+                layer,
+                secret: None,
+            };
+            let value = ResolvedValue::Supplied(value);
+            contenders.push((name, Contender { source, value }));
         }
     }
 
@@ -332,7 +333,6 @@ fn merge<'m, P>(
         if !meta.placement.reaches(context) {
             continue;
         }
-        let expired = meta.is_expired(now);
         let source = Source {
             layer: Layer::of_owner(meta.placement.owner().kind()),
             secret: Some(SecretRef {
@@ -341,7 +341,7 @@ fn merge<'m, P>(
             }),
         };
         let name = EnvName::from(&meta.name);
-        if expired {
+        if meta.is_expired(now) {
             skipped.push(Skipped {
                 name,
                 source,
@@ -349,38 +349,44 @@ fn merge<'m, P>(
             });
             continue;
         }
-        contenders.entry(name).or_default().push(Contender {
-            source,
-            value: ResolvedValue::Stored(payload),
-        });
+        let value = ResolvedValue::Stored(payload);
+        contenders.push((name, Contender { source, value }));
     }
 
-    let mut entries = BTreeMap::new();
-    for (name, mut group) in contenders {
-        if policy.is_reserved(&name) {
-            let (baseline, others): (Vec<_>, Vec<_>) = group
-                .into_iter()
-                .partition(|c| c.source.layer == Layer::Baseline);
-            skipped.extend(others.into_iter().map(|c| Skipped {
-                name: name.clone(),
-                source: c.source,
-                reason: SkipReason::Reserved,
-            }));
-            group = baseline;
+    contenders.sort_by(|(a_name, a), (b_name, b)| {
+        (a_name, precedence(policy, &a.source)).cmp(&(b_name, precedence(policy, &b.source)))
+    });
+    let mut entries = Vec::new();
+    let mut contenders = contenders.into_iter().peekable();
+    while let Some((name, first)) = contenders.next() {
+        let reserved = policy.is_reserved(&name);
+        let mut winner = None;
+        let mut shadowed = Vec::new();
+        let rest = std::iter::from_fn(|| contenders.next_if(|(next, _)| *next == name));
+        for contender in std::iter::once(first).chain(rest.map(|(_, c)| c)) {
+            if reserved && contender.source.layer != Layer::Baseline {
+                skipped.push(Skipped {
+                    name: name.clone(),
+                    source: contender.source,
+                    reason: SkipReason::Reserved,
+                });
+            } else if winner.is_none() {
+                winner = Some(contender);
+            } else {
+                shadowed.push(contender.source);
+            }
         }
-        group.sort_by(|a, b| precedence(policy, &a.source).cmp(&precedence(policy, &b.source)));
-        let mut group = group.into_iter();
-        if let Some(winner) = group.next() {
-            entries.insert(
-                name,
-                Resolved {
-                    value: winner.value,
-                    source: winner.source,
-                    shadowed: group.map(|c| c.source).collect(),
-                },
-            );
+        if let Some(winner) = winner {
+            let resolved = Resolved {
+                value: winner.value,
+                source: winner.source,
+                shadowed,
+            };
+            entries.push((name, resolved));
         }
     }
+    // Built from names in order, so the map is filled in bulk.
+    let entries = entries.into_iter().collect();
 
     skipped.sort_by(|a, b| {
         (&a.name, precedence(policy, &a.source)).cmp(&(&b.name, precedence(policy, &b.source)))
