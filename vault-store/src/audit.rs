@@ -9,7 +9,7 @@ use diesel::sql_types::BigInt;
 use vault_core::{AUDIT_HASH_BYTES, AuditEntry, AuditHash, ChainedAudit, GENESIS_HASH};
 
 use crate::convert::{from_micros, micros};
-use crate::db::{DbConnection, write_transaction};
+use crate::db::{DbConnection, on_backend, write_transaction};
 use crate::error::{Conflict, StoreError, StoreResult};
 use crate::schema::audit_records;
 
@@ -87,7 +87,7 @@ fn record_all(conn: &mut DbConnection, entries: &[AuditEntry]) -> StoreResult<Ve
 fn insert(conn: &mut DbConnection, record: &ChainedAudit) -> StoreResult<()> {
     let seq = i64::try_from(record.seq).map_err(|_| StoreError::invalid("seq", "is too large"))?;
     let entry = &record.entry;
-    diesel::insert_into(audit_records::table)
+    on_backend!(conn, |conn| diesel::insert_into(audit_records::table)
         .values((
             audit_records::seq.eq(seq),
             audit_records::id.eq(&entry.id),
@@ -100,12 +100,12 @@ fn insert(conn: &mut DbConnection, record: &ChainedAudit) -> StoreResult<()> {
             audit_records::previous_hash.eq(record.previous_hash.as_slice()),
             audit_records::hash.eq(record.hash.as_slice()),
         ))
-        .execute(conn)
-        .map_err(|e| match StoreError::from(e) {
-            // Only reachable if something bypassed the lock (a foreign writer).
-            StoreError::Conflict(_) => StoreError::Conflict(Conflict::AuditChainMoved),
-            other => other,
-        })?;
+        .execute(conn))
+    .map_err(|e| match StoreError::from(e) {
+        // Only reachable if something bypassed the lock (a foreign writer).
+        StoreError::Conflict(_) => StoreError::Conflict(Conflict::AuditChainMoved),
+        other => other,
+    })?;
     Ok(())
 }
 
@@ -121,15 +121,15 @@ pub(crate) fn append(
 pub(crate) fn head(conn: &mut DbConnection) -> StoreResult<Option<ChainedAudit>> {
     // MAX(seq), then that row, rather than ORDER BY … LIMIT 1: SQLite re-prepares a statement
     // whose LIMIT is a bound parameter on every run, and every audit batch runs this.
-    let newest: Option<i64> = audit_records::table
+    let newest: Option<i64> = on_backend!(conn, |conn| audit_records::table
         .select(diesel::dsl::max(audit_records::seq))
-        .get_result(conn)?;
+        .get_result(conn))?;
     let Some(newest) = newest else {
         return Ok(None);
     };
-    let rows: Vec<AuditColumns> = audit_records::table
+    let rows: Vec<AuditColumns> = on_backend!(conn, |conn| audit_records::table
         .filter(audit_records::seq.eq(newest))
-        .load(conn)?;
+        .load(conn))?;
     rows.into_iter().next().map(from_columns).transpose()
 }
 

@@ -18,6 +18,21 @@ pub enum DbConnection {
     Sqlite(SqliteConnection),
 }
 
+/// Runs one query expression on the concrete connection inside a `DbConnection`, for
+/// the statements every request runs. Through the `MultiConnection` wrapper diesel
+/// renders a query to SQL text on each execution, more than once; on the concrete
+/// connection a statement with a static shape is found in the cache by its type alone.
+/// The expression is compiled once per backend.
+macro_rules! on_backend {
+    ($conn:expr, |$concrete:ident| $query:expr) => {
+        match $conn {
+            $crate::db::DbConnection::Postgres($concrete) => $query,
+            $crate::db::DbConnection::Sqlite($concrete) => $query,
+        }
+    };
+}
+pub(crate) use on_backend;
+
 /// Which database a URL names, decided once from its scheme: `postgres://` or
 /// `postgresql://` is PostgreSQL; `sqlite://path`, `sqlite:path` or a bare path is a
 /// SQLite file.

@@ -14,7 +14,7 @@ use vault_core::{
 };
 
 use crate::convert::{from_micros, micros, version_column, version_number};
-use crate::db::{DbConnection, read_transaction, write_transaction};
+use crate::db::{DbConnection, on_backend, read_transaction, write_transaction};
 use crate::error::{Conflict, Entity, StoreError, StoreResult};
 use crate::schema::{
     milestones, owner_generations, projects, secret_targets, secret_versions, secrets,
@@ -742,7 +742,7 @@ pub(crate) fn generations(
     let user = context.user().as_str();
     let workspace = context.workspace().map(|w| w.as_str());
     let project = context.project().map(|p| p.as_str());
-    let mut found: Vec<(String, String, i64)> = owner_generations::table
+    let mut found: Vec<(String, String, i64)> = on_backend!(conn, |conn| owner_generations::table
         .filter(
             owner_generations::owner_kind
                 .eq(OwnerKind::User.as_str())
@@ -759,7 +759,7 @@ pub(crate) fn generations(
             owner_generations::owner_id,
             owner_generations::generation,
         ))
-        .load(conn)?;
+        .load(conn))?;
     found.sort();
     Ok(Generations(found))
 }

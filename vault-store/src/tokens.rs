@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 use crate::convert::{from_micros, micros};
-use crate::db::DbConnection;
+use crate::db::{DbConnection, on_backend};
 use crate::error::{Conflict, Entity, StoreError, StoreResult};
 use crate::schema::api_tokens;
 
@@ -176,10 +176,10 @@ pub(crate) fn find_by_hash(
 ) -> StoreResult<Option<StoredToken>> {
     // `token_hash` is unique, so no LIMIT: SQLite re-prepares a statement whose LIMIT
     // is a bound parameter on every run, and this one runs on every request.
-    let rows: Vec<TokenRow> = api_tokens::table
+    let rows: Vec<TokenRow> = on_backend!(conn, |conn| api_tokens::table
         .filter(api_tokens::token_hash.eq(hash.as_slice()))
         .select(TokenRow::as_select())
-        .load(conn)?;
+        .load(conn))?;
     rows.into_iter()
         .next()
         .map(TokenRow::into_token)
