@@ -17,7 +17,7 @@ use vault_api::routes::tokens::{TokenRequest, revoke_token};
 use vault_api::server::{self, DevData, NO_KEY_HELP, RootConfig, RootKeys};
 use vault_api::{AppState, keys, verify};
 use vault_kms::{Keyring, KeyringConfig};
-use vault_store::{Store, StoreConfig};
+use vault_store::{BackendKind, DatabaseUrl, Store, StoreConfig};
 use zeroize::Zeroizing;
 
 #[derive(Parser)]
@@ -217,6 +217,23 @@ struct ServeArgs {
     /// counters on every resolution; 0 reads every candidate from the database.
     #[arg(long, env = "VAULT_CANDIDATE_CACHE_MIB", default_value_t = 64)]
     candidate_cache_mib: u64,
+    /// Database connections, each with a thread to run its queries. Default: 4 on
+    /// SQLite (one writer at a time, readers bound by the cores), 16 on PostgreSQL
+    /// (queries wait on the network).
+    #[arg(long, env = "VAULT_DB_CONNECTIONS", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    db_connections: Option<u32>,
+}
+
+impl ServeArgs {
+    fn db_connections(&self) -> Result<u32> {
+        if let Some(connections) = self.db_connections {
+            return Ok(connections);
+        }
+        Ok(match DatabaseUrl::parse(&self.database.url()?)?.backend() {
+            BackendKind::Sqlite => 4,
+            BackendKind::Postgres => 16,
+        })
+    }
 }
 
 #[derive(Subcommand)]
@@ -271,7 +288,17 @@ fn init_logging(format: LogFormat) {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Runtime::new() {
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    runtime.enable_all();
+    // Database work is all the blocking pool runs; a thread per connection is enough,
+    // and an idle crowd of them only adds wake-ups to every query (measured in
+    // `cargo xtask bench`). A bad database URL is reported by `serve` itself.
+    if let Command::Serve(args) = &cli.command
+        && let Ok(connections) = args.db_connections()
+    {
+        runtime.max_blocking_threads(connections as usize);
+    }
+    let runtime = match runtime.build() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("vault-api: cannot start the async runtime: {error}");
@@ -554,7 +581,11 @@ async fn serve(args: ServeArgs) -> Result<ExitCode> {
     let listen = args.listen;
     let root = args.keys.root_config(dev_key)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let store = server::open_store(&database_url, StoreConfig::default()).await?;
+    let config = StoreConfig {
+        pool_size: args.db_connections()?,
+        ..StoreConfig::default()
+    };
+    let store = server::open_store(&database_url, config).await?;
     let keyring =
         server::open_keyring(&store, &root, clock.clone(), args.keys.keyring_config()).await?;
     drop(root);
@@ -610,4 +641,48 @@ async fn serve(args: ServeArgs) -> Result<ExitCode> {
     .await?;
     tracing::info!("vault-api stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::{Cli, Command};
+
+    fn serve_connections(args: &[&str]) -> Result<u32, String> {
+        let cli = Cli::try_parse_from([&["vault-api", "serve"], args].concat())
+            .map_err(|error| error.to_string())?;
+        let Command::Serve(serve) = cli.command else {
+            return Err("not serve".into());
+        };
+        serve.db_connections().map_err(|error| error.to_string())
+    }
+
+    #[test]
+    fn database_connections_default_by_backend_and_can_be_set() {
+        assert_eq!(
+            serve_connections(&["--database-url", "sqlite:///tmp/vault.db"]),
+            Ok(4)
+        );
+        assert_eq!(
+            serve_connections(&["--database-url", "postgres://vault@db/vault"]),
+            Ok(16)
+        );
+        assert_eq!(
+            serve_connections(&[
+                "--database-url",
+                "sqlite:///tmp/vault.db",
+                "--db-connections",
+                "7"
+            ]),
+            Ok(7)
+        );
+        let refused = serve_connections(&["--database-url", "x.db", "--db-connections", "0"]);
+        assert!(
+            refused
+                .as_ref()
+                .is_err_and(|e| e.contains("--db-connections")),
+            "{refused:?}"
+        );
+    }
 }
