@@ -217,9 +217,9 @@ fn seed_placeholders(url: &str, first: u64, end: u64, users: u64) -> Result<()> 
     use diesel::connection::SimpleConnection;
     use diesel::{Connection, PgConnection, SqliteConnection};
     // Ids are `sec_pl` and 19 digits, so they sort as their numbers do, and the new rows
-    // are picked by comparing text: PostgreSQL may evaluate a cast in a WHERE clause on
-    // rows another condition has already ruled out, and real ids are no numbers.
+    // are picked as a range of ids: a random real id can begin with `sec_pl` too.
     let first_id = format!("sec_pl{}", 1_000_000_000_000_000_000u64 + first);
+    let end_id = format!("sec_pl{}", 1_000_000_000_000_000_000u64 + end);
     let statements = format!(
         "WITH RECURSIVE seq(n) AS (SELECT {first} UNION ALL SELECT n + 1 FROM seq WHERE n + 1 < {end})
          INSERT INTO secrets (id, owner_kind, owner_id, project_id, name, scope_kind, category,
@@ -230,10 +230,10 @@ fn seed_placeholders(url: &str, first: u64, end: u64, users: u64) -> Result<()> 
          FROM seq;
          INSERT INTO secret_targets (secret_id, owner_kind, owner_id, name, target_id)
          SELECT id, owner_kind, owner_id, name, 'prof_' || (CAST(substr(id, 7) AS BIGINT) % 7)
-         FROM secrets WHERE id LIKE 'sec_pl%' AND id >= '{first_id}' AND scope_kind = 'agents';
+         FROM secrets WHERE id >= '{first_id}' AND id < '{end_id}' AND scope_kind = 'agents';
          INSERT INTO secret_versions (secret_id, version, envelope, masked, kek_id, restored_from, created_at)
          SELECT id, 1, {{placeholder}}, '****', 'kek_placeholder', NULL, 0
-         FROM secrets WHERE id LIKE 'sec_pl%' AND id >= '{first_id}';"
+         FROM secrets WHERE id >= '{first_id}' AND id < '{end_id}';"
     );
     if let Some(rest) = url.strip_prefix("sqlite://") {
         let mut conn = SqliteConnection::establish(rest)?;
