@@ -4,9 +4,10 @@
 //! seeding a million rows.
 //!
 //! `--context` creates the hot resolution context: one user with a 50-secret profile
-//! (mixed `all` / `agents` scopes, values 20–200 bytes), a workspace with 5 keys and a
-//! project with 20 entries (some milestone-scoped), and prints it with an orchestrator
-//! token as one JSON line. `--background N` adds N secrets across `--users` other users,
+//! (mixed `all` / `agents` scopes, values 20–200 bytes), a workspace with 5 keys that
+//! the user is a member of and a project with 20 entries (some milestone-scoped) that
+//! the user is Accountable for, and prints it with an orchestrator token as one JSON
+//! line. `--background N` adds N secrets across `--users` other users,
 //! numbered from `--first` so a later run can grow the same database.
 //!
 //! Needs `DATABASE_URL` and `ENCRYPTION_KEY`, as `vault-api serve` does.
@@ -76,7 +77,8 @@ async fn main() -> Result<()> {
     });
     let keyring =
         server::open_keyring(&store, &keys, clock.clone(), KeyringConfig::default()).await?;
-    let state = AppState::new(store.clone(), keyring, server::policy(&[])?, clock.clone());
+    let policy = server::policy(&server::NameRules::default())?;
+    let state = AppState::new(store.clone(), keyring, policy, clock.clone());
     let audit = AuditContext {
         clock: clock.clone(),
     };
@@ -145,8 +147,12 @@ fn value(seed: u64) -> String {
 }
 
 async fn call(router: &Router, token: &str, path: &str, body: Value) -> Result<()> {
+    send(router, Method::POST, token, path, body).await
+}
+
+async fn send(router: &Router, method: Method, token: &str, path: &str, body: Value) -> Result<()> {
     let request = Request::builder()
-        .method(Method::POST)
+        .method(method.clone())
         .uri(path)
         .header("authorization", format!("Bearer {token}"))
         .header("content-type", "application/json")
@@ -155,7 +161,10 @@ async fn call(router: &Router, token: &str, path: &str, body: Value) -> Result<(
     let status = response.status();
     if status != StatusCode::CREATED && status != StatusCode::OK {
         let bytes = axum::body::to_bytes(response.into_body(), 64 * 1024).await?;
-        bail!("POST {path}: {status} {}", String::from_utf8_lossy(&bytes));
+        bail!(
+            "{method} {path}: {status} {}",
+            String::from_utf8_lossy(&bytes)
+        );
     }
     Ok(())
 }
@@ -276,6 +285,15 @@ async fn seed_context(router: &Router, operator: &str) -> Result<Expected> {
         expected.user.push(name.clone());
         expected.all.push(name);
     }
+    // Resolution refuses a workspace its user is not a member of.
+    send(
+        router,
+        Method::PUT,
+        operator,
+        &format!("/v1/workspaces/{WORKSPACE}/members/{USER}"),
+        json!({}),
+    )
+    .await?;
     for i in 0..5u64 {
         let name = format!("WORKSPACE_KEY_{i}");
         let mut body = json!({"name": name, "value": value(100 + i)});

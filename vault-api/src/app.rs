@@ -59,6 +59,12 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(workspaces::list_admins))
         .routes(routes!(workspaces::list_all_keys))
         .routes(routes!(workspaces::put_admin, workspaces::remove_admin))
+        .routes(routes!(workspaces::list_members))
+        .routes(routes!(
+            workspaces::put_member,
+            workspaces::get_member,
+            workspaces::remove_member
+        ))
         .routes(routes!(workspaces::create_key, workspaces::list_keys))
         .routes(routes!(
             workspaces::get_key,
@@ -146,6 +152,10 @@ fn action_of(method: &str, route: &str) -> String {
         ("GET", "/v1/workspace-keys") => "secret.list",
         ("PUT", "/v1/workspaces/{wid}/admins/{user_id}") => "workspace.admin.put",
         ("DELETE", "/v1/workspaces/{wid}/admins/{user_id}") => "workspace.admin.remove",
+        ("GET", "/v1/workspaces/{wid}/members") => "workspace.member.list",
+        ("GET", "/v1/workspaces/{wid}/members/{user_id}") => "workspace.member.read",
+        ("PUT", "/v1/workspaces/{wid}/members/{user_id}") => "workspace.member.put",
+        ("DELETE", "/v1/workspaces/{wid}/members/{user_id}") => "workspace.member.remove",
         ("POST", "/v1/workspaces/{wid}/keys") | ("POST", "/v1/projects/{pid}/vault") => {
             "secret.create"
         }
@@ -209,11 +219,15 @@ async fn observe(
             .get::<ProblemCode>()
             .map_or("error", |c| c.0);
         let actor = ctx.actor();
+        let mut target = json!({ "method": method, "path": path });
+        if let Some(asked) = ctx.target() {
+            target["context"] = asked;
+        }
         let recorded = match state.audit_entry(
             &request_id,
             &actor,
             &action_of(&method, &route),
-            json!({ "method": method, "path": path }),
+            target,
             outcome,
         ) {
             Ok(entry) => state.audit.write(entry).await,

@@ -1,6 +1,6 @@
 //! Who is calling: the bearer token, found by its hash. Unknown, malformed, expired
-//! and revoked tokens are all the same 401; the refusal is audited by the request
-//! middleware like every other.
+//! and revoked tokens, and sessions whose minting token is revoked or expired, are all
+//! the same 401; the refusal is audited by the request middleware like every other.
 
 use std::sync::{Arc, Mutex};
 
@@ -8,19 +8,21 @@ use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
 use vault_core::{MilestoneId, ProfileId, ProjectId, ResolutionContext, UserId, WorkspaceId};
-use vault_store::{StoredToken, TokenKind};
+use vault_store::{FoundToken, StoredToken, TokenKind};
 
 use crate::audit::Actor;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::tokens;
 
-/// Set by the request middleware; the request id, and where the principal is left for
-/// the middleware to name in the audit record of a refused request.
+/// Set by the request middleware; the request id, and where the principal (and, for
+/// routes that disclose plaintext, the context asked for) is left for the middleware
+/// to name in the audit record of a refused request.
 #[derive(Clone, Debug)]
 pub struct RequestCtx {
     pub request_id: String,
     pub actor: Arc<Mutex<Option<Actor>>>,
+    target: Arc<Mutex<Option<serde_json::Value>>>,
 }
 
 impl RequestCtx {
@@ -28,6 +30,7 @@ impl RequestCtx {
         RequestCtx {
             request_id,
             actor: Arc::new(Mutex::new(None)),
+            target: Arc::new(Mutex::new(None)),
         }
     }
 
@@ -43,6 +46,18 @@ impl RequestCtx {
         if let Ok(mut slot) = self.actor.lock() {
             *slot = Some(actor);
         }
+    }
+
+    /// What the request asked for (ids and names, never a value), for the record the
+    /// middleware writes if it is refused.
+    pub fn note_target(&self, target: serde_json::Value) {
+        if let Ok(mut slot) = self.target.lock() {
+            *slot = Some(target);
+        }
+    }
+
+    pub fn target(&self) -> Option<serde_json::Value> {
+        self.target.lock().ok().and_then(|t| t.clone())
     }
 }
 
@@ -60,20 +75,54 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestCtx {
     }
 }
 
+/// Who a token speaks for. Each kind carries exactly what it is bound to, so a user
+/// token without its user or a session without its context cannot be built.
+#[derive(Clone, Debug)]
+pub enum Caller {
+    /// Everything, masked; over HTTP mints user tokens only.
+    Operator,
+    /// Resolves and starts sessions for contexts their users may have.
+    Orchestrator,
+    /// One user's own secrets (and the projects and workspaces they belong to).
+    User(UserId),
+    /// Names looked up in one context, while its minting token and the user's
+    /// memberships last.
+    Session(ResolutionContext),
+}
+
+impl Caller {
+    pub fn kind(&self) -> TokenKind {
+        match self {
+            Caller::Operator => TokenKind::Operator,
+            Caller::Orchestrator => TokenKind::Orchestrator,
+            Caller::User(_) => TokenKind::User,
+            Caller::Session(_) => TokenKind::Session,
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Principal {
     pub token_id: String,
-    pub kind: TokenKind,
-    /// Set for user and session tokens: the only user whose secrets they reach.
-    pub user: Option<UserId>,
-    /// Set for session tokens: the one context they may look names up in.
-    pub session: Option<ResolutionContext>,
+    pub caller: Caller,
     pub ctx: RequestCtx,
 }
 
 impl Principal {
+    pub fn kind(&self) -> TokenKind {
+        self.caller.kind()
+    }
+
+    /// The user of a user token; `None` for every other kind.
+    pub fn user(&self) -> Option<&UserId> {
+        match &self.caller {
+            Caller::User(user) => Some(user),
+            _ => None,
+        }
+    }
+
     pub fn actor(&self) -> Actor {
-        Actor(format!("{}:{}", self.kind.as_str(), self.token_id))
+        Actor(format!("{}:{}", self.kind().as_str(), self.token_id))
     }
 
     pub fn request_id(&self) -> &str {
@@ -82,14 +131,15 @@ impl Principal {
 
     /// Refuses every kind but `allowed`.
     pub fn require(&self, allowed: &[TokenKind]) -> ApiResult<()> {
-        if allowed.contains(&self.kind) {
+        let kind = self.kind();
+        if allowed.contains(&kind) {
             return Ok(());
         }
         let names: Vec<&str> = allowed.iter().map(|k| k.as_str()).collect();
         Err(ApiError::Forbidden(format!(
             "this route needs a token of kind {}; this token is a {} token",
             names.join(" or "),
-            self.kind.as_str()
+            kind.as_str()
         )))
     }
 }
@@ -107,41 +157,59 @@ impl FromRequestParts<AppState> for Principal {
         let ctx = RequestCtx::from_request_parts(parts, state).await?;
         let token = bearer(parts).ok_or(ApiError::Unauthenticated)?;
         let claimed = tokens::claimed_kind(token).ok_or(ApiError::Unauthenticated)?;
-        let stored = state
+        let FoundToken {
+            token: stored,
+            issuer,
+        } = state
             .store
             .token_by_hash(tokens::hash(token))
             .await?
             .ok_or(ApiError::Unauthenticated)?;
-        if stored.kind != claimed || !stored.is_live(state.clock.now()) {
+        let now = state.clock.now();
+        if stored.kind != claimed || !stored.is_live(now) {
             return Err(ApiError::Unauthenticated);
         }
-        let user = match (&stored.kind, &stored.binding.user_id) {
-            (TokenKind::User | TokenKind::Session, Some(id)) => {
-                Some(UserId::parse(id).map_err(|e| ApiError::Internal {
-                    detail: format!("token {} has an unusable user id: {e}", stored.id),
-                })?)
-            }
-            (TokenKind::User | TokenKind::Session, None) => {
-                return Err(ApiError::Internal {
-                    detail: format!("token {} is not bound to a user", stored.id),
+        let caller = match stored.kind {
+            TokenKind::Operator => Caller::Operator,
+            TokenKind::Orchestrator => Caller::Orchestrator,
+            TokenKind::User => Caller::User(bound_user(&stored)?),
+            TokenKind::Session => {
+                // A session lives only while the orchestrator token that minted it
+                // does: revoking or outliving that token ends every session it began,
+                // at once and on every replica (the issuer is read with the token).
+                let issuer_live = issuer.is_some_and(|issuer| {
+                    stored.binding.issued_by.as_deref() == Some(issuer.id.as_str())
+                        && issuer.kind == TokenKind::Orchestrator
+                        && issuer.is_live(now)
                 });
+                if !issuer_live {
+                    return Err(ApiError::Unauthenticated);
+                }
+                Caller::Session(session_context(&stored, bound_user(&stored)?)?)
             }
-            _ => None,
-        };
-        let session = match (&stored.kind, &user) {
-            (TokenKind::Session, Some(user)) => Some(session_context(&stored, user.clone())?),
-            _ => None,
         };
         let principal = Principal {
             token_id: stored.id,
-            kind: stored.kind,
-            user,
-            session,
+            caller,
             ctx,
         };
         principal.ctx.set_actor(principal.actor());
         Ok(principal)
     }
+}
+
+/// The user a user or session token was issued for.
+fn bound_user(stored: &StoredToken) -> ApiResult<UserId> {
+    let id = stored
+        .binding
+        .user_id
+        .as_deref()
+        .ok_or_else(|| ApiError::Internal {
+            detail: format!("token {} is not bound to a user", stored.id),
+        })?;
+    UserId::parse(id).map_err(|e| ApiError::Internal {
+        detail: format!("token {} has an unusable user id: {e}", stored.id),
+    })
 }
 
 /// The context a session token was minted for, as stored with it.

@@ -6,7 +6,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use thiserror::Error;
-use vault_core::CoreError;
+use vault_core::{CoreError, EnvTooLarge, InjectionRefused};
 use vault_kms::KmsError;
 use vault_store::{Conflict, StoreError};
 
@@ -20,15 +20,44 @@ pub enum ApiError {
         field: Option<String>,
     },
 
-    /// Well-formed input that a rule refuses; names the field.
+    /// Well-formed input that a rule refuses; names the field. `code` is
+    /// `invalid_value` unless the rule has a code of its own (`protected_name`).
     #[error("invalid {field}: {detail}")]
-    Invalid { field: String, detail: String },
+    Invalid {
+        code: &'static str,
+        field: String,
+        detail: String,
+    },
 
     #[error("a valid bearer token is required")]
     Unauthenticated,
 
     #[error("{0}")]
     Forbidden(String),
+
+    /// The context's user may not have one of its layers injected: the whole
+    /// resolution, session or lookup is refused.
+    #[error("{0}")]
+    InjectionRefused(InjectionRefused),
+
+    /// Operator and orchestrator tokens are minted on the host (`vault-api token
+    /// create`), never over HTTP.
+    #[error(
+        "{kind} tokens are issued only on the vault's host, with `vault-api token create`; \
+         over HTTP an operator issues user tokens"
+    )]
+    HostOnlyToken { kind: &'static str },
+
+    /// The owner already holds as many entries as it may.
+    #[error(
+        "this owner already holds {limit} entries, the most one owner may hold \
+         (VAULT_MAX_ENTRIES_PER_OWNER); delete one first"
+    )]
+    EntryLimit { limit: u32 },
+
+    /// The resolved environment would be too large to start a process with.
+    #[error("{0} (VAULT_MAX_ENV_BYTES)")]
+    EnvTooLarge(EnvTooLarge),
 
     #[error("{0} not found")]
     NotFound(&'static str),
@@ -78,11 +107,27 @@ struct Problem<'a> {
     code: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     field: Option<&'a str>,
+    /// The limit a refusal is about (`entry_limit_reached`, `env_too_large`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    limit: Option<u64>,
+    /// `env_too_large`: the size the environment would have had.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bytes: Option<u64>,
+    /// `env_too_large`: the variables that weigh most, by name, largest first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    largest: Option<Vec<Contributor<'a>>>,
+}
+
+#[derive(Serialize)]
+struct Contributor<'a> {
+    name: &'a str,
+    bytes: u64,
 }
 
 impl ApiError {
     pub fn invalid(field: impl Into<String>, detail: impl std::fmt::Display) -> Self {
         ApiError::Invalid {
+            code: "invalid_value",
             field: field.into(),
             detail: detail.to_string(),
         }
@@ -91,7 +136,14 @@ impl ApiError {
     /// A domain rule's refusal of `field`.
     pub fn core(field: impl Into<String>) -> impl FnOnce(CoreError) -> ApiError {
         let field = field.into();
-        move |error| ApiError::invalid(field, error)
+        move |error| ApiError::Invalid {
+            code: match error {
+                CoreError::ProtectedName { .. } => "protected_name",
+                _ => "invalid_value",
+            },
+            field,
+            detail: error.to_string(),
+        }
     }
 
     pub fn status(&self) -> StatusCode {
@@ -99,7 +151,12 @@ impl ApiError {
             ApiError::Malformed { .. } => StatusCode::BAD_REQUEST,
             ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_)
+            | ApiError::InjectionRefused(_)
+            | ApiError::HostOnlyToken { .. } => StatusCode::FORBIDDEN,
+            ApiError::EntryLimit { .. } | ApiError::EnvTooLarge(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -119,10 +176,20 @@ impl ApiError {
     /// The stable machine-readable code; also the outcome audit records carry.
     pub fn code(&self) -> &'static str {
         match self {
-            ApiError::Malformed { code, .. } | ApiError::Conflict { code, .. } => code,
-            ApiError::Invalid { .. } => "invalid_value",
+            ApiError::Malformed { code, .. }
+            | ApiError::Conflict { code, .. }
+            | ApiError::Invalid { code, .. } => code,
             ApiError::Unauthenticated => "unauthenticated",
             ApiError::Forbidden(_) => "forbidden",
+            ApiError::InjectionRefused(InjectionRefused::Workspace { .. }) => {
+                "workspace_injection_denied"
+            }
+            ApiError::InjectionRefused(InjectionRefused::Project { .. }) => {
+                "project_injection_denied"
+            }
+            ApiError::HostOnlyToken { .. } => "token_kind_host_only",
+            ApiError::EntryLimit { .. } => "entry_limit_reached",
+            ApiError::EnvTooLarge(_) => "env_too_large",
             ApiError::NotFound(_) => "not_found",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
@@ -139,6 +206,10 @@ impl ApiError {
             ApiError::Invalid { .. } => "Invalid value",
             ApiError::Unauthenticated => "Unauthenticated",
             ApiError::Forbidden(_) => "Forbidden",
+            ApiError::InjectionRefused(_) => "Context not permitted",
+            ApiError::HostOnlyToken { .. } => "Token kind issued on the host only",
+            ApiError::EntryLimit { .. } => "Entry limit reached",
+            ApiError::EnvTooLarge(_) => "Environment too large",
             ApiError::NotFound(_) => "Not found",
             ApiError::Conflict { .. } => "Conflict",
             ApiError::PayloadTooLarge { .. } => "Payload too large",
@@ -154,6 +225,16 @@ impl ApiError {
         match self {
             ApiError::Malformed { field, .. } => field.as_deref(),
             ApiError::Invalid { field, .. } => Some(field),
+            ApiError::InjectionRefused(refused) => Some(refused.field()),
+            ApiError::HostOnlyToken { .. } => Some("kind"),
+            _ => None,
+        }
+    }
+
+    fn limit(&self) -> Option<u64> {
+        match self {
+            ApiError::EntryLimit { limit } => Some(u64::from(*limit)),
+            ApiError::EnvTooLarge(too_large) => u64::try_from(too_large.limit).ok(),
             _ => None,
         }
     }
@@ -188,6 +269,22 @@ impl IntoResponse for ApiError {
             tracing::error!(code = self.code(), error = %self, "request failed");
         }
         let code = self.code();
+        let (bytes, largest) = match &self {
+            ApiError::EnvTooLarge(too_large) => (
+                u64::try_from(too_large.bytes).ok(),
+                Some(
+                    too_large
+                        .largest
+                        .iter()
+                        .map(|(name, bytes)| Contributor {
+                            name: name.as_str(),
+                            bytes: u64::try_from(*bytes).unwrap_or(u64::MAX),
+                        })
+                        .collect(),
+                ),
+            ),
+            _ => (None, None),
+        };
         let problem = Problem {
             problem_type: format!("https://vault.invalid/problems/{code}"),
             title: self.title(),
@@ -195,6 +292,9 @@ impl IntoResponse for ApiError {
             detail: self.public_detail(),
             code,
             field: self.field(),
+            limit: self.limit(),
+            bytes,
+            largest,
         };
         let body = serde_json::to_vec(&problem).unwrap_or_default();
         let mut response = (status, body).into_response();
@@ -226,6 +326,7 @@ impl From<StoreError> for ApiError {
                 vault_store::Entity::Kek => "key",
                 vault_store::Entity::Token => "token",
                 vault_store::Entity::WorkspaceAdmin => "workspace admin",
+                vault_store::Entity::WorkspaceMember => "workspace member",
             }),
             StoreError::Conflict(conflict) => {
                 let code = match &conflict {
@@ -241,6 +342,7 @@ impl From<StoreError> for ApiError {
                 }
             }
             StoreError::Invalid { field, reason } => ApiError::invalid(field, reason),
+            StoreError::EntryLimit { limit } => ApiError::EntryLimit { limit },
             StoreError::Unavailable { detail } => ApiError::Unavailable { detail },
             StoreError::Corrupt { detail } => ApiError::Internal {
                 detail: format!("stored data is inconsistent: {detail}"),

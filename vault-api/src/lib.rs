@@ -21,4 +21,4 @@ pub mod value;
 pub mod verify;
 
 pub use error::{ApiError, ApiResult};
-pub use state::AppState;
+pub use state::{AppState, StateOptions};

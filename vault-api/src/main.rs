@@ -15,7 +15,7 @@ use vault_api::candidates::CandidateCache;
 use vault_api::clock::{Clock, SystemClock};
 use vault_api::routes::tokens::{TokenRequest, revoke_token};
 use vault_api::server::{self, DevData, NO_KEY_HELP, RootConfig, RootKeys};
-use vault_api::{AppState, keys, verify};
+use vault_api::{AppState, StateOptions, keys, verify};
 use vault_kms::{Keyring, KeyringConfig};
 use vault_store::{BackendKind, DatabaseUrl, Store, StoreConfig};
 use zeroize::Zeroizing;
@@ -205,6 +205,23 @@ struct ServeArgs {
     /// Names only the platform baseline env may set, comma-separated.
     #[arg(long, env = "VAULT_RESERVED_NAMES", value_delimiter = ',')]
     reserved_names: Vec<String>,
+    /// Names and PREFIX_* patterns to protect beside the built-in list (only the
+    /// orchestrator's profile_env and baseline_env may set them), comma-separated.
+    #[arg(long, env = "VAULT_PROTECTED_NAMES", value_delimiter = ',')]
+    protected_names: Vec<String>,
+    /// Built-in protected entries (PATH, HTTPS_PROXY, LD_*, or a name under a
+    /// built-in prefix) that stored layers may set again. Each lets a user, workspace
+    /// admin or project Responsible steer every agent their entries reach; every
+    /// start logs the releases.
+    #[arg(long, env = "VAULT_RELEASE_PROTECTED_NAMES", value_delimiter = ',')]
+    release_protected_names: Vec<String>,
+    /// The largest resolved environment, in bytes (NAME=value and a NUL each); a
+    /// resolution over it is refused whole. Between 65794 and 2097152.
+    #[arg(long, env = "VAULT_MAX_ENV_BYTES", default_value_t = vault_core::DEFAULT_MAX_ENV_BYTES)]
+    max_env_bytes: usize,
+    /// How many secrets one user, workspace or project may hold.
+    #[arg(long, env = "VAULT_MAX_ENTRIES_PER_OWNER", default_value_t = vault_store::DEFAULT_MAX_ENTRIES_PER_OWNER)]
+    max_entries_per_owner: std::num::NonZeroU32,
     #[arg(long, env = "VAULT_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: LogFormat,
     /// How often the root key is checked; an unusable key stops the vault at once.
@@ -581,8 +598,16 @@ async fn serve(args: ServeArgs) -> Result<ExitCode> {
     let listen = args.listen;
     let root = args.keys.root_config(dev_key)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let policy = server::policy(&server::NameRules {
+        reserved: args.reserved_names.clone(),
+        protected: args.protected_names.clone(),
+        released: args.release_protected_names.clone(),
+    })?;
+    let env_limit = vault_core::EnvLimit::new(args.max_env_bytes)
+        .map_err(|e| anyhow::anyhow!("VAULT_MAX_ENV_BYTES: {e}"))?;
     let config = StoreConfig {
         pool_size: args.db_connections()?,
+        max_entries_per_owner: args.max_entries_per_owner,
         ..StoreConfig::default()
     };
     let store = server::open_store(&database_url, config).await?;
@@ -590,13 +615,15 @@ async fn serve(args: ServeArgs) -> Result<ExitCode> {
         server::open_keyring(&store, &root, clock.clone(), args.keys.keyring_config()).await?;
     drop(root);
     server::watch_root_key(keyring.clone(), args.key_check_interval);
-    let policy = server::policy(&args.reserved_names)?;
-    let state = AppState::with_candidate_cache(
+    let state = AppState::with_options(
         store,
         keyring,
         policy,
         clock,
-        CandidateCache::new(args.candidate_cache_mib.saturating_mul(1024 * 1024)),
+        StateOptions {
+            candidates: CandidateCache::new(args.candidate_cache_mib.saturating_mul(1024 * 1024)),
+            env_limit,
+        },
     );
     let listener = TcpListener::bind(listen)
         .await

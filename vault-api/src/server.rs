@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use vault_core::{EnvName, PrecedencePolicy};
+use vault_core::{EnvName, PrecedencePolicy, ProtectedNames};
 use vault_kms::{
     AwsKmsProvider, AwsKmsSettings, Keyring, KeyringConfig, LayeredRootProvider, LocalRootProvider,
     RootKeyProvider, VaultInstanceId,
@@ -185,12 +185,41 @@ pub fn watch_root_key(keyring: Arc<Keyring>, interval: Duration) {
     });
 }
 
-pub fn policy(reserved: &[String]) -> ApiResult<PrecedencePolicy> {
-    let names = reserved
+/// The names resolution treats specially, as configured.
+#[derive(Clone, Debug, Default)]
+pub struct NameRules {
+    /// `VAULT_RESERVED_NAMES`: only the platform baseline may set these.
+    pub reserved: Vec<String>,
+    /// `VAULT_PROTECTED_NAMES`: names and `PREFIX_*` patterns protected beside the
+    /// built-in list.
+    pub protected: Vec<String>,
+    /// `VAULT_RELEASE_PROTECTED_NAMES`: built-in protected entries the operator lets
+    /// stored layers set again.
+    pub released: Vec<String>,
+}
+
+pub fn policy(rules: &NameRules) -> ApiResult<PrecedencePolicy> {
+    let names = rules
+        .reserved
         .iter()
         .map(|n| EnvName::parse(n).map_err(|e| config_error(format!("VAULT_RESERVED_NAMES: {e}"))))
         .collect::<ApiResult<Vec<_>>>()?;
-    Ok(PrecedencePolicy::default().with_reserved(names))
+    let protected = ProtectedNames::configure(&rules.protected, &rules.released).map_err(|e| {
+        config_error(format!(
+            "VAULT_PROTECTED_NAMES / VAULT_RELEASE_PROTECTED_NAMES: {e}"
+        ))
+    })?;
+    // A release is a deliberate weakening: say so every time the vault starts with one.
+    for released in protected.released() {
+        tracing::warn!(
+            name = %released,
+            "protected name released by VAULT_RELEASE_PROTECTED_NAMES: stored user \
+             secrets, workspace keys and project entries may set it in every agent they reach"
+        );
+    }
+    Ok(PrecedencePolicy::default()
+        .with_reserved(names)
+        .with_protected(protected))
 }
 
 /// Serves until `shutdown` completes, then stops accepting and gives in-flight requests

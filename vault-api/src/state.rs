@@ -1,10 +1,10 @@
-//! What every handler shares: the store, the keyring, the precedence policy, the audit
-//! writer, metrics and the clock.
+//! What every handler shares: the store, the keyring, the precedence policy, the limit
+//! on a resolved environment, the audit writer, metrics and the clock.
 
 use std::ops::Deref;
 use std::sync::Arc;
 
-use vault_core::{AuditEntry, PrecedencePolicy};
+use vault_core::{AuditEntry, EnvLimit, PrecedencePolicy};
 use vault_kms::Keyring;
 use vault_store::Store;
 
@@ -22,6 +22,8 @@ pub struct Shared {
     pub store: Store,
     pub keyring: Arc<Keyring>,
     pub policy: PrecedencePolicy,
+    /// How large a resolved environment may be (`VAULT_MAX_ENV_BYTES`).
+    pub env_limit: EnvLimit,
     pub authorizer: Arc<dyn Authorizer>,
     pub audit: AuditWriter,
     pub candidates: CandidateCache,
@@ -37,6 +39,13 @@ impl Deref for AppState {
     }
 }
 
+/// The settings of a serving process beyond its store, keys, policy and clock.
+#[derive(Clone, Default)]
+pub struct StateOptions {
+    pub candidates: CandidateCache,
+    pub env_limit: EnvLimit,
+}
+
 impl AppState {
     /// Starts the audit writer, so call it inside the runtime that will serve.
     pub fn new(
@@ -45,15 +54,18 @@ impl AppState {
         policy: PrecedencePolicy,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        Self::with_candidate_cache(store, keyring, policy, clock, CandidateCache::default())
+        Self::with_options(store, keyring, policy, clock, StateOptions::default())
     }
 
-    pub fn with_candidate_cache(
+    pub fn with_options(
         store: Store,
         keyring: Arc<Keyring>,
         policy: PrecedencePolicy,
         clock: Arc<dyn Clock>,
-        candidates: CandidateCache,
+        StateOptions {
+            candidates,
+            env_limit,
+        }: StateOptions,
     ) -> Self {
         AppState(Arc::new(Shared {
             audit: AuditWriter::start(store.clone()),
@@ -66,6 +78,7 @@ impl AppState {
             store,
             keyring,
             policy,
+            env_limit,
             clock,
         }))
     }

@@ -10,9 +10,10 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 use support::TestDb;
-use vault_api::authz::{Authorizer, StoreAuthorizer};
+use vault_api::authz::{Authorizer, StoreAuthorizer, check_context_by_relations};
 use vault_core::{
-    AuditEntry, ProjectId, ProjectPermission, ProjectRole, UserId, WorkspaceId, WorkspacePermission,
+    AuditEntry, ProfileId, ProjectId, ProjectPermission, ProjectRole, ResolutionContext, UserId,
+    WorkspaceId, WorkspacePermission,
 };
 use vault_store::{Conflict, StoreConfig, StoreError};
 
@@ -151,11 +152,19 @@ async fn the_embedded_authorizer_passes_the_model_assertions(db: TestDb) {
                 .expect("adds the member");
         } else {
             let workspace = WorkspaceId::parse(split(&tuple.object, "workspace")).expect("id");
-            assert_eq!(tuple.relation, "admin", "workspaces hold admins only");
-            store
-                .put_workspace_admin(workspace, user, now, audit())
-                .await
-                .expect("registers the admin");
+            match tuple.relation.as_str() {
+                "admin" => store
+                    .put_workspace_admin(workspace, user, now, audit())
+                    .await
+                    .map(|_| ())
+                    .expect("registers the admin"),
+                "member" => store
+                    .put_workspace_member(workspace, user, now, audit())
+                    .await
+                    .map(|_| ())
+                    .expect("registers the member"),
+                other => panic!("workspaces hold admins and members, not {other}"),
+            }
         }
     }
     // The loader leaves every project that has an Accountable of its own.
@@ -174,7 +183,7 @@ async fn the_embedded_authorizer_passes_the_model_assertions(db: TestDb) {
         }
     }
 
-    let authorizer = StoreAuthorizer::new(store);
+    let authorizer = StoreAuthorizer::new(store.clone());
     let mut checked = 0;
     let mut covered: BTreeSet<(String, String)> = BTreeSet::new();
     for case in &file.tests {
@@ -222,5 +231,40 @@ async fn the_embedded_authorizer_passes_the_model_assertions(db: TestDb) {
             );
         }
     }
-    assert!(checked >= 70, "only {checked} checks ran");
+    assert!(checked >= 90, "only {checked} checks ran");
+
+    // The one-trip context check the hot path uses must agree with asking the model's
+    // relations one by one, for every user and every context over the fixture.
+    let users: BTreeSet<&str> = file
+        .tuples
+        .iter()
+        .map(|t| split(&t.user, "user"))
+        .chain(["mallory"])
+        .filter(|u| *u != LOADER)
+        .collect();
+    let workspaces = [None, Some("acme"), Some("other")];
+    let projects = [None, Some("apollo"), Some("gemini")];
+    let mut contexts = 0;
+    for user in &users {
+        for workspace in workspaces {
+            for project in projects {
+                let context = ResolutionContext::new(
+                    UserId::parse(user).expect("user id"),
+                    ProfileId::parse("p1").expect("valid"),
+                    workspace.map(|w| WorkspaceId::parse(w).expect("valid")),
+                    project.map(|p| ProjectId::parse(p).expect("valid")),
+                    None,
+                )
+                .expect("valid context");
+                let fast = authorizer.check_context(&context).await.expect("checks");
+                let by_relations = check_context_by_relations(&authorizer, &context)
+                    .await
+                    .expect("checks");
+                assert_eq!(fast, by_relations, "{user} in {workspace:?} / {project:?}");
+                contexts += 1;
+            }
+        }
+    }
+    assert_eq!(contexts, users.len() * 9);
+    assert!(users.len() >= 8, "{users:?}");
 }

@@ -58,6 +58,19 @@ async fn member(server: &TestServer, project: &str, user: &str, role: &str) {
     assert_eq!(status, 200, "{body}");
 }
 
+/// Registers `user` as a member of `workspace`, as an operator does.
+async fn workspace_member(server: &TestServer, workspace: &str, user: &str) {
+    let (status, body) = server
+        .call(
+            Method::PUT,
+            &format!("/v1/workspaces/{workspace}/members/{user}"),
+            &server.operator,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+}
+
 async fn entry(server: &TestServer, project: &str, body: Value) -> String {
     let (status, created) = server
         .call(
@@ -481,6 +494,7 @@ async fn byok_keys_beat_project_entries_and_milestones_stay_apart(db: TestDb) {
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["field"], "milestone_ids", "{body}");
 
+    workspace_member(&server, "acme", "ada").await;
     let context = json!({
         "user_id": "ada", "profile_id": "p1", "workspace_id": "acme",
         "project_id": "apollo", "milestone_id": "alpha",
@@ -1153,9 +1167,28 @@ async fn workspace_keys_belong_to_operators_and_workspace_admins(db: TestDb) {
         (200, Some(3)),
         "{rolled}"
     );
-    let resolved = server
-        .resolve(json!({"user_id": "anyone", "profile_id": "p1", "workspace_id": "acme"}))
+    // The keys reach the workspace's members' agents, and nobody else's.
+    let context = json!({"user_id": "anyone", "profile_id": "p1", "workspace_id": "acme"});
+    let (status, refused) = server
+        .call(
+            Method::POST,
+            "/v1/resolve",
+            &server.orchestrator,
+            Some(context.clone()),
+        )
         .await;
+    assert_eq!(
+        (status, refused["code"].as_str(), refused["field"].as_str()),
+        (
+            403,
+            Some("workspace_injection_denied"),
+            Some("workspace_id")
+        ),
+        "{refused}"
+    );
+    assert_no_marker("a refused resolution", &refused);
+    workspace_member(&server, "acme", "anyone").await;
+    let resolved = server.resolve(context).await;
     assert_eq!(resolved["env"]["ANTHROPIC_API_KEY"], MARKER);
     let (status, versions) = server
         .call(Method::GET, &format!("{key_path}/versions"), &wanda, None)

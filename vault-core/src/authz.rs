@@ -1,6 +1,8 @@
-//! What each RACI role and each workspace admin may do: the relations of
+//! What each RACI role and each workspace role may do: the relations of
 //! `authz/model.fga`, decided without I/O. Names match the model's relations exactly,
 //! so the same assertions can run through OpenFGA and through the embedded authorizer.
+
+use std::fmt;
 
 use crate::role::ProjectRole;
 
@@ -21,10 +23,13 @@ pub enum ProjectPermission {
     ReadEntries,
     /// Entry names and categories only.
     ListEntries,
+    /// The project's entries injected into the member's agents (resolution, sessions,
+    /// runtime lookups): what lets plaintext leave the vault for this member.
+    Inject,
 }
 
 impl ProjectPermission {
-    pub const DERIVED: [ProjectPermission; 8] = [
+    pub const DERIVED: [ProjectPermission; 9] = [
         ProjectPermission::Member,
         ProjectPermission::View,
         ProjectPermission::Delete,
@@ -33,6 +38,7 @@ impl ProjectPermission {
         ProjectPermission::WriteEntries,
         ProjectPermission::ReadEntries,
         ProjectPermission::ListEntries,
+        ProjectPermission::Inject,
     ];
 
     /// The relation's name in `authz/model.fga`.
@@ -47,6 +53,7 @@ impl ProjectPermission {
             ProjectPermission::WriteEntries => "can_write_entries",
             ProjectPermission::ReadEntries => "can_read_entries",
             ProjectPermission::ListEntries => "can_list_entries",
+            ProjectPermission::Inject => "can_inject",
         }
     }
 
@@ -72,8 +79,45 @@ impl ProjectRole {
             | ProjectPermission::ManageMembers
             | ProjectPermission::ManageMilestones => self == Accountable,
             ProjectPermission::WriteEntries => matches!(self, Accountable | Responsible),
-            ProjectPermission::ReadEntries => matches!(self, Accountable | Responsible | Consulted),
+            // Whoever may read an entry's metadata may have it injected; Informed
+            // members know names only, so their agents get none of the values.
+            ProjectPermission::ReadEntries | ProjectPermission::Inject => {
+                matches!(self, Accountable | Responsible | Consulted)
+            }
         }
+    }
+}
+
+/// What a user is to a workspace: a member (their agents get its BYOK keys), or an
+/// admin (who also manages the keys, and counts as a member).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum WorkspaceRole {
+    Admin,
+    Member,
+}
+
+impl WorkspaceRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkspaceRole::Admin => "admin",
+            WorkspaceRole::Member => "member",
+        }
+    }
+
+    /// Whether holding this role grants `permission`.
+    pub fn grants(self, permission: WorkspacePermission) -> bool {
+        match permission {
+            WorkspacePermission::Admin
+            | WorkspacePermission::ManageKeys
+            | WorkspacePermission::ManageMembers => self == WorkspaceRole::Admin,
+            WorkspacePermission::Member | WorkspacePermission::Inject => true,
+        }
+    }
+}
+
+impl fmt::Display for WorkspaceRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -81,18 +125,32 @@ impl ProjectRole {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum WorkspacePermission {
     Admin,
+    /// Registered as a member, or an admin.
+    Member,
     /// BYOK keys: list, read masked, create, rotate, roll back, delete.
     ManageKeys,
+    /// Register and remove the workspace's members.
+    ManageMembers,
+    /// The workspace's keys injected into the member's agents.
+    Inject,
 }
 
 impl WorkspacePermission {
-    pub const ALL: [WorkspacePermission; 2] =
-        [WorkspacePermission::Admin, WorkspacePermission::ManageKeys];
+    pub const ALL: [WorkspacePermission; 5] = [
+        WorkspacePermission::Admin,
+        WorkspacePermission::Member,
+        WorkspacePermission::ManageKeys,
+        WorkspacePermission::ManageMembers,
+        WorkspacePermission::Inject,
+    ];
 
     pub fn relation(self) -> &'static str {
         match self {
             WorkspacePermission::Admin => "admin",
+            WorkspacePermission::Member => "member",
             WorkspacePermission::ManageKeys => "can_manage_keys",
+            WorkspacePermission::ManageMembers => "can_manage_members",
+            WorkspacePermission::Inject => "can_inject",
         }
     }
 
@@ -100,13 +158,6 @@ impl WorkspacePermission {
         WorkspacePermission::ALL
             .into_iter()
             .find(|p| p.relation() == relation)
-    }
-
-    /// Whether a registered workspace admin holds this; non-admins hold nothing.
-    pub fn granted_to_admin(self) -> bool {
-        match self {
-            WorkspacePermission::Admin | WorkspacePermission::ManageKeys => true,
-        }
     }
 }
 
@@ -133,7 +184,7 @@ mod tests {
             );
         }
         assert_eq!(ProjectPermission::from_relation("owner"), None);
-        assert_eq!(WorkspacePermission::from_relation("member"), None);
+        assert_eq!(WorkspacePermission::from_relation("owner"), None);
     }
 
     #[test]
@@ -163,6 +214,32 @@ mod tests {
                     "{held} asked {asked}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn injection_follows_entry_reads_and_informed_gets_nothing() {
+        use ProjectRole::{Accountable, Consulted, Informed, Responsible};
+        for (role, injects) in [
+            (Accountable, true),
+            (Responsible, true),
+            (Consulted, true),
+            (Informed, false),
+        ] {
+            assert_eq!(role.grants(ProjectPermission::Inject), injects, "{role}");
+        }
+    }
+
+    #[test]
+    fn workspace_admins_are_members_and_members_manage_nothing() {
+        use WorkspacePermission::{Admin, Inject, ManageKeys, ManageMembers, Member};
+        for (role, expected) in [
+            (WorkspaceRole::Admin, [true, true, true, true, true]),
+            (WorkspaceRole::Member, [false, true, false, false, true]),
+        ] {
+            let granted =
+                [Admin, Member, ManageKeys, ManageMembers, Inject].map(|p| role.grants(p));
+            assert_eq!(granted, expected, "{role}");
         }
     }
 }

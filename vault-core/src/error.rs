@@ -95,4 +95,24 @@ pub enum CoreError {
 
     #[error("precedence policy must list every layer exactly once; {problem}")]
     InvalidPolicy { problem: String },
+
+    /// A stored layer was asked to hold a protected name. Names the entry that
+    /// matched (a pattern of the configured list), not the input.
+    #[error(
+        "is a protected name ({pattern}: {why}); only the orchestrator's profile_env and \
+         baseline_env may set it"
+    )]
+    ProtectedName { pattern: String, why: &'static str },
+
+    #[error("invalid protected name pattern: {rule}")]
+    InvalidProtectedPattern { rule: &'static str },
+
+    #[error("{pattern} is not a built-in protected name or under one, so it cannot be released")]
+    NotProtected { pattern: String },
+
+    #[error("{pattern} is both added to and released from the protected names")]
+    ProtectedNameConflict { pattern: String },
+
+    #[error("the resolved environment limit must be between {min} and {max} bytes")]
+    InvalidEnvLimit { min: usize, max: usize },
 }

@@ -2,36 +2,44 @@
 //! masking, categories, the overlap rule and the resolver that merges layers by the
 //! precedence policy. No I/O, no async, no clock: `now` is always a parameter.
 
+mod access;
 mod audit;
 mod authz;
 mod category;
 mod error;
 mod ids;
+mod limits;
 mod mask;
 mod name;
 mod newtype;
 mod overlap;
 mod policy;
+mod protected;
 mod resolve;
 mod role;
 mod scope;
 mod secret;
 mod value;
 
+pub use access::{ContextRoles, InjectionRefused, check_injection};
 pub use audit::{
     AUDIT_HASH_BYTES, AuditEntry, AuditHash, ChainBreak, ChainVerifier, ChainedAudit, GENESIS_HASH,
     chain_hash,
 };
-pub use authz::{ProjectPermission, WorkspacePermission};
+pub use authz::{ProjectPermission, WorkspacePermission, WorkspaceRole};
 pub use category::Category;
 pub use error::{CoreError, IdKind};
 pub use ids::{
     MAX_OPAQUE_ID_LEN, MilestoneId, ProfileId, ProjectId, SecretId, UserId, WorkspaceId,
 };
+pub use limits::{
+    DEFAULT_MAX_ENV_BYTES, ENV_LIMIT_CEILING, EnvLimit, EnvTooLarge, LARGEST_NAMED, env_entry_bytes,
+};
 pub use mask::{Masked, mask};
 pub use name::{EnvName, MAX_NAME_LEN, SecretName};
 pub use overlap::{Overlap, check_overlap};
 pub use policy::{Layer, PrecedencePolicy};
+pub use protected::{BUILT_IN_PROTECTED, ProtectedClass, ProtectedNames, Protection};
 pub use resolve::{
     Candidate, EnvMap, Resolution, ResolutionContext, ResolutionInput, Resolved, ResolvedValue,
     SecretRef, SkipReason, Skipped, Source, resolve, resolve_shared,

@@ -1,5 +1,5 @@
-//! The precedence policy: which layer of the environment beats which, and the names
-//! only the platform may set.
+//! The precedence policy: which layer of the environment beats which, the names only
+//! the platform may set, and the protected names stored layers may never inject.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::CoreError;
 use crate::name::EnvName;
+use crate::protected::ProtectedNames;
 use crate::scope::OwnerKind;
 
 /// One source of environment variables at resolution time.
@@ -72,13 +73,15 @@ impl fmt::Display for Layer {
     }
 }
 
-/// Layers ordered highest first, plus the platform-reserved names: a reserved name is
-/// only ever taken from the baseline, whatever the order, so no lower-trust layer can
-/// set or override it.
+/// Layers ordered highest first, plus the platform-reserved names (only ever taken
+/// from the baseline, whatever the order, so no lower-trust layer can set or override
+/// them) and the protected names (only ever taken from the layers the orchestrator
+/// supplies: no stored secret, of any owner, is injected under one).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PrecedencePolicy {
     order: [Layer; 5],
     reserved: BTreeSet<EnvName>,
+    protected: ProtectedNames,
 }
 
 impl PrecedencePolicy {
@@ -98,6 +101,7 @@ impl PrecedencePolicy {
         Ok(PrecedencePolicy {
             order,
             reserved: reserved.into_iter().collect(),
+            protected: ProtectedNames::built_in(),
         })
     }
 
@@ -126,14 +130,30 @@ impl PrecedencePolicy {
         self.reserved = names.into_iter().collect();
         self
     }
+
+    /// Whether a stored secret under this name may never be injected.
+    pub fn is_protected(&self, name: &EnvName) -> bool {
+        self.protected.is_protected(name.as_str())
+    }
+
+    pub fn protected(&self) -> &ProtectedNames {
+        &self.protected
+    }
+
+    pub fn with_protected(mut self, protected: ProtectedNames) -> Self {
+        self.protected = protected;
+        self
+    }
 }
 
-/// The product's documented order (README, "Precedence"), with no reserved names.
+/// The product's documented order (README, "Precedence"), with no reserved names and
+/// the built-in protected names.
 impl Default for PrecedencePolicy {
     fn default() -> Self {
         PrecedencePolicy {
             order: Layer::ALL,
             reserved: BTreeSet::new(),
+            protected: ProtectedNames::built_in(),
         }
     }
 }
@@ -211,5 +231,20 @@ mod tests {
         let policy = PrecedencePolicy::default().with_reserved([name.clone()]);
         assert!(policy.is_reserved(&name));
         assert!(!PrecedencePolicy::default().is_reserved(&name));
+    }
+
+    #[test]
+    fn built_in_protected_names_come_with_every_policy() {
+        let preload = EnvName::parse("LD_PRELOAD").expect("valid");
+        assert!(PrecedencePolicy::default().is_protected(&preload));
+        let reordered = PrecedencePolicy::new(&Layer::ALL, []).expect("valid");
+        assert!(reordered.is_protected(&preload));
+        let released = ProtectedNames::configure(&[], &["LD_*".into()]).expect("valid");
+        assert!(
+            !PrecedencePolicy::default()
+                .with_protected(released)
+                .is_protected(&preload)
+        );
+        assert!(!PrecedencePolicy::default().is_protected(&EnvName::parse("API").expect("ok")));
     }
 }

@@ -16,6 +16,7 @@ pub enum Entity {
     Kek,
     Token,
     WorkspaceAdmin,
+    WorkspaceMember,
 }
 
 impl fmt::Display for Entity {
@@ -29,6 +30,7 @@ impl fmt::Display for Entity {
             Entity::Kek => "key-encryption key",
             Entity::Token => "token",
             Entity::WorkspaceAdmin => "workspace admin",
+            Entity::WorkspaceMember => "workspace member",
         })
     }
 }
@@ -76,6 +78,10 @@ pub enum StoreError {
     /// Input the caller should have refused; names the field.
     #[error("invalid {field}: {reason}")]
     Invalid { field: &'static str, reason: String },
+
+    /// The owner already holds as many entries as it may (`StoreConfig::max_entries_per_owner`).
+    #[error("the owner already holds {limit} entries, the most one owner may hold")]
+    EntryLimit { limit: u32 },
 
     /// The database could not be reached or did not answer in time; worth a retry.
     #[error("the database is unavailable: {detail}")]

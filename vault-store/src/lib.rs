@@ -5,6 +5,7 @@
 //! bytes here; plaintext never reaches this crate. Calls are async and run on tokio's
 //! blocking pool, so the runtime's workers never wait on the database.
 
+mod access;
 mod audit;
 mod convert;
 mod db;
@@ -24,8 +25,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use vault_core::{
-    AuditEntry, Candidate, ChainedAudit, MilestoneId, ProjectId, ProjectRole, ResolutionContext,
-    SecretId, SecretMeta, SecretName, UserId, Version, WorkspaceId,
+    AuditEntry, Candidate, ChainedAudit, ContextRoles, MilestoneId, ProjectId, ProjectRole,
+    ResolutionContext, SecretId, SecretMeta, SecretName, UserId, Version, WorkspaceId,
+    WorkspaceRole,
 };
 
 pub use db::{BackendKind, DatabaseUrl};
@@ -38,8 +40,8 @@ pub use secrets::{
     Generations, ListCursor, ListOwner, MAX_PAGE_SIZE, NewSecret, NewValue, Page, Sealed,
     SecretQuery, SecretUpdate, VersionInfo,
 };
-pub use tokens::{NewToken, StoredToken, TOKEN_HASH_BYTES, TokenBinding, TokenKind};
-pub use workspaces::WorkspaceAdmin;
+pub use tokens::{FoundToken, NewToken, StoredToken, TOKEN_HASH_BYTES, TokenBinding, TokenKind};
+pub use workspaces::{WorkspaceAdmin, WorkspaceMember};
 
 use db::{DbConnection, Pool};
 
@@ -51,9 +53,16 @@ pub struct StoreConfig {
     pub acquire_timeout: Duration,
     /// How many versions of each secret are kept for rollback, newest first.
     pub versions_kept: NonZeroU32,
+    /// How many secrets one owner (a user, a workspace, a project) may hold at once.
+    pub max_entries_per_owner: NonZeroU32,
 }
 
 pub const DEFAULT_VERSIONS_KEPT: NonZeroU32 = match NonZeroU32::new(10) {
+    Some(n) => n,
+    None => NonZeroU32::MIN,
+};
+
+pub const DEFAULT_MAX_ENTRIES_PER_OWNER: NonZeroU32 = match NonZeroU32::new(1000) {
     Some(n) => n,
     None => NonZeroU32::MIN,
 };
@@ -64,6 +73,7 @@ impl Default for StoreConfig {
             pool_size: 16,
             acquire_timeout: Duration::from_secs(10),
             versions_kept: DEFAULT_VERSIONS_KEPT,
+            max_entries_per_owner: DEFAULT_MAX_ENTRIES_PER_OWNER,
         }
     }
 }
@@ -73,6 +83,7 @@ pub struct Store {
     pool: Pool,
     backend: BackendKind,
     versions_kept: u32,
+    max_entries_per_owner: u32,
 }
 
 impl std::fmt::Debug for Store {
@@ -80,6 +91,7 @@ impl std::fmt::Debug for Store {
         f.debug_struct("Store")
             .field("backend", &self.backend)
             .field("versions_kept", &self.versions_kept)
+            .field("max_entries_per_owner", &self.max_entries_per_owner)
             .finish_non_exhaustive()
     }
 }
@@ -96,11 +108,16 @@ impl Store {
             pool,
             backend,
             versions_kept: config.versions_kept.get(),
+            max_entries_per_owner: config.max_entries_per_owner.get(),
         })
     }
 
     pub fn backend(&self) -> BackendKind {
         self.backend
+    }
+
+    pub fn max_entries_per_owner(&self) -> u32 {
+        self.max_entries_per_owner
     }
 
     /// Runs a change and appends its audit record in one transaction: both commit, or
@@ -153,7 +170,8 @@ impl Store {
         new: NewSecret,
         audit: AuditEntry,
     ) -> StoreResult<SecretMeta> {
-        self.run_audited(audit, move |conn| secrets::create(conn, &new))
+        let limit = self.max_entries_per_owner;
+        self.run_audited(audit, move |conn| secrets::create(conn, &new, limit))
             .await
     }
 
@@ -362,7 +380,14 @@ impl Store {
             .await
     }
 
-    // Workspace admins.
+    /// What the context's user is to its workspace and project, read now: the
+    /// ground every disclosure of plaintext is checked on.
+    pub async fn context_roles(&self, context: ResolutionContext) -> StoreResult<ContextRoles> {
+        self.run(move |conn| access::context_roles(conn, &context))
+            .await
+    }
+
+    // Workspace admins and members.
 
     pub async fn put_workspace_admin(
         &self,
@@ -403,6 +428,59 @@ impl Store {
         workspace: WorkspaceId,
     ) -> StoreResult<Vec<WorkspaceAdmin>> {
         self.run(move |conn| workspaces::admins(conn, &workspace))
+            .await
+    }
+
+    pub async fn put_workspace_member(
+        &self,
+        workspace: WorkspaceId,
+        user: UserId,
+        now: DateTime<Utc>,
+        audit: AuditEntry,
+    ) -> StoreResult<WorkspaceMember> {
+        self.run_audited(audit, move |conn| {
+            workspaces::put_member(conn, &workspace, &user, now)
+        })
+        .await
+    }
+
+    pub async fn remove_workspace_member(
+        &self,
+        workspace: WorkspaceId,
+        user: UserId,
+        audit: AuditEntry,
+    ) -> StoreResult<()> {
+        self.run_audited(audit, move |conn| {
+            workspaces::remove_member(conn, &workspace, &user)
+        })
+        .await
+    }
+
+    pub async fn workspace_member(
+        &self,
+        workspace: WorkspaceId,
+        user: UserId,
+    ) -> StoreResult<Option<WorkspaceMember>> {
+        self.run(move |conn| workspaces::member(conn, &workspace, &user))
+            .await
+    }
+
+    /// Registered members, admins not included (they are members by being admins).
+    pub async fn workspace_members(
+        &self,
+        workspace: WorkspaceId,
+    ) -> StoreResult<Vec<WorkspaceMember>> {
+        self.run(move |conn| workspaces::members(conn, &workspace))
+            .await
+    }
+
+    /// Admin, member or nobody.
+    pub async fn workspace_role(
+        &self,
+        workspace: WorkspaceId,
+        user: UserId,
+    ) -> StoreResult<Option<WorkspaceRole>> {
+        self.run(move |conn| workspaces::role(conn, &workspace, &user))
             .await
     }
 
@@ -515,10 +593,11 @@ impl Store {
             .await
     }
 
+    /// The token with this hash and, when it names one, the token that minted it.
     pub async fn token_by_hash(
         &self,
         hash: [u8; TOKEN_HASH_BYTES],
-    ) -> StoreResult<Option<StoredToken>> {
+    ) -> StoreResult<Option<FoundToken>> {
         self.run(move |conn| tokens::find_by_hash(conn, &hash))
             .await
     }

@@ -93,6 +93,7 @@ diesel::table! {
         expires_at -> Nullable<BigInt>,
         revoked_at -> Nullable<BigInt>,
         created_at -> BigInt,
+        issued_by -> Nullable<Text>,
     }
 }
 
@@ -126,6 +127,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    workspace_members (workspace_id, user_id) {
+        workspace_id -> Text,
+        user_id -> Text,
+        created_at -> BigInt,
+    }
+}
+
 diesel::joinable!(milestones -> projects (project_id));
 diesel::joinable!(project_members -> projects (project_id));
 diesel::joinable!(secret_versions -> secrets (secret_id));
@@ -150,5 +159,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_records,
     vault_settings,
     workspace_admins,
+    workspace_members,
     owner_generations,
 );

@@ -409,12 +409,48 @@ fn retry_once_on_race<T>(mut attempt: impl FnMut() -> StoreResult<T>) -> StoreRe
     }
 }
 
-pub(crate) fn create(conn: &mut DbConnection, new: &NewSecret) -> StoreResult<SecretMeta> {
-    retry_once_on_race(|| write_transaction(conn, |conn| create_once(conn, new)))
+/// The advisory lock class that serializes creations per owner on PostgreSQL ("vent");
+/// the second key is a hash of the owner.
+const OWNER_LOCK_CLASS: i32 = 0x7665_6e74;
+
+/// Creates the secret unless its owner already holds `max_entries` of them.
+pub(crate) fn create(
+    conn: &mut DbConnection,
+    new: &NewSecret,
+    max_entries: u32,
+) -> StoreResult<SecretMeta> {
+    retry_once_on_race(|| write_transaction(conn, |conn| create_once(conn, new, max_entries)))
 }
 
-fn create_once(conn: &mut DbConnection, new: &NewSecret) -> StoreResult<SecretMeta> {
+/// Refuses a creation that would take `owner` past `max_entries`. SQLite's write lock
+/// already serializes writers; on PostgreSQL two creations for one owner could each
+/// count the other's row as absent, so they take a transaction-scoped lock on the
+/// owner first (owners whose hashes collide merely wait for each other).
+fn check_entry_limit(conn: &mut DbConnection, owner: &Owner, max_entries: u32) -> StoreResult<()> {
+    if let DbConnection::Postgres(_) = conn {
+        diesel::sql_query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
+            .bind::<diesel::sql_types::Integer, _>(OWNER_LOCK_CLASS)
+            .bind::<diesel::sql_types::Text, _>(format!("{}:{}", owner.kind().as_str(), owner.id()))
+            .execute(conn)?;
+    }
+    let held: i64 = secrets::table
+        .filter(secrets::owner_kind.eq(owner.kind().as_str()))
+        .filter(secrets::owner_id.eq(owner.id()))
+        .count()
+        .get_result(conn)?;
+    if held >= i64::from(max_entries) {
+        return Err(StoreError::EntryLimit { limit: max_entries });
+    }
+    Ok(())
+}
+
+fn create_once(
+    conn: &mut DbConnection,
+    new: &NewSecret,
+    max_entries: u32,
+) -> StoreResult<SecretMeta> {
     check_placement_targets(conn, &new.placement)?;
+    check_entry_limit(conn, new.placement.owner(), max_entries)?;
     let owner = new.placement.owner();
     let scope = new.placement.scope();
     let existing = sibling_scopes(conn, owner, &new.name, None)?;

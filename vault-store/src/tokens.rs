@@ -51,6 +51,9 @@ pub struct TokenBinding {
     pub workspace_id: Option<String>,
     pub project_id: Option<String>,
     pub milestone_id: Option<String>,
+    /// The token that minted this one (a session's orchestrator token): this token
+    /// lives only as long as that one does.
+    pub issued_by: Option<String>,
 }
 
 #[derive(Clone, PartialEq, Eq)]
@@ -95,6 +98,15 @@ impl StoredToken {
     }
 }
 
+/// A token as authentication finds it, with the token that minted it (when it names
+/// one) read in the same trip, so a session is judged together with its issuer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FoundToken {
+    pub token: StoredToken,
+    /// `None` when the token names no issuer, or names one that is not stored.
+    pub issuer: Option<StoredToken>,
+}
+
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = api_tokens)]
 struct TokenRow {
@@ -109,6 +121,7 @@ struct TokenRow {
     expires_at: Option<i64>,
     revoked_at: Option<i64>,
     created_at: i64,
+    issued_by: Option<String>,
 }
 
 impl TokenRow {
@@ -122,6 +135,7 @@ impl TokenRow {
                 workspace_id: self.workspace_id,
                 project_id: self.project_id,
                 milestone_id: self.milestone_id,
+                issued_by: self.issued_by,
             },
             label: self.label,
             expires_at: self
@@ -148,6 +162,7 @@ pub(crate) fn insert(conn: &mut DbConnection, new: &NewToken) -> StoreResult<Sto
             api_tokens::workspace_id.eq(&new.binding.workspace_id),
             api_tokens::project_id.eq(&new.binding.project_id),
             api_tokens::milestone_id.eq(&new.binding.milestone_id),
+            api_tokens::issued_by.eq(&new.binding.issued_by),
             api_tokens::label.eq(&new.label),
             api_tokens::expires_at.eq(new.expires_at.map(micros)),
             api_tokens::created_at.eq(micros(new.now)),
@@ -168,22 +183,41 @@ pub(crate) fn insert(conn: &mut DbConnection, new: &NewToken) -> StoreResult<Sto
     })
 }
 
-/// The token with this hash, revoked or expired ones included: the caller decides, and
-/// answers every unusable token the same way.
+/// The token with this hash, revoked or expired ones included, and its issuer if it
+/// names one: the caller decides, and answers every unusable token the same way.
 pub(crate) fn find_by_hash(
     conn: &mut DbConnection,
     hash: &[u8; TOKEN_HASH_BYTES],
-) -> StoreResult<Option<StoredToken>> {
+) -> StoreResult<Option<FoundToken>> {
     // `token_hash` is unique, so no LIMIT: SQLite re-prepares a statement whose LIMIT
     // is a bound parameter on every run, and this one runs on every request.
     let rows: Vec<TokenRow> = on_backend!(conn, |conn| api_tokens::table
         .filter(api_tokens::token_hash.eq(hash.as_slice()))
         .select(TokenRow::as_select())
         .load(conn))?;
-    rows.into_iter()
+    let Some(token) = rows
+        .into_iter()
         .next()
         .map(TokenRow::into_token)
-        .transpose()
+        .transpose()?
+    else {
+        return Ok(None);
+    };
+    // Only session tokens name an issuer, so other tokens cost no second statement.
+    let issuer = match &token.binding.issued_by {
+        None => None,
+        Some(issuer) => {
+            let rows: Vec<TokenRow> = on_backend!(conn, |conn| api_tokens::table
+                .filter(api_tokens::id.eq(issuer))
+                .select(TokenRow::as_select())
+                .load(conn))?;
+            rows.into_iter()
+                .next()
+                .map(TokenRow::into_token)
+                .transpose()?
+        }
+    };
+    Ok(Some(FoundToken { token, issuer }))
 }
 
 pub(crate) fn get(conn: &mut DbConnection, id: &str) -> StoreResult<Option<StoredToken>> {

@@ -1,13 +1,14 @@
-//! Workspace admins: the users who manage one workspace's BYOK keys.
+//! Workspace admins (the users who manage one workspace's BYOK keys) and members (the
+//! users whose agents get those keys; admins count as members).
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use vault_core::{UserId, WorkspaceId};
+use vault_core::{UserId, WorkspaceId, WorkspaceRole};
 
 use crate::convert::{from_micros, micros};
 use crate::db::{DbConnection, write_transaction};
 use crate::error::{Entity, StoreError, StoreResult};
-use crate::schema::workspace_admins;
+use crate::schema::{workspace_admins, workspace_members};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WorkspaceAdmin {
@@ -96,4 +97,120 @@ pub(crate) fn admins(
             })
         })
         .collect()
+}
+
+/// A registered workspace member (admins are members without a row of their own).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WorkspaceMember {
+    pub workspace_id: WorkspaceId,
+    pub user_id: UserId,
+    pub created_at: DateTime<Utc>,
+}
+
+fn member_created_at(
+    conn: &mut DbConnection,
+    workspace: &WorkspaceId,
+    user: &UserId,
+) -> StoreResult<Option<i64>> {
+    Ok(workspace_members::table
+        .find((workspace.as_str(), user.as_str()))
+        .select(workspace_members::created_at)
+        .first(conn)
+        .optional()?)
+}
+
+/// Registers the member; registering one twice keeps the first registration.
+pub(crate) fn put_member(
+    conn: &mut DbConnection,
+    workspace: &WorkspaceId,
+    user: &UserId,
+    now: DateTime<Utc>,
+) -> StoreResult<WorkspaceMember> {
+    if member_created_at(conn, workspace, user)?.is_none() {
+        // A savepoint, as for admins: a lost race leaves the winner's row.
+        let inserted = write_transaction(conn, |conn| {
+            diesel::insert_into(workspace_members::table)
+                .values((
+                    workspace_members::workspace_id.eq(workspace.as_str()),
+                    workspace_members::user_id.eq(user.as_str()),
+                    workspace_members::created_at.eq(micros(now)),
+                ))
+                .execute(conn)
+                .map_err(StoreError::from)
+        });
+        match inserted {
+            Ok(_) | Err(StoreError::Conflict(_)) => {}
+            Err(other) => return Err(other),
+        }
+    }
+    let created_at = member_created_at(conn, workspace, user)?
+        .ok_or(StoreError::NotFound(Entity::WorkspaceMember))?;
+    Ok(WorkspaceMember {
+        workspace_id: workspace.clone(),
+        user_id: user.clone(),
+        created_at: from_micros("workspace_members.created_at", created_at)?,
+    })
+}
+
+pub(crate) fn remove_member(
+    conn: &mut DbConnection,
+    workspace: &WorkspaceId,
+    user: &UserId,
+) -> StoreResult<()> {
+    let removed =
+        diesel::delete(workspace_members::table.find((workspace.as_str(), user.as_str())))
+            .execute(conn)?;
+    if removed == 0 {
+        return Err(StoreError::NotFound(Entity::WorkspaceMember));
+    }
+    Ok(())
+}
+
+pub(crate) fn member(
+    conn: &mut DbConnection,
+    workspace: &WorkspaceId,
+    user: &UserId,
+) -> StoreResult<Option<WorkspaceMember>> {
+    member_created_at(conn, workspace, user)?
+        .map(|created_at| {
+            Ok(WorkspaceMember {
+                workspace_id: workspace.clone(),
+                user_id: user.clone(),
+                created_at: from_micros("workspace_members.created_at", created_at)?,
+            })
+        })
+        .transpose()
+}
+
+pub(crate) fn members(
+    conn: &mut DbConnection,
+    workspace: &WorkspaceId,
+) -> StoreResult<Vec<WorkspaceMember>> {
+    let rows: Vec<(String, i64)> = workspace_members::table
+        .filter(workspace_members::workspace_id.eq(workspace.as_str()))
+        .order(workspace_members::user_id.asc())
+        .select((workspace_members::user_id, workspace_members::created_at))
+        .load(conn)?;
+    rows.into_iter()
+        .map(|(user, created_at)| {
+            Ok(WorkspaceMember {
+                workspace_id: workspace.clone(),
+                user_id: UserId::parse(&user)
+                    .map_err(StoreError::stored("workspace_members.user_id"))?,
+                created_at: from_micros("workspace_members.created_at", created_at)?,
+            })
+        })
+        .collect()
+}
+
+/// What `user` is to `workspace`: an admin, a registered member, or nobody.
+pub(crate) fn role(
+    conn: &mut DbConnection,
+    workspace: &WorkspaceId,
+    user: &UserId,
+) -> StoreResult<Option<WorkspaceRole>> {
+    if is_admin(conn, workspace, user)? {
+        return Ok(Some(WorkspaceRole::Admin));
+    }
+    Ok(member_created_at(conn, workspace, user)?.map(|_| WorkspaceRole::Member))
 }

@@ -342,6 +342,13 @@ pub(crate) async fn create(
 ) -> ApiResult<Response> {
     let now = state.clock.now();
     let name = SecretName::parse(&new.name).map_err(ApiError::core("name"))?;
+    // Stored layers reach other people's agents: none may hold a name that changes
+    // how a process runs or where its traffic goes.
+    state
+        .policy
+        .protected()
+        .check_storable(name.as_str())
+        .map_err(ApiError::core("name"))?;
     let description = new
         .description
         .as_deref()

@@ -20,7 +20,7 @@ use vault_core::{
 };
 use vault_store::{Member, Milestone, Project, TokenKind};
 
-use crate::auth::Principal;
+use crate::auth::{Caller, Principal};
 use crate::body::{JsonBody, QueryParams};
 use crate::error::{ApiError, ApiResult};
 use crate::routes::entries::{
@@ -233,19 +233,16 @@ async fn authorize(
             permission.relation()
         ))
     };
-    match principal.kind {
-        TokenKind::Operator => {
+    match &principal.caller {
+        Caller::Operator => {
             state.store.project(project.clone()).await?;
             Ok(())
         }
-        TokenKind::Orchestrator if orchestrator_may(permission) => {
+        Caller::Orchestrator if orchestrator_may(permission) => {
             state.store.project(project.clone()).await?;
             Ok(())
         }
-        TokenKind::User => {
-            let user = principal.user.as_ref().ok_or_else(|| ApiError::Internal {
-                detail: "a user token without its user".into(),
-            })?;
+        Caller::User(user) => {
             let authorizer = &state.authorizer;
             if authorizer.check_project(user, permission, project).await? {
                 return Ok(());
@@ -259,8 +256,8 @@ async fn authorize(
                 Err(ApiError::NotFound("project"))
             }
         }
-        TokenKind::Orchestrator => Err(refused()),
-        TokenKind::Session => Err(ApiError::Forbidden(
+        Caller::Orchestrator => Err(refused()),
+        Caller::Session(_) => Err(ApiError::Forbidden(
             "a session token may only look up secrets by name".into(),
         )),
     }
@@ -272,14 +269,14 @@ async fn reads_entries(
     principal: &Principal,
     project: &ProjectId,
 ) -> ApiResult<bool> {
-    match (&principal.kind, &principal.user) {
-        (TokenKind::User, Some(user)) => {
+    match &principal.caller {
+        Caller::User(user) => {
             state
                 .authorizer
                 .check_project(user, ProjectPermission::ReadEntries, project)
                 .await
         }
-        _ => Ok(principal.kind == TokenKind::Operator),
+        caller => Ok(caller.kind() == TokenKind::Operator),
     }
 }
 
@@ -375,7 +372,7 @@ pub async fn list_projects(
         })
         .transpose()?;
     // A user sees the projects they belong to; the others see every project.
-    let member = principal.user.clone();
+    let member = principal.user().cloned();
     let (page, more) = state.store.list_projects(member, after, limit).await?;
     let next_cursor = more.then(|| page.last()).flatten().map(|listed| {
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(listed.project.id.as_str())

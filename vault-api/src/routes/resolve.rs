@@ -1,8 +1,11 @@
-//! `POST /v1/resolve`: the env map for one agent context, for the orchestrator only.
-//! Candidates come from the store in one read; the vault-core resolver picks winners
-//! on metadata alone; only winners are opened. The whole map or an error, never part
-//! of one, and the audit record (context and names, never values) is durable before
-//! the response leaves.
+//! `POST /v1/resolve`: the env map for one agent context, for the orchestrator only,
+//! and only for a context its user may have (every layer it names is one the user's
+//! role lets reach their agents; otherwise 403, whole). Candidates come from the store
+//! in one read; the vault-core resolver picks winners on metadata alone (protected
+//! names never from a stored layer); only winners are opened. The whole map or an
+//! error, never part of one (an env over `VAULT_MAX_ENV_BYTES` is refused whole), and
+//! the audit record (context and names, never values) is durable before the response
+//! leaves.
 
 use std::collections::BTreeMap;
 
@@ -42,7 +45,8 @@ pub struct ResolveRequest {
     /// may come from.
     #[schema(value_type = Option<HashMap<String, String>>)]
     baseline_env: Option<BTreeMap<String, IncomingValue>>,
-    /// Add `sources`: per name, the winner and what it shadowed.
+    /// Add `sources` (per name, the winner, what it shadowed and what was skipped) and
+    /// `unresolved` (names every source of which was skipped, with why).
     #[serde(default)]
     explain: bool,
 }
@@ -57,6 +61,11 @@ pub struct ResolveResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     sources: Option<BTreeMap<String, Explained>>,
+    /// With `explain`: names no source could set (expired, reserved for the baseline,
+    /// or protected), each with the sources skipped and the reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    unresolved: Option<BTreeMap<String, Vec<SkippedSource>>>,
 }
 
 #[derive(Serialize)]
@@ -69,7 +78,7 @@ struct Explained {
 }
 
 #[derive(Serialize)]
-struct SkippedSource {
+pub struct SkippedSource {
     #[serde(flatten)]
     source: Source,
     reason: SkipReason,
@@ -92,6 +101,32 @@ fn supplied(field: &str, env: Option<BTreeMap<String, IncomingValue>>) -> ApiRes
             Ok((env_name, value.into_secret(&format!("{field}.{name}"))?))
         })
         .collect()
+}
+
+/// The context as the audit record of a refusal names it: ids, never a value.
+pub(crate) fn context_target(context: &ResolutionContext) -> serde_json::Value {
+    serde_json::json!({
+        "user_id": context.user().as_str(),
+        "profile_id": context.profile().as_str(),
+        "workspace_id": context.workspace().map(|w| w.as_str()),
+        "project_id": context.project().map(|p| p.as_str()),
+        "milestone_id": context.milestone().map(|m| m.as_str()),
+    })
+}
+
+/// Refuses, whole, a context whose user may not have one of its layers; noted first
+/// so the refusal's audit record names the context.
+pub(crate) async fn check_context(
+    state: &AppState,
+    principal: &Principal,
+    context: &ResolutionContext,
+) -> ApiResult<()> {
+    principal.ctx.note_target(context_target(context));
+    state
+        .authorizer
+        .check_context(context)
+        .await?
+        .map_err(ApiError::InjectionRefused)
 }
 
 /// A resolution context from request fields, each error naming its field.
@@ -205,6 +240,7 @@ async fn resolve_for(
     )?;
     let profile_env = supplied("profile_env", body.profile_env)?;
     let baseline_env = supplied("baseline_env", body.baseline_env)?;
+    check_context(state, principal, &context).await?;
     let now = state.clock.now();
 
     let candidates = state.candidates.candidates(&state.store, &context).await?;
@@ -219,6 +255,11 @@ async fn resolve_for(
         now,
     );
     let resolution = open_winners(state, resolution).await?;
+    // Checked on the opened values, before anything is recorded as disclosed: the
+    // refusal names variables and sizes, never a value.
+    resolution
+        .check_size(state.env_limit)
+        .map_err(ApiError::EnvTooLarge)?;
 
     let expired: Vec<String> = {
         let mut names: Vec<String> = resolution
@@ -229,7 +270,7 @@ async fn resolve_for(
         names.dedup();
         names
     };
-    let sources = body.explain.then(|| {
+    let (sources, unresolved) = if body.explain {
         let mut skipped: BTreeMap<String, Vec<SkippedSource>> = BTreeMap::new();
         for skip in &resolution.skipped {
             skipped
@@ -240,7 +281,7 @@ async fn resolve_for(
                     reason: skip.reason,
                 });
         }
-        resolution
+        let sources = resolution
             .entries
             .iter()
             .map(|(name, resolved)| {
@@ -253,8 +294,12 @@ async fn resolve_for(
                     },
                 )
             })
-            .collect()
-    });
+            .collect();
+        // What is left was skipped under names nothing else set.
+        (Some(sources), Some(skipped))
+    } else {
+        (None, None)
+    };
     let record = ResolveRecord {
         expired: &expired,
         milestone_id: context.milestone().map(|m| m.as_str()),
@@ -282,5 +327,6 @@ async fn resolve_for(
         env: resolution.into_env(),
         expired,
         sources,
+        unresolved,
     })
 }

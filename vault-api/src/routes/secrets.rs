@@ -89,7 +89,7 @@ pub struct ListParams {
 /// orchestrator names.
 fn acting_user(principal: &Principal, named: Option<&str>) -> ApiResult<UserId> {
     principal.require(&[User, Operator, Orchestrator])?;
-    match (&principal.user, named) {
+    match (principal.user(), named) {
         (Some(own), None) => Ok(own.clone()),
         (Some(own), Some(named)) if named == own.as_str() => Ok(own.clone()),
         (Some(_), Some(_)) => Err(ApiError::Forbidden(
@@ -108,7 +108,7 @@ async fn visible(state: &AppState, principal: &Principal, id: &str) -> ApiResult
     principal.require(&[User, Operator, Orchestrator])?;
     let meta = state.store.secret(entries::parse_secret_id(id)?).await?;
     let visible = match meta.placement.owner() {
-        Owner::User(owner) => principal.user.as_ref().is_none_or(|own| own == owner),
+        Owner::User(owner) => principal.user().is_none_or(|own| own == owner),
         _ => false,
     };
     if visible {
@@ -148,7 +148,7 @@ pub async fn list(
     QueryParams(params): QueryParams<ListParams>,
 ) -> ApiResult<Json<SecretPage>> {
     // An operator without `user_id` browses every user's secrets.
-    let owner: ListOwner = if principal.kind == Operator && params.user_id.is_none() {
+    let owner: ListOwner = if principal.kind() == Operator && params.user_id.is_none() {
         ListOwner::EveryOf(OwnerKind::User)
     } else {
         Owner::User(acting_user(&principal, params.user_id.as_deref())?).into()

@@ -1,8 +1,11 @@
 //! Agent sessions: the orchestrator mints a short-lived token bound to one context
 //! (user, profile, workspace, project, milestone) at session start, and agent tools
 //! use it to resolve one secret by name at execution time, by the same precedence as
-//! `POST /v1/resolve`. A session token can do nothing else; every lookup is audited
-//! before its answer leaves.
+//! `POST /v1/resolve`. A session token can do nothing else. It is minted only for a
+//! context its user may have, and every lookup checks that again, so removing the
+//! member (or deleting the project, or revoking the orchestrator token that minted it)
+//! ends the session's access at its next request; every lookup is audited before its
+//! answer leaves.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -17,10 +20,10 @@ use vault_core::{
 };
 use vault_store::{NewToken, TokenBinding, TokenKind};
 
-use crate::auth::Principal;
+use crate::auth::{Caller, Principal};
 use crate::body::JsonBody;
 use crate::error::{ApiError, ApiResult};
-use crate::routes::resolve::{open_winners, parse_context};
+use crate::routes::resolve::{check_context, open_winners, parse_context};
 use crate::state::AppState;
 use crate::tokens;
 
@@ -97,6 +100,7 @@ pub async fn create(
             format!("must be between 1 and {MAX_SESSION_TTL_SECONDS}"),
         ));
     }
+    check_context(&state, &principal, &context).await?;
     let now = state.clock.now();
     // Expired sessions can never authenticate again; a day's grace keeps them
     // visible to whoever investigates a session that just ended.
@@ -116,6 +120,7 @@ pub async fn create(
         workspace_id: context.workspace().map(|w| w.as_str().to_owned()),
         project_id: context.project().map(|p| p.as_str().to_owned()),
         milestone_id: context.milestone().map(|m| m.as_str().to_owned()),
+        issued_by: Some(principal.token_id.clone()),
     };
     let issued = tokens::issue(TokenKind::Session)?;
     let audit = state.audit_entry(
@@ -129,6 +134,7 @@ pub async fn create(
             "workspace_id": binding.workspace_id,
             "project_id": binding.project_id,
             "milestone_id": binding.milestone_id,
+            "issued_by": binding.issued_by,
             "expires_at": expires_at,
         }),
         "ok",
@@ -204,13 +210,14 @@ pub async fn lookup(
     Path(name): Path<String>,
 ) -> ApiResult<Response> {
     principal.require(&[TokenKind::Session])?;
-    let context = principal
-        .session
-        .clone()
-        .ok_or_else(|| ApiError::Internal {
-            detail: "a session token without its context".into(),
-        })?;
+    let Caller::Session(context) = principal.caller.clone() else {
+        return Err(ApiError::Internal {
+            detail: "a session route reached without a session".into(),
+        });
+    };
     let secret_name = SecretName::parse(&name).map_err(ApiError::core("name"))?;
+    // The grant the session was minted under is checked again now: memberships change.
+    check_context(&state, &principal, &context).await?;
     let name = EnvName::from(secret_name.clone());
     let candidates = state
         .store

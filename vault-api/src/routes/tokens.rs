@@ -1,5 +1,9 @@
-//! `/v1/tokens`: operators issue and revoke tokens over HTTP, as `vault-api token`
-//! does on the command line. A new token's value is shown once, in the 201 response.
+//! `/v1/tokens`: operators list and revoke every kind of token over HTTP, and issue
+//! user tokens. Operator and orchestrator tokens are issued only by `vault-api token
+//! create` on the host, which holds the database and the key configuration: an
+//! operator token leaked or misused over the network cannot mint the one kind that
+//! reads plaintext, nor another operator. A new token's value is shown once, in the
+//! 201 response.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -22,7 +26,8 @@ use crate::tokens;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateToken {
-    /// `operator`, `orchestrator` or `user`.
+    /// `user`. Operator and orchestrator tokens are issued on the host only
+    /// (`vault-api token create`); asking for one here is a 403.
     kind: String,
     /// Required for (and only for) user tokens.
     user_id: Option<String>,
@@ -131,6 +136,16 @@ impl TokenRequest {
         })
     }
 
+    /// Refuses the kinds only the host may issue: over HTTP, user tokens alone.
+    pub fn check_issuable_over_http(&self) -> ApiResult<()> {
+        match self.kind {
+            TokenKind::User => Ok(()),
+            kind => Err(ApiError::HostOnlyToken {
+                kind: kind.as_str(),
+            }),
+        }
+    }
+
     /// Issues the token and stores its hash, with the audit record, in one commit.
     pub async fn issue(
         self,
@@ -200,7 +215,8 @@ pub async fn revoke_token(
 }
 
 #[utoipa::path(post, path = "/v1/tokens", tag = "tokens", request_body = CreateToken,
-    responses((status = 201, body = IssuedTokenView), (status = 403)))]
+    responses((status = 201, body = IssuedTokenView),
+        (status = 403, description = "not an operator token, or a kind issued on the host only (`token_kind_host_only`)")))]
 pub async fn create(
     State(state): State<AppState>,
     principal: Principal,
@@ -213,6 +229,7 @@ pub async fn create(
         body.ttl.as_deref(),
         body.label,
     )?;
+    request.check_issuable_over_http()?;
     let (stored, secret) = request
         .issue(
             &state.store,

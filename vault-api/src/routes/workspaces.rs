@@ -1,5 +1,6 @@
 //! `/v1/workspaces/{wid}/…`: a workspace's BYOK keys, shaped like user secrets (scope
-//! `all` or `agents`), managed by operators and by the users registered as that
+//! `all` or `agents`), and its members (the users whose agents get those keys; admins
+//! count as members), both managed by operators and by the users registered as that
 //! workspace's admins; operators register and remove the admins. To any other user a
 //! workspace answers 404, as if it had no keys at all.
 
@@ -14,7 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 use vault_core::{
     Category, Owner, OwnerKind, Scope, SecretMeta, UserId, WorkspaceId, WorkspacePermission,
 };
-use vault_store::{ListOwner, WorkspaceAdmin};
+use vault_store::{ListOwner, WorkspaceAdmin, WorkspaceMember};
 
 use crate::auth::Principal;
 use crate::body::{JsonBody, QueryParams};
@@ -66,6 +67,29 @@ pub struct AdminList {
     data: Vec<AdminView>,
 }
 
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MemberView {
+    workspace_id: String,
+    user_id: String,
+    created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MemberList {
+    /// Registered members; the workspace's admins are members too without a row here.
+    data: Vec<MemberView>,
+}
+
+impl From<WorkspaceMember> for MemberView {
+    fn from(member: WorkspaceMember) -> Self {
+        MemberView {
+            workspace_id: member.workspace_id.as_str().to_owned(),
+            user_id: member.user_id.as_str().to_owned(),
+            created_at: member.created_at,
+        }
+    }
+}
+
 impl From<WorkspaceAdmin> for AdminView {
     fn from(admin: WorkspaceAdmin) -> Self {
         AdminView {
@@ -80,25 +104,36 @@ fn parse_workspace(id: &str) -> ApiResult<WorkspaceId> {
     WorkspaceId::parse(id).map_err(ApiError::core("workspace_id"))
 }
 
-/// The workspace whose keys this principal may manage: any, for an operator; for a
-/// user, one they administer (404 otherwise, so a workspace's existence does not leak).
-async fn managed_workspace(
+/// The workspace in which this principal holds `permission`: any, for an operator;
+/// for a user, one they administer (404 otherwise, so a workspace's existence does not
+/// leak).
+async fn administered_workspace(
     state: &AppState,
     principal: &Principal,
     wid: &str,
+    permission: WorkspacePermission,
 ) -> ApiResult<WorkspaceId> {
     principal.require(&[Operator, User])?;
     let workspace = parse_workspace(wid)?;
-    if let Some(user) = &principal.user {
+    if let Some(user) = principal.user() {
         let allowed = state
             .authorizer
-            .check_workspace(user, WorkspacePermission::ManageKeys, &workspace)
+            .check_workspace(user, permission, &workspace)
             .await?;
         if !allowed {
             return Err(ApiError::NotFound("workspace"));
         }
     }
     Ok(workspace)
+}
+
+/// The workspace whose keys this principal may manage.
+async fn managed_workspace(
+    state: &AppState,
+    principal: &Principal,
+    wid: &str,
+) -> ApiResult<WorkspaceId> {
+    administered_workspace(state, principal, wid, WorkspacePermission::ManageKeys).await
 }
 
 async fn managed_key(
@@ -176,6 +211,95 @@ pub async fn list_admins(
         .map(AdminView::from)
         .collect();
     Ok(Json(AdminList { data }))
+}
+
+#[utoipa::path(put, path = "/v1/workspaces/{wid}/members/{user_id}", tag = "workspaces",
+    responses((status = 200, body = MemberView), (status = 403), (status = 404)))]
+pub async fn put_member(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((wid, user_id)): Path<(String, String)>,
+) -> ApiResult<Json<MemberView>> {
+    let workspace =
+        administered_workspace(&state, &principal, &wid, WorkspacePermission::ManageMembers)
+            .await?;
+    let user = UserId::parse(&user_id).map_err(ApiError::core("user_id"))?;
+    let audit = state.audit_entry(
+        principal.request_id(),
+        &principal.actor(),
+        "workspace.member.put",
+        json!({"workspace_id": workspace.as_str(), "user_id": user.as_str()}),
+        "ok",
+    )?;
+    let member = state
+        .store
+        .put_workspace_member(workspace, user, state.clock.now(), audit)
+        .await?;
+    Ok(Json(member.into()))
+}
+
+#[utoipa::path(delete, path = "/v1/workspaces/{wid}/members/{user_id}", tag = "workspaces",
+    responses((status = 204), (status = 403), (status = 404)))]
+pub async fn remove_member(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((wid, user_id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let workspace =
+        administered_workspace(&state, &principal, &wid, WorkspacePermission::ManageMembers)
+            .await?;
+    let user = UserId::parse(&user_id).map_err(ApiError::core("user_id"))?;
+    let audit = state.audit_entry(
+        principal.request_id(),
+        &principal.actor(),
+        "workspace.member.remove",
+        json!({"workspace_id": workspace.as_str(), "user_id": user.as_str()}),
+        "ok",
+    )?;
+    state
+        .store
+        .remove_workspace_member(workspace, user, audit)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/v1/workspaces/{wid}/members/{user_id}", tag = "workspaces",
+    responses((status = 200, body = MemberView), (status = 403), (status = 404)))]
+pub async fn get_member(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((wid, user_id)): Path<(String, String)>,
+) -> ApiResult<Json<MemberView>> {
+    let workspace =
+        administered_workspace(&state, &principal, &wid, WorkspacePermission::ManageMembers)
+            .await?;
+    let user = UserId::parse(&user_id).map_err(ApiError::core("user_id"))?;
+    let member = state
+        .store
+        .workspace_member(workspace, user)
+        .await?
+        .ok_or(ApiError::NotFound("workspace member"))?;
+    Ok(Json(member.into()))
+}
+
+#[utoipa::path(get, path = "/v1/workspaces/{wid}/members", tag = "workspaces",
+    responses((status = 200, body = MemberList), (status = 403), (status = 404)))]
+pub async fn list_members(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(wid): Path<String>,
+) -> ApiResult<Json<MemberList>> {
+    let workspace =
+        administered_workspace(&state, &principal, &wid, WorkspacePermission::ManageMembers)
+            .await?;
+    let data = state
+        .store
+        .workspace_members(workspace)
+        .await?
+        .into_iter()
+        .map(MemberView::from)
+        .collect();
+    Ok(Json(MemberList { data }))
 }
 
 #[utoipa::path(post, path = "/v1/workspaces/{wid}/keys", tag = "workspaces", request_body = CreateKey,

@@ -15,11 +15,11 @@ use reqwest::{Client, Method, Response};
 use serde_json::Value;
 use tempfile::TempDir;
 use tokio::net::TcpListener;
-use vault_api::AppState;
 use vault_api::audit::{Actor, AuditContext};
 use vault_api::clock::ManualClock;
 use vault_api::routes::tokens::TokenRequest;
-use vault_api::server::{self, RootConfig, RootKeys};
+use vault_api::server::{self, NameRules, RootConfig, RootKeys};
+use vault_api::{AppState, StateOptions};
 use vault_kms::KeyringConfig;
 use vault_store::{Store, StoreConfig};
 use zeroize::Zeroizing;
@@ -198,16 +198,51 @@ pub fn test_key() -> Zeroizing<String> {
     vault_kms::RootKey::generate_encoded().expect("random")
 }
 
+/// What a test server is configured with beyond its database and key, as `serve`
+/// takes it from its flags.
+#[derive(Clone, Default)]
+pub struct ServerOptions {
+    pub names: NameRules,
+    /// `VAULT_MAX_ENV_BYTES`; the default when `None`.
+    pub max_env_bytes: Option<usize>,
+    /// `VAULT_MAX_ENTRIES_PER_OWNER`; the default when `None`.
+    pub max_entries_per_owner: Option<u32>,
+}
+
+impl ServerOptions {
+    pub fn reserved(names: &[&str]) -> ServerOptions {
+        ServerOptions {
+            names: NameRules {
+                reserved: names.iter().map(|s| s.to_string()).collect(),
+                ..NameRules::default()
+            },
+            ..ServerOptions::default()
+        }
+    }
+}
+
 impl TestServer {
     pub async fn start(db: TestDb) -> TestServer {
-        Self::start_with(db, test_key(), &[]).await
+        Self::start_configured(db, test_key(), ServerOptions::default()).await
     }
 
     pub async fn start_with(db: TestDb, key: Zeroizing<String>, reserved: &[&str]) -> TestServer {
+        Self::start_configured(db, key, ServerOptions::reserved(reserved)).await
+    }
+
+    pub async fn start_configured(
+        db: TestDb,
+        key: Zeroizing<String>,
+        options: ServerOptions,
+    ) -> TestServer {
         let clock = Arc::new(ManualClock::new(
             Utc.timestamp_opt(1_800_000_000, 0).single().expect("valid"),
         ));
-        let store = server::open_store(&db.url, StoreConfig::default())
+        let mut config = StoreConfig::default();
+        if let Some(limit) = options.max_entries_per_owner {
+            config.max_entries_per_owner = std::num::NonZeroU32::new(limit).expect("non-zero");
+        }
+        let store = server::open_store(&db.url, config)
             .await
             .expect("store opens");
         let keys = RootConfig::Local(RootKeys {
@@ -217,9 +252,16 @@ impl TestServer {
         let keyring = server::open_keyring(&store, &keys, clock.clone(), KeyringConfig::default())
             .await
             .expect("keyring opens");
-        let reserved: Vec<String> = reserved.iter().map(|s| s.to_string()).collect();
-        let policy = server::policy(&reserved).expect("valid policy");
-        let state = AppState::new(store.clone(), keyring, policy, clock.clone());
+        let policy = server::policy(&options.names).expect("valid policy");
+        let state_options = StateOptions {
+            env_limit: options
+                .max_env_bytes
+                .map(|bytes| vault_core::EnvLimit::new(bytes).expect("valid limit"))
+                .unwrap_or_default(),
+            ..StateOptions::default()
+        };
+        let state =
+            AppState::with_options(store.clone(), keyring, policy, clock.clone(), state_options);
         let (base, stop) = serve_on_loopback(state).await;
         let mut server = TestServer {
             base,
@@ -250,7 +292,7 @@ impl TestServer {
             server::open_keyring(&store, &keys, self.clock.clone(), KeyringConfig::default())
                 .await
                 .expect("keyring opens");
-        let policy = server::policy(&[]).expect("valid policy");
+        let policy = server::policy(&NameRules::default()).expect("valid policy");
         let state = AppState::new(store, keyring, policy, self.clock.clone());
         let (base, stop) = serve_on_loopback(state.clone()).await;
         Replica {
@@ -262,15 +304,39 @@ impl TestServer {
 
     /// Issues a token the way `vault-api token create` does.
     pub async fn token(&self, kind: &str, user: Option<&str>) -> String {
+        self.token_lasting(kind, user, None).await.1
+    }
+
+    /// As `token`, with a lifetime such as `1h`; returns the token's id and value.
+    pub async fn token_lasting(
+        &self,
+        kind: &str,
+        user: Option<&str>,
+        ttl: Option<&str>,
+    ) -> (String, String) {
         let audit = AuditContext {
             clock: self.clock.clone(),
         };
-        let (_, secret) = TokenRequest::parse(kind, user, None, None)
+        let (stored, secret) = TokenRequest::parse(kind, user, ttl, None)
             .expect("valid request")
             .issue(&self.store, &audit, "req_test", &Actor::cli())
             .await
             .expect("issues");
-        secret.to_string()
+        (stored.id, secret.to_string())
+    }
+
+    /// Calls and checks the status, returning the body.
+    pub async fn expect(
+        &self,
+        status: u16,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> Value {
+        let (got, json) = self.call(method.clone(), path, token, body).await;
+        assert_eq!(got, status, "{method} {path}: {json}");
+        json
     }
 
     pub async fn call(

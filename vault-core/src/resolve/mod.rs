@@ -155,6 +155,9 @@ pub enum SkipReason {
     Expired,
     /// The name is reserved for the platform baseline.
     Reserved,
+    /// The name is protected: only the orchestrator's layers may set it, so a stored
+    /// secret under it (one written before the name was protected) is never opened.
+    Protected,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -214,6 +217,19 @@ impl<V> Resolution<V> {
 }
 
 impl Resolution<SecretValue> {
+    /// Whether the environment fits `limit`, without giving up the resolution.
+    pub fn check_size(
+        &self,
+        limit: crate::limits::EnvLimit,
+    ) -> Result<(), crate::limits::EnvTooLarge> {
+        limit.check_sizes(self.entries.iter().map(|(name, resolved)| {
+            let value = match &resolved.value {
+                ResolvedValue::Supplied(value) | ResolvedValue::Stored(value) => value,
+            };
+            (name, value.expose().len())
+        }))
+    }
+
     /// The environment to inject.
     pub fn into_env(self) -> EnvMap {
         self.entries
@@ -341,6 +357,14 @@ fn merge<'m, P>(
             }),
         };
         let name = EnvName::from(&meta.name);
+        if policy.is_protected(&name) {
+            skipped.push(Skipped {
+                name,
+                source,
+                reason: SkipReason::Protected,
+            });
+            continue;
+        }
         if meta.is_expired(now) {
             skipped.push(Skipped {
                 name,

@@ -13,7 +13,8 @@ const PROFILES: [&str; 3] = ["p1", "p2", "p3"];
 const WORKSPACES: [&str; 2] = ["w1", "w2"];
 const PROJECTS: [&str; 2] = ["j1", "j2"];
 const MILESTONES: [&str; 3] = ["m1", "m2", "m3"];
-const NAMES: [&str; 4] = ["A", "B", "C", "D"];
+/// `PATH` is protected by the built-in list: stored layers never serve it.
+const NAMES: [&str; 5] = ["A", "B", "C", "D", "PATH"];
 
 fn profile_scope() -> impl Strategy<Value = Scope> {
     prop_oneof![
@@ -76,7 +77,7 @@ fn resolution_context() -> impl Strategy<Value = ResolutionContext> {
 }
 
 fn supplied(prefix: &'static str) -> impl Strategy<Value = EnvMap> {
-    subsequence(NAMES.to_vec(), 0..=4).prop_map(move |names| {
+    subsequence(NAMES.to_vec(), 0..=5).prop_map(move |names| {
         names
             .into_iter()
             .map(|n| (env_name(n), value(&format!("{prefix}-{n}"))))
@@ -175,10 +176,18 @@ impl Case {
     }
 
     fn live_applicable(&self) -> impl Iterator<Item = &Candidate<SecretValue>> {
-        self.candidates
-            .iter()
-            .filter(|c| applies(&c.meta, &self.ctx) && !c.meta.is_expired(at(NOW)))
+        self.candidates.iter().filter(|c| {
+            applies(&c.meta, &self.ctx)
+                && !c.meta.is_expired(at(NOW))
+                && !is_protected_here(&c.meta)
+        })
     }
+}
+
+/// The oracle's own protected list for this universe: written out, not asked of the
+/// policy under test.
+fn is_protected_here(meta: &SecretMeta) -> bool {
+    meta.name.as_str() == "PATH"
 }
 
 fn case() -> impl Strategy<Value = Case> {
@@ -231,7 +240,9 @@ proptest! {
             }
         }
         for c in &case.candidates {
-            let expired_here = applies(&c.meta, &case.ctx) && c.meta.is_expired(at(NOW));
+            let expired_here = applies(&c.meta, &case.ctx)
+                && c.meta.is_expired(at(NOW))
+                && !is_protected_here(&c.meta);
             let listed = resolution.skipped.iter().any(|s| {
                 s.reason == SkipReason::Expired
                     && s.source.secret.as_ref().map(|r| &r.id) == Some(&c.meta.id)
@@ -265,6 +276,34 @@ proptest! {
                 let winner = &resolution.entries[name].source;
                 prop_assert!(position(&case.policy, winner.layer) <= position(&case.policy, layer));
             }
+        }
+    }
+
+    #[test]
+    fn no_stored_secret_is_ever_served_under_a_protected_name(case in case()) {
+        let resolution = case.resolve_with(case.candidates.clone());
+        for (name, resolved) in &resolution.entries {
+            if name.as_str() == "PATH" {
+                prop_assert!(resolved.source.secret.is_none(), "stored PATH served: {:?}", resolved.source);
+                prop_assert!(resolved.shadowed.iter().all(|s| s.secret.is_none()));
+            }
+        }
+        for c in &case.candidates {
+            let skipped = resolution.skipped.iter().any(|s| {
+                s.reason == SkipReason::Protected
+                    && s.source.secret.as_ref().map(|r| &r.id) == Some(&c.meta.id)
+            });
+            prop_assert_eq!(
+                skipped,
+                applies(&c.meta, &case.ctx) && is_protected_here(&c.meta),
+                "protection listing of {:?}", c.meta
+            );
+        }
+        // The orchestrator's own layers still set it (unless it is also reserved).
+        let supplied = case.profile_env.contains_key("PATH") || case.baseline_env.contains_key("PATH");
+        let reserved = case.policy.is_reserved(&env_name("PATH"));
+        if supplied && !reserved {
+            prop_assert!(resolution.entries.contains_key("PATH"));
         }
     }
 

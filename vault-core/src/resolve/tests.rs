@@ -359,6 +359,112 @@ fn reserved_names_come_only_from_the_baseline() {
 }
 
 #[test]
+fn protected_names_come_only_from_the_orchestrators_layers() {
+    // A project Responsible and a workspace admin both try to steer other people's
+    // agents; a user's own LD_PRELOAD is no more welcome than theirs.
+    let candidates = vec![
+        candidate(
+            1,
+            "HTTPS_PROXY",
+            project("p1"),
+            Scope::Project,
+            None,
+            "evil-proxy",
+        ),
+        candidate(
+            2,
+            "NODE_OPTIONS",
+            workspace("w1"),
+            Scope::All,
+            None,
+            "--require evil",
+        ),
+        candidate(
+            3,
+            "LD_PRELOAD",
+            user("u1"),
+            Scope::All,
+            None,
+            "/tmp/evil.so",
+        ),
+        candidate(4, "PATH", project("p1"), Scope::Project, None, "/evil/bin"),
+        candidate(5, "API_KEY", project("p1"), Scope::Project, None, "fine"),
+        // Expired and protected: protection is what it is skipped for.
+        candidate(
+            6,
+            "PYTHONPATH",
+            user("u1"),
+            Scope::All,
+            Some(NOW - 1),
+            "old",
+        ),
+    ];
+    let resolution = run(input(
+        context("u1", "prof", Some("w1"), Some("p1"), None),
+        candidates,
+        env(&[
+            ("PATH", "/usr/bin"),
+            ("NODE_OPTIONS", "--max-old-space-size=4096"),
+        ]),
+        env(&[
+            ("HTTPS_PROXY", "http://platform-proxy:3128"),
+            ("PATH", "/bin"),
+        ]),
+    ));
+    let skipped: Vec<_> = resolution
+        .skipped
+        .iter()
+        .map(|s| (s.name.as_str(), s.source.layer, s.reason))
+        .collect();
+    assert_eq!(
+        skipped,
+        [
+            ("HTTPS_PROXY", Layer::ProjectVault, SkipReason::Protected),
+            ("LD_PRELOAD", Layer::UserSecrets, SkipReason::Protected),
+            ("NODE_OPTIONS", Layer::WorkspaceKeys, SkipReason::Protected),
+            ("PATH", Layer::ProjectVault, SkipReason::Protected),
+            ("PYTHONPATH", Layer::UserSecrets, SkipReason::Protected),
+        ]
+    );
+    assert!(resolution.expired_names().next().is_none());
+    // The platform's proxy stands, the profile's PATH beats the baseline's as any
+    // orchestrator layer would, and a stored entry under a free name is untouched.
+    assert_eq!(
+        exposed(resolution),
+        BTreeMap::from([
+            ("API_KEY".into(), "fine".into()),
+            ("HTTPS_PROXY".into(), "http://platform-proxy:3128".into()),
+            ("NODE_OPTIONS".into(), "--max-old-space-size=4096".into()),
+            ("PATH".into(), "/usr/bin".into()),
+        ])
+    );
+}
+
+#[test]
+fn a_released_protected_name_is_served_from_storage_again() {
+    let policy = PrecedencePolicy::default().with_protected(
+        crate::ProtectedNames::configure(&[], &["HTTPS_PROXY".into()]).expect("valid"),
+    );
+    let resolution = resolve(
+        input(
+            context("u1", "prof", None, None, None),
+            vec![
+                candidate(1, "HTTPS_PROXY", user("u1"), Scope::All, None, "mine"),
+                candidate(2, "HTTP_PROXY", user("u1"), Scope::All, None, "still not"),
+            ],
+            EnvMap::new(),
+            EnvMap::new(),
+        ),
+        &policy,
+        at(NOW),
+    );
+    assert_eq!(
+        exposed(resolution),
+        BTreeMap::from([("HTTPS_PROXY".into(), "mine".into())])
+    );
+}
+
+#[test]
 fn a_custom_order_is_honoured() {
     let project_first = PrecedencePolicy::new(
         &[

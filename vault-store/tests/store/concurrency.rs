@@ -9,6 +9,7 @@ use crate::on_both_backends;
 use crate::support::*;
 
 on_both_backends!(
+    an_owner_holds_at_most_its_entry_limit_even_under_racing_creates,
     concurrent_rotations_each_get_their_own_version,
     racing_wide_creates_leave_exactly_one,
     racing_narrow_creates_sharing_a_profile_leave_exactly_one,
@@ -16,6 +17,77 @@ on_both_backends!(
 
 const WRITERS: usize = 8;
 const ROTATIONS_EACH: usize = 6;
+
+/// Eight writers race to create twelve secrets each for one owner whose limit is
+/// twenty: exactly twenty land, the rest are refused with the limit and leave no row
+/// and no audit record, and other owners are untouched by the first owner's limit.
+async fn an_owner_holds_at_most_its_entry_limit_even_under_racing_creates(db: TestDb) {
+    const LIMIT: u32 = 20;
+    let store = db.open_with(&vault_store::StoreConfig {
+        max_entries_per_owner: std::num::NonZeroU32::new(LIMIT).expect("non-zero"),
+        ..vault_store::StoreConfig::default()
+    });
+    assert_eq!(store.max_entries_per_owner(), LIMIT);
+    let mut tasks = Vec::new();
+    for writer in 0..WRITERS {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut outcomes = Vec::new();
+            for n in 0..12 {
+                let name = format!("W{writer}_{n}");
+                outcomes.push(
+                    store
+                        .create_secret(user_secret("u1", &name, Scope::All), audit())
+                        .await
+                        .map(|_| ()),
+                );
+            }
+            outcomes
+        }));
+    }
+    let mut created = 0;
+    let mut refused = 0;
+    for task in tasks {
+        for outcome in task.await.expect("writer finished") {
+            match outcome {
+                Ok(()) => created += 1,
+                Err(StoreError::EntryLimit { limit }) => {
+                    assert_eq!(limit, LIMIT);
+                    refused += 1;
+                }
+                Err(other) => panic!("unexpected refusal: {other}"),
+            }
+        }
+    }
+    assert_eq!((created, refused), (20, 8 * 12 - 20));
+    let held = store
+        .list_secrets(list_query("u1", 200))
+        .await
+        .expect("lists");
+    assert_eq!(held.items.len(), 20);
+    let head = store.audit_head().await.expect("head").expect("records");
+    assert_eq!(
+        head.seq, 20,
+        "one record per creation that landed, none for refusals"
+    );
+    store
+        .create_secret(user_secret("u2", "OTHER_OWNER", Scope::All), audit())
+        .await
+        .expect("another owner has room");
+    // Deleting one makes room for one.
+    let first = held.items[0].id.clone();
+    store.delete_secret(first, audit()).await.expect("deletes");
+    store
+        .create_secret(user_secret("u1", "AFTER_DELETE", Scope::All), audit())
+        .await
+        .expect("room again");
+    assert!(matches!(
+        store
+            .create_secret(user_secret("u1", "ONE_TOO_MANY", Scope::All), audit())
+            .await,
+        Err(StoreError::EntryLimit { .. })
+    ));
+}
 
 async fn concurrent_rotations_each_get_their_own_version(db: TestDb) {
     let store = db.open_keeping(1000);

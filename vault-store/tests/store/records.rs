@@ -1,13 +1,14 @@
 //! API tokens (by hash) and the audit trail's chain.
 
 use vault_core::{AuditEntry, ChainVerifier, ChainedAudit, Scope, SecretId};
-use vault_store::{Conflict, Entity, NewToken, StoreError, TokenBinding, TokenKind};
+use vault_store::{Conflict, Entity, FoundToken, NewToken, StoreError, TokenBinding, TokenKind};
 
 use crate::on_both_backends;
 use crate::support::*;
 
 on_both_backends!(
     tokens_are_found_by_hash_and_revoked_for_good,
+    a_session_is_found_with_the_token_that_minted_it,
     changes_commit_with_their_records_and_refusals_leave_none,
     concurrent_writers_extend_one_unbroken_chain,
     the_first_instance_id_stored_is_the_one_every_replica_gets,
@@ -29,6 +30,72 @@ fn token(id: &str, hash_byte: u8) -> NewToken {
     }
 }
 
+/// Authentication judges a session together with its orchestrator token, so the
+/// store hands both over in one call: a revoked issuer shows as revoked, a missing one
+/// as absent.
+async fn a_session_is_found_with_the_token_that_minted_it(db: TestDb) {
+    let store = db.open();
+    let orchestrator = NewToken {
+        kind: TokenKind::Orchestrator,
+        binding: TokenBinding::default(),
+        ..token("tok_orch", 7)
+    };
+    store
+        .insert_token(orchestrator, audit())
+        .await
+        .expect("inserts");
+    let session = |id: &str, hash: u8, issuer: &str| NewToken {
+        kind: TokenKind::Session,
+        binding: TokenBinding {
+            user_id: Some("u1".into()),
+            profile_id: Some("p1".into()),
+            issued_by: Some(issuer.into()),
+            ..TokenBinding::default()
+        },
+        ..token(id, hash)
+    };
+    store
+        .insert_token(session("tok_s1", 8, "tok_orch"), audit())
+        .await
+        .expect("inserts");
+    store
+        .insert_token(session("tok_s2", 9, "tok_gone"), audit())
+        .await
+        .expect("inserts");
+    let found = store
+        .token_by_hash([8; 32])
+        .await
+        .expect("reads")
+        .expect("found");
+    assert_eq!(found.token.binding.issued_by.as_deref(), Some("tok_orch"));
+    let issuer = found.issuer.expect("the issuer comes along");
+    assert_eq!(
+        (issuer.id.as_str(), issuer.kind),
+        ("tok_orch", TokenKind::Orchestrator)
+    );
+    assert!(issuer.is_live(at(1)));
+    store
+        .revoke_token("tok_orch".into(), at(2), audit())
+        .await
+        .expect("revokes");
+    let found = store
+        .token_by_hash([8; 32])
+        .await
+        .expect("reads")
+        .expect("found");
+    assert!(
+        found.token.is_live(at(3)),
+        "the session row itself is untouched"
+    );
+    assert!(!found.issuer.expect("still stored").is_live(at(3)));
+    let orphan = store
+        .token_by_hash([9; 32])
+        .await
+        .expect("reads")
+        .expect("found");
+    assert_eq!(orphan.issuer, None);
+}
+
 async fn tokens_are_found_by_hash_and_revoked_for_good(db: TestDb) {
     let store = db.open();
     let shown = format!("{:?}", token("tok_1", 1));
@@ -42,7 +109,13 @@ async fn tokens_are_found_by_hash_and_revoked_for_good(db: TestDb) {
         .expect("inserts");
     assert!(stored.is_live(at(99)));
     assert!(!stored.is_live(at(100)));
-    assert_eq!(store.token_by_hash([1; 32]).await, Ok(Some(stored.clone())));
+    assert_eq!(
+        store.token_by_hash([1; 32]).await,
+        Ok(Some(FoundToken {
+            token: stored.clone(),
+            issuer: None
+        }))
+    );
     assert_eq!(store.token_by_hash([2; 32]).await, Ok(None));
     assert_eq!(
         store.insert_token(token("tok_2", 1), audit()).await,
@@ -64,7 +137,7 @@ async fn tokens_are_found_by_hash_and_revoked_for_good(db: TestDb) {
         .await
         .expect("reads")
         .expect("kept");
-    assert_eq!(found.revoked_at, Some(at(5)));
+    assert_eq!(found.token.revoked_at, Some(at(5)));
     assert_eq!(
         store.revoke_token("tok_9".into(), at(9), audit()).await,
         Err(StoreError::NotFound(Entity::Token))

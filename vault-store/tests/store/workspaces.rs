@@ -1,13 +1,21 @@
-//! Workspace admins: registered per workspace, idempotently, with an audit record per
-//! change and none for a refused one.
+//! Workspace admins and members: registered per workspace, idempotently, with an audit
+//! record per change and none for a refused one; and the roles a resolution context
+//! is checked against, read fresh.
 
-use vault_core::WorkspaceId;
+use vault_core::{
+    ContextRoles, MilestoneId, ProfileId, ProjectId, ProjectRole, ResolutionContext, WorkspaceId,
+    WorkspaceRole,
+};
 use vault_store::{Entity, StoreError};
 
 use crate::on_both_backends;
 use crate::support::*;
 
-on_both_backends!(workspace_admins_are_registered_per_workspace,);
+on_both_backends!(
+    workspace_admins_are_registered_per_workspace,
+    workspace_members_are_registered_per_workspace,
+    context_roles_are_read_fresh_for_each_layer,
+);
 
 fn wid(id: &str) -> WorkspaceId {
     WorkspaceId::parse(id).expect("valid workspace id")
@@ -75,4 +83,165 @@ async fn workspace_admins_are_registered_per_workspace(db: TestDb) {
         after_refusal.seq, after_removal.seq,
         "a refused change records nothing"
     );
+}
+
+async fn workspace_members_are_registered_per_workspace(db: TestDb) {
+    let store = db.open();
+    assert_eq!(
+        store.workspace_role(wid("acme"), user("mia")).await,
+        Ok(None)
+    );
+    let first = store
+        .put_workspace_member(wid("acme"), user("mia"), at(1), audit())
+        .await
+        .expect("registers");
+    assert_eq!(first.created_at, at(1));
+    let again = store
+        .put_workspace_member(wid("acme"), user("mia"), at(2), audit())
+        .await
+        .expect("registering twice is fine");
+    assert_eq!(again, first, "the first registration stands");
+    assert_eq!(
+        store.workspace_member(wid("acme"), user("mia")).await,
+        Ok(Some(first.clone()))
+    );
+    assert_eq!(
+        store.workspace_member(wid("other"), user("mia")).await,
+        Ok(None)
+    );
+    assert_eq!(
+        store.workspace_role(wid("acme"), user("mia")).await,
+        Ok(Some(WorkspaceRole::Member))
+    );
+    // An admin is an admin whether or not they are also registered as a member.
+    store
+        .put_workspace_admin(wid("acme"), user("mia"), at(3), audit())
+        .await
+        .expect("registers");
+    assert_eq!(
+        store.workspace_role(wid("acme"), user("mia")).await,
+        Ok(Some(WorkspaceRole::Admin))
+    );
+    store
+        .put_workspace_member(wid("acme"), user("abe"), at(4), audit())
+        .await
+        .expect("registers");
+    let listed: Vec<String> = store
+        .workspace_members(wid("acme"))
+        .await
+        .expect("lists")
+        .into_iter()
+        .map(|m| m.user_id.as_str().to_owned())
+        .collect();
+    assert_eq!(listed, ["abe", "mia"]);
+
+    let head = store.audit_head().await.expect("head").expect("records");
+    store
+        .remove_workspace_member(wid("acme"), user("abe"), audit())
+        .await
+        .expect("removes");
+    assert_eq!(
+        store.workspace_role(wid("acme"), user("abe")).await,
+        Ok(None)
+    );
+    let after_removal = store.audit_head().await.expect("head").expect("records");
+    assert_eq!(after_removal.seq, head.seq + 1);
+    assert_eq!(
+        store
+            .remove_workspace_member(wid("acme"), user("abe"), audit())
+            .await,
+        Err(StoreError::NotFound(Entity::WorkspaceMember))
+    );
+    let after_refusal = store.audit_head().await.expect("head").expect("records");
+    assert_eq!(
+        after_refusal.seq, after_removal.seq,
+        "a refused change records nothing"
+    );
+}
+
+fn context(user_id: &str, workspace: Option<&str>, project: Option<&str>) -> ResolutionContext {
+    ResolutionContext::new(
+        user(user_id),
+        ProfileId::parse("p1").expect("valid"),
+        workspace.map(wid),
+        project.map(|p| ProjectId::parse(p).expect("valid")),
+        project.map(|_| MilestoneId::parse("m1").expect("valid")),
+    )
+    .expect("valid context")
+}
+
+async fn context_roles_are_read_fresh_for_each_layer(db: TestDb) {
+    let store = db.open();
+    let apollo = ProjectId::parse("apollo").expect("valid");
+    store
+        .create_project(apollo.clone(), "Apollo".into(), user("ada"), at(0), audit())
+        .await
+        .expect("creates");
+    store
+        .put_member(
+            apollo.clone(),
+            user("iris"),
+            ProjectRole::Informed,
+            at(0),
+            audit(),
+        )
+        .await
+        .expect("adds");
+    store
+        .put_workspace_member(wid("acme"), user("iris"), at(0), audit())
+        .await
+        .expect("adds");
+    store
+        .put_workspace_admin(wid("acme"), user("ada"), at(0), audit())
+        .await
+        .expect("adds");
+    let roles = |u: &str, w: Option<&str>, p: Option<&str>| {
+        let store = store.clone();
+        let context = context(u, w, p);
+        async move { store.context_roles(context).await.expect("reads") }
+    };
+    assert_eq!(roles("ada", None, None).await, ContextRoles::default());
+    assert_eq!(
+        roles("ada", Some("acme"), Some("apollo")).await,
+        ContextRoles {
+            project: Some(ProjectRole::Accountable),
+            workspace: Some(WorkspaceRole::Admin),
+        }
+    );
+    assert_eq!(
+        roles("iris", Some("acme"), Some("apollo")).await,
+        ContextRoles {
+            project: Some(ProjectRole::Informed),
+            workspace: Some(WorkspaceRole::Member),
+        }
+    );
+    // Layers the context does not name are not read, whatever the user holds there.
+    assert_eq!(roles("iris", None, Some("apollo")).await.workspace, None);
+    assert_eq!(roles("iris", Some("acme"), None).await.project, None);
+    assert_eq!(
+        roles("eve", Some("acme"), Some("apollo")).await,
+        ContextRoles::default()
+    );
+    assert_eq!(
+        roles("iris", Some("other"), Some("gemini")).await,
+        ContextRoles::default()
+    );
+    // Changes show at once: no cache stands between a removal and the next check.
+    store
+        .remove_member(apollo.clone(), user("iris"), at(1), audit())
+        .await
+        .expect("removes");
+    store
+        .remove_workspace_member(wid("acme"), user("iris"), audit())
+        .await
+        .expect("removes");
+    assert_eq!(
+        roles("iris", Some("acme"), Some("apollo")).await,
+        ContextRoles::default()
+    );
+    store
+        .delete_project(apollo, at(2), audit())
+        .await
+        .expect("deletes");
+    assert_eq!(roles("ada", None, Some("apollo")).await.project, None);
 }
