@@ -277,3 +277,78 @@ fn serve_refuses_to_start_without_a_key_or_with_the_wrong_one() {
     );
     assert!(!message.contains(&other_key) && !message.contains(&first_key));
 }
+
+/// A release of a protected name is a deliberate weakening: the server says so on every
+/// start. Name settings that cannot be honoured stop it before it listens, naming the
+/// setting.
+#[test]
+fn serve_logs_released_protected_names_and_refuses_unusable_name_and_limit_settings() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let port = free_port();
+    let mut child = Command::new(BIN)
+        .args([
+            "serve",
+            "--dev",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
+        .arg(dir.path().join("data"))
+        .env(
+            "VAULT_RELEASE_PROTECTED_NAMES",
+            "HTTPS_PROXY,GIT_CONFIG_COUNT",
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    let stderr = child.stderr.take().expect("stderr");
+    let (lines, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut released = Vec::new();
+    while released.len() < 2 {
+        let line = received
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the server logs its releases before it listens");
+        if line.contains("protected name released") {
+            assert!(line.contains("WARN"), "{line}");
+            released.push(line);
+        }
+    }
+    assert!(released[0].contains("HTTPS_PROXY"), "{released:?}");
+    assert!(released[1].contains("GIT_CONFIG_COUNT"), "{released:?}");
+    let _ = child.kill();
+    let _ = child.wait();
+
+    for (variable, value, named) in [
+        (
+            "VAULT_RELEASE_PROTECTED_NAMES",
+            "STRIPE_KEY",
+            "VAULT_RELEASE_PROTECTED_NAMES",
+        ),
+        ("VAULT_PROTECTED_NAMES", "lower*", "VAULT_PROTECTED_NAMES"),
+        ("VAULT_MAX_ENV_BYTES", "10", "VAULT_MAX_ENV_BYTES"),
+        ("VAULT_MAX_ENV_BYTES", "4194304", "VAULT_MAX_ENV_BYTES"),
+        (
+            "VAULT_MAX_ENTRIES_PER_OWNER",
+            "0",
+            "--max-entries-per-owner",
+        ),
+    ] {
+        let refused = Command::new(BIN)
+            .args(["serve", "--dev", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.path().join("refused"))
+            .env(variable, value)
+            .output()
+            .expect("runs");
+        assert!(!refused.status.success(), "{variable}={value} started");
+        let message = String::from_utf8_lossy(&refused.stderr);
+        assert!(message.contains(named), "{variable}={value}: {message}");
+    }
+}

@@ -787,4 +787,26 @@ mod tests {
                 .collect::<BTreeSet<_>>()
         );
     }
+
+    #[test]
+    fn the_readme_table_lists_exactly_the_built_in_entries() {
+        let readme = include_str!("../../README.md");
+        let section = readme
+            .split("### Protected names")
+            .nth(1)
+            .and_then(|rest| rest.split("\n### ").next())
+            .expect("README has a Protected names section");
+        let mut listed = BTreeSet::new();
+        for row in section
+            .lines()
+            .filter(|l| l.starts_with("| ") && !l.starts_with("| family"))
+        {
+            let names = row.split('|').nth(2).expect("a names column");
+            for name in names.split('`').skip(1).step_by(2) {
+                listed.insert(name);
+            }
+        }
+        let built_in: BTreeSet<&str> = BUILT_IN_PROTECTED.iter().map(|(p, _)| *p).collect();
+        assert_eq!(listed, built_in);
+    }
 }
