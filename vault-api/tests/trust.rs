@@ -898,11 +898,13 @@ async fn an_env_over_the_limit_is_refused_whole_naming_its_largest_variables(db:
     assert_no_marker("the refusal", &refused);
     assert!(!refused.to_string().contains("aaaaaaaa"));
     let trail = records(&server).await;
-    assert!(
-        trail
-            .iter()
-            .any(|r| r.action == "resolve" && r.outcome == "env_too_large")
-    );
+    let refusal = trail
+        .iter()
+        .find(|r| r.action == "resolve" && r.outcome == "env_too_large")
+        .expect("the refusal is recorded");
+    let target: Value =
+        serde_json::from_str(refusal.target.as_deref().expect("target")).expect("JSON target");
+    assert_eq!(target["context"]["user_id"], "alice", "{target}");
     assert!(
         !trail
             .iter()

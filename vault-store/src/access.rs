@@ -11,53 +11,48 @@ use crate::db::{DbConnection, on_backend};
 use crate::error::{StoreError, StoreResult};
 use crate::schema::{project_members, workspace_admins, workspace_members};
 
-/// At most two statements of fixed shape (no bound LIMIT, so SQLite keeps them
-/// prepared), each a primary-key lookup; none for a context naming neither layer.
+/// One statement of fixed shape for every context (an absent workspace or project
+/// binds NULL, which equals nothing; no bound LIMIT, so SQLite keeps it prepared), made
+/// of primary-key lookups; none at all for a context naming neither layer.
 pub(crate) fn context_roles(
     conn: &mut DbConnection,
     context: &ResolutionContext,
 ) -> StoreResult<ContextRoles> {
     let user = context.user().as_str();
-    let project = match context.project() {
-        None => None,
-        Some(project) => {
-            let roles: Vec<String> = on_backend!(conn, |conn| project_members::table
-                .filter(project_members::project_id.eq(project.as_str()))
+    let project = context.project().map(|p| p.as_str());
+    let workspace = context.workspace().map(|w| w.as_str());
+    if project.is_none() && workspace.is_none() {
+        return Ok(ContextRoles::default());
+    }
+    let (role, admin, member): (Option<String>, bool, bool) =
+        on_backend!(conn, |conn| diesel::select((
+            project_members::table
+                .filter(project_members::project_id.nullable().eq(project))
                 .filter(project_members::user_id.eq(user))
                 .select(project_members::role)
-                .load(conn))?;
-            roles
-                .into_iter()
-                .next()
-                .map(|role| {
-                    role.parse()
-                        .map_err(StoreError::stored("project_members.role"))
-                })
-                .transpose()?
-        }
-    };
-    let workspace = match context.workspace() {
-        None => None,
-        Some(workspace) => {
-            let (admin, member): (bool, bool) = on_backend!(conn, |conn| diesel::select((
-                exists(
-                    workspace_admins::table
-                        .filter(workspace_admins::workspace_id.eq(workspace.as_str()))
-                        .filter(workspace_admins::user_id.eq(user)),
-                ),
-                exists(
-                    workspace_members::table
-                        .filter(workspace_members::workspace_id.eq(workspace.as_str()))
-                        .filter(workspace_members::user_id.eq(user)),
-                ),
-            ))
-            .get_result(conn))?;
-            match (admin, member) {
-                (true, _) => Some(WorkspaceRole::Admin),
-                (false, true) => Some(WorkspaceRole::Member),
-                (false, false) => None,
-            }
-        }
+                .single_value(),
+            exists(
+                workspace_admins::table
+                    .filter(workspace_admins::workspace_id.nullable().eq(workspace))
+                    .filter(workspace_admins::user_id.eq(user)),
+            ),
+            exists(
+                workspace_members::table
+                    .filter(workspace_members::workspace_id.nullable().eq(workspace))
+                    .filter(workspace_members::user_id.eq(user)),
+            ),
+        ))
+        .get_result(conn))?;
+    let project = role
+        .map(|role| {
+            role.parse()
+                .map_err(StoreError::stored("project_members.role"))
+        })
+        .transpose()?;
+    let workspace = match (admin, member) {
+        (true, _) => Some(WorkspaceRole::Admin),
+        (false, true) => Some(WorkspaceRole::Member),
+        (false, false) => None,
     };
     Ok(ContextRoles { project, workspace })
 }

@@ -577,7 +577,8 @@ async fn entry(
 }
 
 #[utoipa::path(post, path = "/v1/projects/{pid}/vault", tag = "project vault", request_body = CreateEntry,
-    responses((status = 201, body = SecretView), (status = 404), (status = 409, description = "name/scope overlap")))]
+    responses((status = 201, body = SecretView), (status = 404), (status = 409, description = "name/scope overlap"),
+        (status = 422, description = "an invalid field (`invalid_value`), a protected name (`protected_name`, field `name`), or the owner at `VAULT_MAX_ENTRIES_PER_OWNER` (`entry_limit_reached`, with `limit`)")))]
 pub async fn create_entry(
     State(state): State<AppState>,
     principal: Principal,

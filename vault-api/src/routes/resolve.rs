@@ -114,19 +114,24 @@ pub(crate) fn context_target(context: &ResolutionContext) -> serde_json::Value {
     })
 }
 
-/// Refuses, whole, a context whose user may not have one of its layers; noted first
-/// so the refusal's audit record names the context.
+/// Refuses, whole, a context whose user may not have one of its layers; the refusal's
+/// audit record names the context.
 pub(crate) async fn check_context(
     state: &AppState,
     principal: &Principal,
     context: &ResolutionContext,
 ) -> ApiResult<()> {
-    principal.ctx.note_target(context_target(context));
     state
         .authorizer
         .check_context(context)
         .await?
-        .map_err(ApiError::InjectionRefused)
+        .map_err(|refused| refusing(principal, context, ApiError::InjectionRefused(refused)))
+}
+
+/// Notes the context for the audit record of a refusal; only refusals pay for it.
+fn refusing(principal: &Principal, context: &ResolutionContext, error: ApiError) -> ApiError {
+    principal.ctx.note_target(context_target(context));
+    error
 }
 
 /// A resolution context from request fields, each error naming its field.
@@ -205,7 +210,10 @@ struct ResolveRecord<'a> {
 }
 
 #[utoipa::path(post, path = "/v1/resolve", tag = "resolution", request_body = ResolveRequest,
-    responses((status = 200, body = ResolveResponse), (status = 503, description = "database, key provider or audit trail unavailable")))]
+    responses((status = 200, body = ResolveResponse),
+        (status = 403, description = "not an orchestrator token (`forbidden`), or a context whose user may not have its workspace or project (`workspace_injection_denied`, `project_injection_denied`)"),
+        (status = 422, description = "an invalid field (`invalid_value`), or an env over `VAULT_MAX_ENV_BYTES` (`env_too_large`, with `limit`, `bytes` and the `largest` variables by name)"),
+        (status = 503, description = "database, key provider or audit trail unavailable")))]
 pub async fn resolve(
     State(state): State<AppState>,
     principal: Principal,
@@ -259,7 +267,7 @@ async fn resolve_for(
     // refusal names variables and sizes, never a value.
     resolution
         .check_size(state.env_limit)
-        .map_err(ApiError::EnvTooLarge)?;
+        .map_err(|too_large| refusing(principal, &context, ApiError::EnvTooLarge(too_large)))?;
 
     let expired: Vec<String> = {
         let mut names: Vec<String> = resolution

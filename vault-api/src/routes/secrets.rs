@@ -119,7 +119,8 @@ async fn visible(state: &AppState, principal: &Principal, id: &str) -> ApiResult
 }
 
 #[utoipa::path(post, path = "/v1/secrets", tag = "secrets", request_body = CreateSecret,
-    responses((status = 201, body = SecretView), (status = 409, description = "name/scope overlap")))]
+    responses((status = 201, body = SecretView), (status = 409, description = "name/scope overlap"),
+        (status = 422, description = "an invalid field (`invalid_value`), a protected name (`protected_name`, field `name`), or the owner at `VAULT_MAX_ENTRIES_PER_OWNER` (`entry_limit_reached`, with `limit`)")))]
 pub async fn create(
     State(state): State<AppState>,
     principal: Principal,

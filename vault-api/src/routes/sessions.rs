@@ -79,7 +79,8 @@ fn expose_value<S: Serializer>(
 }
 
 #[utoipa::path(post, path = "/v1/sessions", tag = "sessions", request_body = CreateSession,
-    responses((status = 201, body = SessionView), (status = 403)))]
+    responses((status = 201, body = SessionView),
+        (status = 403, description = "not an orchestrator token, or a context whose user may not have its workspace or project (`workspace_injection_denied`, `project_injection_denied`)")))]
 pub async fn create(
     State(state): State<AppState>,
     principal: Principal,
@@ -202,7 +203,9 @@ pub async fn end(
 }
 
 #[utoipa::path(get, path = "/v1/runtime/secrets/{name}", tag = "sessions",
-    responses((status = 200, body = RuntimeSecret), (status = 403, description = "not a session token"),
+    responses((status = 200, body = RuntimeSecret),
+        (status = 401, description = "unknown, expired or revoked session, or one whose minting orchestrator token is revoked or expired"),
+        (status = 403, description = "not a session token, or the session's user may no longer have its context"),
         (status = 404, description = "nothing visible has that name")))]
 pub async fn lookup(
     State(state): State<AppState>,

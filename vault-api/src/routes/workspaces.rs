@@ -303,7 +303,8 @@ pub async fn list_members(
 }
 
 #[utoipa::path(post, path = "/v1/workspaces/{wid}/keys", tag = "workspaces", request_body = CreateKey,
-    responses((status = 201, body = SecretView), (status = 404), (status = 409, description = "name/scope overlap")))]
+    responses((status = 201, body = SecretView), (status = 404), (status = 409, description = "name/scope overlap"),
+        (status = 422, description = "an invalid field (`invalid_value`), a protected name (`protected_name`, field `name`), or the owner at `VAULT_MAX_ENTRIES_PER_OWNER` (`entry_limit_reached`, with `limit`)")))]
 pub async fn create_key(
     State(state): State<AppState>,
     principal: Principal,
