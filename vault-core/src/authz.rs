@@ -2,8 +2,6 @@
 //! `authz/model.fga`, decided without I/O. Names match the model's relations exactly,
 //! so the same assertions can run through OpenFGA and through the embedded authorizer.
 
-use std::fmt;
-
 use crate::role::ProjectRole;
 
 /// A relation a user can hold on a project, direct (a role) or derived.
@@ -97,13 +95,6 @@ pub enum WorkspaceRole {
 }
 
 impl WorkspaceRole {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            WorkspaceRole::Admin => "admin",
-            WorkspaceRole::Member => "member",
-        }
-    }
-
     /// Whether holding this role grants `permission`.
     pub fn grants(self, permission: WorkspacePermission) -> bool {
         match permission {
@@ -112,12 +103,6 @@ impl WorkspaceRole {
             | WorkspacePermission::ManageMembers => self == WorkspaceRole::Admin,
             WorkspacePermission::Member | WorkspacePermission::Inject => true,
         }
-    }
-}
-
-impl fmt::Display for WorkspaceRole {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
@@ -239,7 +224,7 @@ mod tests {
         ] {
             let granted =
                 [Admin, Member, ManageKeys, ManageMembers, Inject].map(|p| role.grants(p));
-            assert_eq!(granted, expected, "{role}");
+            assert_eq!(granted, expected, "{role:?}");
         }
     }
 }

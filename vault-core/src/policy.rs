@@ -246,5 +246,10 @@ mod tests {
                 .is_protected(&preload)
         );
         assert!(!PrecedencePolicy::default().is_protected(&EnvName::parse("API").expect("ok")));
+        // The configured list is the one handed out, not the built-in one.
+        let added = ProtectedNames::configure(&["CORP_*".into()], &[]).expect("valid");
+        let policy = PrecedencePolicy::default().with_protected(added.clone());
+        assert_eq!(policy.protected(), &added);
+        assert!(policy.protected().is_protected("CORP_PROXY"));
     }
 }

@@ -14,8 +14,6 @@
 //! Operators may add names and `PREFIX_*` patterns, and may release a built-in entry
 //! only explicitly (`VAULT_RELEASE_PROTECTED_NAMES`, logged at start).
 
-use std::fmt;
-
 use crate::error::CoreError;
 
 /// Why a family of names is protected; shown in refusals and in the README.
@@ -80,28 +78,6 @@ impl ProtectedClass {
             ProtectedClass::Trust => "trust stores and TLS verification",
             ProtectedClass::Configured => "added by the operator (VAULT_PROTECTED_NAMES)",
         }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProtectedClass::Loader => "loader",
-            ProtectedClass::Executables => "executables",
-            ProtectedClass::ShellStartup => "shell_startup",
-            ProtectedClass::RuntimeOptions => "runtime_options",
-            ProtectedClass::ToolCommands => "tool_commands",
-            ProtectedClass::Git => "git",
-            ProtectedClass::ConfigFiles => "config_files",
-            ProtectedClass::Traffic => "traffic",
-            ProtectedClass::PackageIndexes => "package_indexes",
-            ProtectedClass::Trust => "trust",
-            ProtectedClass::Configured => "configured",
-        }
-    }
-}
-
-impl fmt::Display for ProtectedClass {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
@@ -289,12 +265,6 @@ impl Pattern {
 pub struct Protection {
     pub pattern: String,
     pub class: ProtectedClass,
-}
-
-impl fmt::Display for Protection {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({})", self.pattern, self.class.why())
-    }
 }
 
 /// Where the entries starting with each ASCII byte lie in a sorted list.
@@ -835,7 +805,7 @@ mod tests {
         let mut seen = BTreeSet::new();
         for class in ProtectedClass::BUILT_IN.into_iter().chain([Configured]) {
             assert!(!class.why().is_empty());
-            assert!(seen.insert(class.as_str()), "{class} twice");
+            assert!(seen.insert(class.why()), "{class:?} explained as another");
         }
         let used: BTreeSet<ProtectedClass> = BUILT_IN_PROTECTED.iter().map(|(_, c)| *c).collect();
         assert_eq!(

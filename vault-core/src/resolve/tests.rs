@@ -465,6 +465,37 @@ fn a_released_protected_name_is_served_from_storage_again() {
 }
 
 #[test]
+fn a_resolution_knows_its_size_without_being_consumed() {
+    let resolution = run(input(
+        context("u1", "prof", None, None, None),
+        vec![candidate(
+            1,
+            "BIG",
+            user("u1"),
+            Scope::All,
+            None,
+            &"x".repeat(65_000),
+        )],
+        env(&[("SUPPLIED", &"y".repeat(60_000))]),
+        EnvMap::new(),
+    ));
+    let limit = crate::EnvLimit::new(100_000).expect("valid");
+    let refused = resolution
+        .check_size(limit)
+        .expect_err("125 kB is over 100 kB");
+    assert_eq!(refused.bytes, (3 + 1 + 65_000 + 1) + (8 + 1 + 60_000 + 1));
+    let named: Vec<&str> = refused.largest.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        named,
+        ["BIG", "SUPPLIED"],
+        "stored and supplied values both count"
+    );
+    let roomy = crate::EnvLimit::new(200_000).expect("valid");
+    assert_eq!(resolution.check_size(roomy), Ok(()));
+    assert_eq!(exposed(resolution).len(), 2);
+}
+
+#[test]
 fn a_custom_order_is_honoured() {
     let project_first = PrecedencePolicy::new(
         &[
