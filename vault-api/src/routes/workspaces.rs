@@ -55,49 +55,60 @@ pub struct KeyListParams {
     expired: Option<bool>,
 }
 
+/// A workspace's admin or member registration.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct AdminView {
+pub struct WorkspaceUserView {
     workspace_id: String,
     user_id: String,
     created_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct AdminList {
-    data: Vec<AdminView>,
+pub struct WorkspaceUserList {
+    /// For members: the registered ones; the workspace's admins are members too
+    /// without a registration of their own.
+    data: Vec<WorkspaceUserView>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct MemberView {
-    workspace_id: String,
-    user_id: String,
-    created_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct MemberList {
-    /// Registered members; the workspace's admins are members too without a row here.
-    data: Vec<MemberView>,
-}
-
-impl From<WorkspaceMember> for MemberView {
-    fn from(member: WorkspaceMember) -> Self {
-        MemberView {
-            workspace_id: member.workspace_id.as_str().to_owned(),
-            user_id: member.user_id.as_str().to_owned(),
-            created_at: member.created_at,
+impl WorkspaceUserView {
+    fn new(workspace: &WorkspaceId, user: &UserId, created_at: DateTime<Utc>) -> Self {
+        WorkspaceUserView {
+            workspace_id: workspace.as_str().to_owned(),
+            user_id: user.as_str().to_owned(),
+            created_at,
         }
     }
 }
 
-impl From<WorkspaceAdmin> for AdminView {
+impl From<WorkspaceAdmin> for WorkspaceUserView {
     fn from(admin: WorkspaceAdmin) -> Self {
-        AdminView {
-            workspace_id: admin.workspace_id.as_str().to_owned(),
-            user_id: admin.user_id.as_str().to_owned(),
-            created_at: admin.created_at,
-        }
+        WorkspaceUserView::new(&admin.workspace_id, &admin.user_id, admin.created_at)
     }
+}
+
+impl From<WorkspaceMember> for WorkspaceUserView {
+    fn from(member: WorkspaceMember) -> Self {
+        WorkspaceUserView::new(&member.workspace_id, &member.user_id, member.created_at)
+    }
+}
+
+/// The user a registration change names, and the change's audit record.
+fn registration_change(
+    state: &AppState,
+    principal: &Principal,
+    workspace: &WorkspaceId,
+    user_id: &str,
+    action: &str,
+) -> ApiResult<(UserId, vault_core::AuditEntry)> {
+    let user = UserId::parse(user_id).map_err(ApiError::core("user_id"))?;
+    let audit = state.audit_entry(
+        principal.request_id(),
+        &principal.actor(),
+        action,
+        json!({"workspace_id": workspace.as_str(), "user_id": user.as_str()}),
+        "ok",
+    )?;
+    Ok((user, audit))
 }
 
 fn parse_workspace(id: &str) -> ApiResult<WorkspaceId> {
@@ -147,21 +158,20 @@ async fn managed_key(
 }
 
 #[utoipa::path(put, path = "/v1/workspaces/{wid}/admins/{user_id}", tag = "workspaces",
-    responses((status = 200, body = AdminView), (status = 403)))]
+    responses((status = 200, body = WorkspaceUserView), (status = 403)))]
 pub async fn put_admin(
     State(state): State<AppState>,
     principal: Principal,
     Path((wid, user_id)): Path<(String, String)>,
-) -> ApiResult<Json<AdminView>> {
+) -> ApiResult<Json<WorkspaceUserView>> {
     principal.require(&[Operator])?;
     let workspace = parse_workspace(&wid)?;
-    let user = UserId::parse(&user_id).map_err(ApiError::core("user_id"))?;
-    let audit = state.audit_entry(
-        principal.request_id(),
-        &principal.actor(),
+    let (user, audit) = registration_change(
+        &state,
+        &principal,
+        &workspace,
+        &user_id,
         "workspace.admin.put",
-        json!({"workspace_id": workspace.as_str(), "user_id": user.as_str()}),
-        "ok",
     )?;
     let admin = state
         .store
@@ -179,13 +189,12 @@ pub async fn remove_admin(
 ) -> ApiResult<StatusCode> {
     principal.require(&[Operator])?;
     let workspace = parse_workspace(&wid)?;
-    let user = UserId::parse(&user_id).map_err(ApiError::core("user_id"))?;
-    let audit = state.audit_entry(
-        principal.request_id(),
-        &principal.actor(),
+    let (user, audit) = registration_change(
+        &state,
+        &principal,
+        &workspace,
+        &user_id,
         "workspace.admin.remove",
-        json!({"workspace_id": workspace.as_str(), "user_id": user.as_str()}),
-        "ok",
     )?;
     state
         .store
@@ -195,12 +204,12 @@ pub async fn remove_admin(
 }
 
 #[utoipa::path(get, path = "/v1/workspaces/{wid}/admins", tag = "workspaces",
-    responses((status = 200, body = AdminList)))]
+    responses((status = 200, body = WorkspaceUserList)))]
 pub async fn list_admins(
     State(state): State<AppState>,
     principal: Principal,
     Path(wid): Path<String>,
-) -> ApiResult<Json<AdminList>> {
+) -> ApiResult<Json<WorkspaceUserList>> {
     principal.require(&[Operator])?;
     let workspace = parse_workspace(&wid)?;
     let data = state
@@ -208,28 +217,27 @@ pub async fn list_admins(
         .workspace_admins(workspace)
         .await?
         .into_iter()
-        .map(AdminView::from)
+        .map(WorkspaceUserView::from)
         .collect();
-    Ok(Json(AdminList { data }))
+    Ok(Json(WorkspaceUserList { data }))
 }
 
 #[utoipa::path(put, path = "/v1/workspaces/{wid}/members/{user_id}", tag = "workspaces",
-    responses((status = 200, body = MemberView), (status = 403), (status = 404)))]
+    responses((status = 200, body = WorkspaceUserView), (status = 403), (status = 404)))]
 pub async fn put_member(
     State(state): State<AppState>,
     principal: Principal,
     Path((wid, user_id)): Path<(String, String)>,
-) -> ApiResult<Json<MemberView>> {
+) -> ApiResult<Json<WorkspaceUserView>> {
     let workspace =
         administered_workspace(&state, &principal, &wid, WorkspacePermission::ManageMembers)
             .await?;
-    let user = UserId::parse(&user_id).map_err(ApiError::core("user_id"))?;
-    let audit = state.audit_entry(
-        principal.request_id(),
-        &principal.actor(),
+    let (user, audit) = registration_change(
+        &state,
+        &principal,
+        &workspace,
+        &user_id,
         "workspace.member.put",
-        json!({"workspace_id": workspace.as_str(), "user_id": user.as_str()}),
-        "ok",
     )?;
     let member = state
         .store
@@ -248,13 +256,12 @@ pub async fn remove_member(
     let workspace =
         administered_workspace(&state, &principal, &wid, WorkspacePermission::ManageMembers)
             .await?;
-    let user = UserId::parse(&user_id).map_err(ApiError::core("user_id"))?;
-    let audit = state.audit_entry(
-        principal.request_id(),
-        &principal.actor(),
+    let (user, audit) = registration_change(
+        &state,
+        &principal,
+        &workspace,
+        &user_id,
         "workspace.member.remove",
-        json!({"workspace_id": workspace.as_str(), "user_id": user.as_str()}),
-        "ok",
     )?;
     state
         .store
@@ -264,12 +271,12 @@ pub async fn remove_member(
 }
 
 #[utoipa::path(get, path = "/v1/workspaces/{wid}/members/{user_id}", tag = "workspaces",
-    responses((status = 200, body = MemberView), (status = 403), (status = 404)))]
+    responses((status = 200, body = WorkspaceUserView), (status = 403), (status = 404)))]
 pub async fn get_member(
     State(state): State<AppState>,
     principal: Principal,
     Path((wid, user_id)): Path<(String, String)>,
-) -> ApiResult<Json<MemberView>> {
+) -> ApiResult<Json<WorkspaceUserView>> {
     let workspace =
         administered_workspace(&state, &principal, &wid, WorkspacePermission::ManageMembers)
             .await?;
@@ -283,12 +290,12 @@ pub async fn get_member(
 }
 
 #[utoipa::path(get, path = "/v1/workspaces/{wid}/members", tag = "workspaces",
-    responses((status = 200, body = MemberList), (status = 403), (status = 404)))]
+    responses((status = 200, body = WorkspaceUserList), (status = 403), (status = 404)))]
 pub async fn list_members(
     State(state): State<AppState>,
     principal: Principal,
     Path(wid): Path<String>,
-) -> ApiResult<Json<MemberList>> {
+) -> ApiResult<Json<WorkspaceUserList>> {
     let workspace =
         administered_workspace(&state, &principal, &wid, WorkspacePermission::ManageMembers)
             .await?;
@@ -297,9 +304,9 @@ pub async fn list_members(
         .workspace_members(workspace)
         .await?
         .into_iter()
-        .map(MemberView::from)
+        .map(WorkspaceUserView::from)
         .collect();
-    Ok(Json(MemberList { data }))
+    Ok(Json(WorkspaceUserList { data }))
 }
 
 #[utoipa::path(post, path = "/v1/workspaces/{wid}/keys", tag = "workspaces", request_body = CreateKey,
