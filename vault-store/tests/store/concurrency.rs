@@ -28,6 +28,9 @@ async fn an_owner_holds_at_most_its_entry_limit_even_under_racing_creates(db: Te
         ..vault_store::StoreConfig::default()
     });
     assert_eq!(store.max_entries_per_owner(), LIMIT);
+    let shown = format!("{store:?}");
+    assert!(shown.contains("max_entries_per_owner: 20"), "{shown}");
+    assert!(!shown.contains(&db.url), "{shown}");
     let mut tasks = Vec::new();
     for writer in 0..WRITERS {
         let store = store.clone();

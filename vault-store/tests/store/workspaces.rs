@@ -152,6 +152,10 @@ async fn workspace_members_are_registered_per_workspace(db: TestDb) {
             .await,
         Err(StoreError::NotFound(Entity::WorkspaceMember))
     );
+    assert_eq!(
+        StoreError::NotFound(Entity::WorkspaceMember).to_string(),
+        "workspace member not found"
+    );
     let after_refusal = store.audit_head().await.expect("head").expect("records");
     assert_eq!(
         after_refusal.seq, after_removal.seq,
@@ -215,9 +219,22 @@ async fn context_roles_are_read_fresh_for_each_layer(db: TestDb) {
             workspace: Some(WorkspaceRole::Member),
         }
     );
-    // Layers the context does not name are not read, whatever the user holds there.
-    assert_eq!(roles("iris", None, Some("apollo")).await.workspace, None);
-    assert_eq!(roles("iris", Some("acme"), None).await.project, None);
+    // A context naming one layer reads that layer, and not the other, whatever the user
+    // holds there.
+    assert_eq!(
+        roles("iris", None, Some("apollo")).await,
+        ContextRoles {
+            project: Some(ProjectRole::Informed),
+            workspace: None,
+        }
+    );
+    assert_eq!(
+        roles("iris", Some("acme"), None).await,
+        ContextRoles {
+            project: None,
+            workspace: Some(WorkspaceRole::Member),
+        }
+    );
     assert_eq!(
         roles("eve", Some("acme"), Some("apollo")).await,
         ContextRoles::default()
