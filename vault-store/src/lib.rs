@@ -41,7 +41,7 @@ pub use secrets::{
     SecretQuery, SecretUpdate, VersionInfo,
 };
 pub use tokens::{FoundToken, NewToken, StoredToken, TOKEN_HASH_BYTES, TokenBinding, TokenKind};
-pub use workspaces::{WorkspaceAdmin, WorkspaceMember};
+pub use workspaces::WorkspaceUser;
 
 use db::{DbConnection, Pool};
 
@@ -395,7 +395,7 @@ impl Store {
         user: UserId,
         now: DateTime<Utc>,
         audit: AuditEntry,
-    ) -> StoreResult<WorkspaceAdmin> {
+    ) -> StoreResult<WorkspaceUser> {
         self.run_audited(audit, move |conn| {
             workspaces::put_admin(conn, &workspace, &user, now)
         })
@@ -426,7 +426,7 @@ impl Store {
     pub async fn workspace_admins(
         &self,
         workspace: WorkspaceId,
-    ) -> StoreResult<Vec<WorkspaceAdmin>> {
+    ) -> StoreResult<Vec<WorkspaceUser>> {
         self.run(move |conn| workspaces::admins(conn, &workspace))
             .await
     }
@@ -437,7 +437,7 @@ impl Store {
         user: UserId,
         now: DateTime<Utc>,
         audit: AuditEntry,
-    ) -> StoreResult<WorkspaceMember> {
+    ) -> StoreResult<WorkspaceUser> {
         self.run_audited(audit, move |conn| {
             workspaces::put_member(conn, &workspace, &user, now)
         })
@@ -460,7 +460,7 @@ impl Store {
         &self,
         workspace: WorkspaceId,
         user: UserId,
-    ) -> StoreResult<Option<WorkspaceMember>> {
+    ) -> StoreResult<Option<WorkspaceUser>> {
         self.run(move |conn| workspaces::member(conn, &workspace, &user))
             .await
     }
@@ -469,7 +469,7 @@ impl Store {
     pub async fn workspace_members(
         &self,
         workspace: WorkspaceId,
-    ) -> StoreResult<Vec<WorkspaceMember>> {
+    ) -> StoreResult<Vec<WorkspaceUser>> {
         self.run(move |conn| workspaces::members(conn, &workspace))
             .await
     }

@@ -10,8 +10,10 @@ use crate::db::{DbConnection, write_transaction};
 use crate::error::{Entity, StoreError, StoreResult};
 use crate::schema::{workspace_admins, workspace_members};
 
+/// A user registered with a workspace, as an admin or as a member (admins are members
+/// without a member row of their own).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct WorkspaceAdmin {
+pub struct WorkspaceUser {
     pub workspace_id: WorkspaceId,
     pub user_id: UserId,
     pub created_at: DateTime<Utc>,
@@ -23,7 +25,7 @@ pub(crate) fn put_admin(
     workspace: &WorkspaceId,
     user: &UserId,
     now: DateTime<Utc>,
-) -> StoreResult<WorkspaceAdmin> {
+) -> StoreResult<WorkspaceUser> {
     if !is_admin(conn, workspace, user)? {
         // A savepoint: losing a race to register the same admin leaves the outer
         // transaction usable, and the winner's row is the answer.
@@ -46,7 +48,7 @@ pub(crate) fn put_admin(
         .find((workspace.as_str(), user.as_str()))
         .select(workspace_admins::created_at)
         .first(conn)?;
-    Ok(WorkspaceAdmin {
+    Ok(WorkspaceUser {
         workspace_id: workspace.clone(),
         user_id: user.clone(),
         created_at: from_micros("workspace_admins.created_at", created_at)?,
@@ -81,7 +83,7 @@ pub(crate) fn is_admin(
 pub(crate) fn admins(
     conn: &mut DbConnection,
     workspace: &WorkspaceId,
-) -> StoreResult<Vec<WorkspaceAdmin>> {
+) -> StoreResult<Vec<WorkspaceUser>> {
     let rows: Vec<(String, i64)> = workspace_admins::table
         .filter(workspace_admins::workspace_id.eq(workspace.as_str()))
         .order(workspace_admins::user_id.asc())
@@ -89,7 +91,7 @@ pub(crate) fn admins(
         .load(conn)?;
     rows.into_iter()
         .map(|(user, created_at)| {
-            Ok(WorkspaceAdmin {
+            Ok(WorkspaceUser {
                 workspace_id: workspace.clone(),
                 user_id: UserId::parse(&user)
                     .map_err(StoreError::stored("workspace_admins.user_id"))?,
@@ -97,14 +99,6 @@ pub(crate) fn admins(
             })
         })
         .collect()
-}
-
-/// A registered workspace member (admins are members without a row of their own).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct WorkspaceMember {
-    pub workspace_id: WorkspaceId,
-    pub user_id: UserId,
-    pub created_at: DateTime<Utc>,
 }
 
 fn member_created_at(
@@ -125,7 +119,7 @@ pub(crate) fn put_member(
     workspace: &WorkspaceId,
     user: &UserId,
     now: DateTime<Utc>,
-) -> StoreResult<WorkspaceMember> {
+) -> StoreResult<WorkspaceUser> {
     if member_created_at(conn, workspace, user)?.is_none() {
         // A savepoint, as for admins: a lost race leaves the winner's row.
         let inserted = write_transaction(conn, |conn| {
@@ -143,13 +137,7 @@ pub(crate) fn put_member(
             Err(other) => return Err(other),
         }
     }
-    let created_at = member_created_at(conn, workspace, user)?
-        .ok_or(StoreError::NotFound(Entity::WorkspaceMember))?;
-    Ok(WorkspaceMember {
-        workspace_id: workspace.clone(),
-        user_id: user.clone(),
-        created_at: from_micros("workspace_members.created_at", created_at)?,
-    })
+    member(conn, workspace, user)?.ok_or(StoreError::NotFound(Entity::WorkspaceMember))
 }
 
 pub(crate) fn remove_member(
@@ -170,10 +158,10 @@ pub(crate) fn member(
     conn: &mut DbConnection,
     workspace: &WorkspaceId,
     user: &UserId,
-) -> StoreResult<Option<WorkspaceMember>> {
+) -> StoreResult<Option<WorkspaceUser>> {
     member_created_at(conn, workspace, user)?
         .map(|created_at| {
-            Ok(WorkspaceMember {
+            Ok(WorkspaceUser {
                 workspace_id: workspace.clone(),
                 user_id: user.clone(),
                 created_at: from_micros("workspace_members.created_at", created_at)?,
@@ -185,7 +173,7 @@ pub(crate) fn member(
 pub(crate) fn members(
     conn: &mut DbConnection,
     workspace: &WorkspaceId,
-) -> StoreResult<Vec<WorkspaceMember>> {
+) -> StoreResult<Vec<WorkspaceUser>> {
     let rows: Vec<(String, i64)> = workspace_members::table
         .filter(workspace_members::workspace_id.eq(workspace.as_str()))
         .order(workspace_members::user_id.asc())
@@ -193,7 +181,7 @@ pub(crate) fn members(
         .load(conn)?;
     rows.into_iter()
         .map(|(user, created_at)| {
-            Ok(WorkspaceMember {
+            Ok(WorkspaceUser {
                 workspace_id: workspace.clone(),
                 user_id: UserId::parse(&user)
                     .map_err(StoreError::stored("workspace_members.user_id"))?,

@@ -15,7 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 use vault_core::{
     Category, Owner, OwnerKind, Scope, SecretMeta, UserId, WorkspaceId, WorkspacePermission,
 };
-use vault_store::{ListOwner, WorkspaceAdmin, WorkspaceMember};
+use vault_store::{ListOwner, WorkspaceUser};
 
 use crate::auth::Principal;
 use crate::body::{JsonBody, QueryParams};
@@ -70,25 +70,13 @@ pub struct WorkspaceUserList {
     data: Vec<WorkspaceUserView>,
 }
 
-impl WorkspaceUserView {
-    fn new(workspace: &WorkspaceId, user: &UserId, created_at: DateTime<Utc>) -> Self {
+impl From<WorkspaceUser> for WorkspaceUserView {
+    fn from(registered: WorkspaceUser) -> Self {
         WorkspaceUserView {
-            workspace_id: workspace.as_str().to_owned(),
-            user_id: user.as_str().to_owned(),
-            created_at,
+            workspace_id: registered.workspace_id.as_str().to_owned(),
+            user_id: registered.user_id.as_str().to_owned(),
+            created_at: registered.created_at,
         }
-    }
-}
-
-impl From<WorkspaceAdmin> for WorkspaceUserView {
-    fn from(admin: WorkspaceAdmin) -> Self {
-        WorkspaceUserView::new(&admin.workspace_id, &admin.user_id, admin.created_at)
-    }
-}
-
-impl From<WorkspaceMember> for WorkspaceUserView {
-    fn from(member: WorkspaceMember) -> Self {
-        WorkspaceUserView::new(&member.workspace_id, &member.user_id, member.created_at)
     }
 }
 
