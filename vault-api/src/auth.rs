@@ -171,7 +171,17 @@ impl FromRequestParts<AppState> for Principal {
         }
         let caller = match stored.kind {
             TokenKind::Operator => Caller::Operator,
-            TokenKind::Orchestrator => Caller::Orchestrator,
+            TokenKind::Orchestrator => {
+                // Where the vault pins orchestrators by certificate, a leaked token
+                // alone is not enough.
+                let connection = parts.extensions.get::<crate::server::Connection>();
+                if connection
+                    .is_some_and(|c| c.orchestrator_needs_certificate && !c.client_certificate)
+                {
+                    return Err(ApiError::ClientCertificateRequired);
+                }
+                Caller::Orchestrator
+            }
             TokenKind::User => Caller::User(bound_user(&stored)?),
             TokenKind::Session => {
                 // A session lives only while the orchestrator token that minted it

@@ -48,6 +48,18 @@ pub enum ApiError {
     )]
     HostOnlyToken { kind: &'static str },
 
+    /// This vault pins orchestrators by their TLS client certificate as well as their
+    /// token (`VAULT_TLS_CLIENT_AUTH=optional`), and the connection presented none.
+    #[error(
+        "orchestrator tokens are accepted here only over a connection with a client \
+         certificate signed by VAULT_TLS_CLIENT_CA_FILE"
+    )]
+    ClientCertificateRequired,
+
+    /// Too many failed authentications from this address; `retry_after` seconds.
+    #[error("too many failed authentications from this address; retry after {retry_after} s")]
+    TooManyFailures { retry_after: u64 },
+
     /// The owner already holds as many entries as it may.
     #[error(
         "this owner already holds {limit} entries, the most one owner may hold \
@@ -153,7 +165,9 @@ impl ApiError {
             ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_)
             | ApiError::InjectionRefused(_)
-            | ApiError::HostOnlyToken { .. } => StatusCode::FORBIDDEN,
+            | ApiError::HostOnlyToken { .. }
+            | ApiError::ClientCertificateRequired => StatusCode::FORBIDDEN,
+            ApiError::TooManyFailures { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::EntryLimit { .. } | ApiError::EnvTooLarge(_) => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
@@ -188,6 +202,8 @@ impl ApiError {
                 "project_injection_denied"
             }
             ApiError::HostOnlyToken { .. } => "token_kind_host_only",
+            ApiError::ClientCertificateRequired => "client_certificate_required",
+            ApiError::TooManyFailures { .. } => "too_many_failed_authentications",
             ApiError::EntryLimit { .. } => "entry_limit_reached",
             ApiError::EnvTooLarge(_) => "env_too_large",
             ApiError::NotFound(_) => "not_found",
@@ -208,6 +224,8 @@ impl ApiError {
             ApiError::Forbidden(_) => "Forbidden",
             ApiError::InjectionRefused(_) => "Context not permitted",
             ApiError::HostOnlyToken { .. } => "Token kind issued on the host only",
+            ApiError::ClientCertificateRequired => "Client certificate required",
+            ApiError::TooManyFailures { .. } => "Too many failed authentications",
             ApiError::EntryLimit { .. } => "Entry limit reached",
             ApiError::EnvTooLarge(_) => "Environment too large",
             ApiError::NotFound(_) => "Not found",
@@ -309,6 +327,11 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let ApiError::TooManyFailures { retry_after } = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
         }
         response
     }

@@ -34,7 +34,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the HTTP API.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Print a new random ENCRYPTION_KEY (base64, 32 bytes).
     Keygen,
     /// Issue, list and revoke API tokens (works while the server runs).
@@ -188,6 +188,60 @@ impl KeyArgs {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum SqliteSync {
+    Full,
+    Normal,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ClientAuthArg {
+    /// Handshakes without a client certificate signed by the client CA are refused.
+    Required,
+    /// A certificate is verified when presented; orchestrator tokens need one.
+    Optional,
+}
+
+#[derive(Args)]
+struct TlsArgs {
+    /// The server's certificate chain (PEM), leaf first. Reloaded on SIGHUP.
+    #[arg(long, env = "VAULT_TLS_CERT_FILE", requires = "tls_key_file")]
+    tls_cert_file: Option<PathBuf>,
+    /// The certificate's private key (PEM). Reloaded on SIGHUP.
+    #[arg(long, env = "VAULT_TLS_KEY_FILE", requires = "tls_cert_file")]
+    tls_key_file: Option<PathBuf>,
+    /// CA certificates (PEM) that sign client certificates: turns on mTLS.
+    #[arg(long, env = "VAULT_TLS_CLIENT_CA_FILE", requires = "tls_cert_file")]
+    tls_client_ca_file: Option<PathBuf>,
+    /// With a client CA: whether every client needs a certificate, or only orchestrators.
+    #[arg(
+        long,
+        env = "VAULT_TLS_CLIENT_AUTH",
+        value_enum,
+        default_value = "required"
+    )]
+    tls_client_auth: ClientAuthArg,
+    /// Serve plain HTTP on a non-loopback address: the operator's statement that a
+    /// proxy in front terminates TLS. Logged as a warning at every start.
+    #[arg(long, env = "VAULT_TLS_DISABLE", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    tls_disable: bool,
+}
+
+impl TlsArgs {
+    fn files(&self) -> Option<vault_api::tls::TlsFiles> {
+        let (cert, key) = (self.tls_cert_file.clone()?, self.tls_key_file.clone()?);
+        Some(vault_api::tls::TlsFiles {
+            cert,
+            key,
+            client_ca: self.tls_client_ca_file.clone(),
+            client_auth: match self.tls_client_auth {
+                ClientAuthArg::Required => vault_api::tls::ClientAuth::Required,
+                ClientAuthArg::Optional => vault_api::tls::ClientAuth::Optional,
+            },
+        })
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum LogFormat {
     Text,
     Json,
@@ -195,9 +249,34 @@ enum LogFormat {
 
 #[derive(Args)]
 struct ServeArgs {
-    /// Address to listen on.
+    /// Address to listen on. Anything but loopback needs TLS (or VAULT_TLS_DISABLE).
     #[arg(long, env = "VAULT_LISTEN", default_value = "127.0.0.1:8200")]
     listen: SocketAddr,
+    /// With --dev: serve HTTPS with a throwaway CA and certificate made in the data dir
+    /// (clients trust it through VAULT_CACERT=<data dir>/tls/ca.pem).
+    #[arg(long, requires = "dev")]
+    dev_tls: bool,
+    #[command(flatten)]
+    tls: TlsArgs,
+    /// How long a client has to send a request's head (and finish a TLS handshake).
+    #[arg(long, env = "VAULT_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    header_read_timeout: Duration,
+    /// How long a kept-alive connection with no request in flight stays open (at most
+    /// the header-read timeout: the wait for the next request's head counts too).
+    #[arg(long, env = "VAULT_IDLE_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration)]
+    idle_timeout: Duration,
+    /// Connections served at once; more wait in the listen backlog.
+    #[arg(long, env = "VAULT_MAX_CONNECTIONS", default_value_t = server::DEFAULT_MAX_CONNECTIONS, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    max_connections: u32,
+    /// SQLite's sync level: full (every commit on disk before it answers) or normal
+    /// (a power loss may lose the newest commits). Ignored on PostgreSQL.
+    #[arg(
+        long,
+        env = "VAULT_SQLITE_SYNCHRONOUS",
+        value_enum,
+        default_value = "full"
+    )]
+    sqlite_synchronous: SqliteSync,
     #[command(flatten)]
     database: DatabaseArgs,
     #[command(flatten)]
@@ -292,15 +371,10 @@ enum AuditCommand {
 }
 
 fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
-    }
+    vault_api::logging::init(match format {
+        LogFormat::Text => vault_api::logging::LogFormat::Text,
+        LogFormat::Json => vault_api::logging::LogFormat::Json,
+    });
 }
 
 fn main() -> ExitCode {
@@ -333,7 +407,7 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Serve(args) => serve(args).await,
+        Command::Serve(args) => serve(*args).await,
         Command::Keygen => {
             let key = vault_kms::RootKey::generate_encoded()?;
             println!("{}", key.as_str());
@@ -575,6 +649,35 @@ async fn keys(command: KeysCommand) -> Result<ExitCode> {
     }
 }
 
+/// The TLS configuration `serve` was given, or none where plain HTTP is allowed: on
+/// loopback, or where the operator said with VAULT_TLS_DISABLE that a proxy terminates
+/// TLS. Anywhere else plain HTTP would carry tokens and resolved envs in clear text.
+fn serve_tls(args: &ServeArgs) -> Result<Option<vault_api::tls::ServerTls>> {
+    let files = if args.dev_tls {
+        Some(vault_api::tls::DevTls::ensure(&args.database.data_dir)?.files)
+    } else {
+        args.tls.files()
+    };
+    match files {
+        Some(files) => Ok(Some(vault_api::tls::ServerTls::load(files)?)),
+        None if args.listen.ip().is_loopback() => Ok(None),
+        None if args.tls.tls_disable => {
+            tracing::warn!(
+                address = %args.listen,
+                "serving plain HTTP on a non-loopback address (VAULT_TLS_DISABLE=true): \
+                 tokens and resolved environments cross the network as sent; only do this \
+                 behind a proxy that terminates TLS on the same host or a trusted link"
+            );
+            Ok(None)
+        }
+        None => bail!(
+            "{} is not a loopback address: set VAULT_TLS_CERT_FILE and VAULT_TLS_KEY_FILE to \
+             serve HTTPS, or VAULT_TLS_DISABLE=true if a proxy in front terminates TLS",
+            args.listen
+        ),
+    }
+}
+
 async fn serve(args: ServeArgs) -> Result<ExitCode> {
     init_logging(args.log_format);
     let (database_url, dev_key) = if args.database.dev {
@@ -596,6 +699,12 @@ async fn serve(args: ServeArgs) -> Result<ExitCode> {
         (args.database.url()?, None)
     };
     let listen = args.listen;
+    let dev_ca = if args.dev_tls {
+        let dev = vault_api::tls::DevTls::ensure(&args.database.data_dir)?;
+        Some(dev.ca_cert)
+    } else {
+        None
+    };
     let root = args.keys.root_config(dev_key)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let policy = server::policy(&server::NameRules {
@@ -605,16 +714,23 @@ async fn serve(args: ServeArgs) -> Result<ExitCode> {
     })?;
     let env_limit = vault_core::EnvLimit::new(args.max_env_bytes)
         .map_err(|e| anyhow::anyhow!("VAULT_MAX_ENV_BYTES: {e}"))?;
+    let tls = serve_tls(&args)?;
     let config = StoreConfig {
         pool_size: args.db_connections()?,
         max_entries_per_owner: args.max_entries_per_owner,
+        sqlite_synchronous: match args.sqlite_synchronous {
+            SqliteSync::Full => vault_store::SqliteSynchronous::Full,
+            SqliteSync::Normal => vault_store::SqliteSynchronous::Normal,
+        },
         ..StoreConfig::default()
     };
+    if let Some(warning) = DatabaseUrl::parse(&database_url)?.transport_warning() {
+        tracing::warn!("{warning}");
+    }
     let store = server::open_store(&database_url, config).await?;
     let keyring =
         server::open_keyring(&store, &root, clock.clone(), args.keys.keyring_config()).await?;
     drop(root);
-    server::watch_root_key(keyring.clone(), args.key_check_interval);
     let state = AppState::with_options(
         store,
         keyring,
@@ -625,6 +741,7 @@ async fn serve(args: ServeArgs) -> Result<ExitCode> {
             env_limit,
         },
     );
+    server::watch_root_key(&state, args.key_check_interval);
     let listener = TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
@@ -640,9 +757,14 @@ async fn serve(args: ServeArgs) -> Result<ExitCode> {
             .issue(&state.store, audit, &request_id, &Actor::cli())
             .await?;
         let rule = "=".repeat(72);
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let ca = dev_ca
+            .as_ref()
+            .map(|path| format!("\n  CA certificate (VAULT_CACERT): {}", path.display()))
+            .unwrap_or_default();
         let banner = Zeroizing::new(format!(
             "{rule}\n  DEVELOPMENT MODE: not for production\n  data (SQLite + key file): {}\n  \
-             listening on http://{bound} (loopback only)\n  operator token:     {}\n  \
+             listening on {scheme}://{bound} (loopback only){ca}\n  operator token:     {}\n  \
              orchestrator token: {}\n{rule}\n",
             args.database.data_dir.display(),
             operator.as_str(),
@@ -658,14 +780,18 @@ async fn serve(args: ServeArgs) -> Result<ExitCode> {
                 .and_then(|()| stdout.flush());
         }
     }
-    tracing::info!(address = %bound, "vault-api listening");
-    server::serve(
-        listener,
-        state,
-        server::shutdown_signal(),
-        args.shutdown_grace,
-    )
-    .await?;
+    tracing::info!(address = %bound, tls = tls.is_some(), "vault-api listening");
+    if let Some(tls) = &tls {
+        vault_api::tls::reload_on_hangup(tls.clone());
+    }
+    let options = server::ServeOptions {
+        grace: args.shutdown_grace,
+        header_read_timeout: args.header_read_timeout,
+        idle_timeout: args.idle_timeout,
+        max_connections: args.max_connections as usize,
+        tls,
+    };
+    server::serve_with(listener, state, server::shutdown_signal(), options).await?;
     tracing::info!("vault-api stopped");
     Ok(ExitCode::SUCCESS)
 }

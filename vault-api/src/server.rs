@@ -159,30 +159,45 @@ pub async fn open_keyring_with(
 }
 
 /// Checks the root key every `interval`, so a key disabled in KMS stops the vault
-/// within that time even when no readiness probe asks: a failed check drops every
-/// unwrapped KEK from memory (`Keyring::check_ready`).
-pub fn watch_root_key(keyring: Arc<Keyring>, interval: Duration) {
+/// within that time: a failed check drops every unwrapped KEK from memory
+/// (`Keyring::check_ready`). `/readyz` reports the last answer; it never asks the root
+/// provider itself, so no client can make the vault call KMS.
+pub fn watch_root_key(state: &AppState, interval: Duration) {
+    let keyring = state.keyring.clone();
+    let health = state.key_health.clone();
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut healthy = true;
+        // The first tick is immediate, and opening the keyring has just checked.
+        ticker.tick().await;
         loop {
             ticker.tick().await;
-            match keyring.check_ready().await {
-                Ok(()) if !healthy => {
-                    tracing::info!("root key usable again");
-                    healthy = true;
-                }
-                Ok(()) => {}
-                Err(error) => {
-                    if healthy {
-                        tracing::error!(%error, "root key unusable; unwrapped keys dropped");
-                    }
-                    healthy = false;
-                }
-            }
+            check_root_key(&keyring, &health).await;
         }
     });
+}
+
+/// One check of the root key, recorded in `health` and logged when it changes.
+pub async fn check_root_key(keyring: &Keyring, health: &crate::state::KeyHealth) {
+    let label = match keyring.check_ready().await {
+        Ok(()) => "ok",
+        Err(error) => {
+            let label = match ApiError::from(error).code() {
+                "root_key_disabled" => "disabled",
+                "root_key_access_denied" => "access_denied",
+                "invalid_ciphertext" => "invalid_ciphertext",
+                _ => "unavailable",
+            };
+            if health.get() == "ok" {
+                tracing::error!(state = label, "root key unusable; unwrapped keys dropped");
+            }
+            label
+        }
+    };
+    let before = health.set(label);
+    if label == "ok" && before != "ok" {
+        tracing::info!("root key usable again");
+    }
 }
 
 /// The names resolution treats specially, as configured.
@@ -222,32 +237,264 @@ pub fn policy(rules: &NameRules) -> ApiResult<PrecedencePolicy> {
         .with_protected(protected))
 }
 
-/// Serves until `shutdown` completes, then stops accepting and gives in-flight requests
-/// up to `grace` to finish.
+/// How connections are held to account, and whether they speak TLS.
+#[derive(Clone)]
+pub struct ServeOptions {
+    /// How long in-flight requests get to finish once shutdown begins.
+    pub grace: Duration,
+    /// How long a client has to complete a request's head (and a TLS handshake),
+    /// counted from when the server is ready to read it; a kept-alive connection
+    /// waiting for its next request is bound by it too.
+    pub header_read_timeout: Duration,
+    /// How long a connection with no request in flight is kept open.
+    pub idle_timeout: Duration,
+    /// Connections served at once; further ones wait in the listen backlog.
+    pub max_connections: usize,
+    pub tls: Option<crate::tls::ServerTls>,
+}
+
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 4096;
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions {
+            grace: Duration::from_secs(20),
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS as usize,
+            tls: None,
+        }
+    }
+}
+
+/// What the connection a request came on says about its client, for the handlers.
+#[derive(Clone, Copy, Debug)]
+pub struct Connection {
+    pub peer: std::net::SocketAddr,
+    /// The client presented a certificate the client CA verified.
+    pub client_certificate: bool,
+    /// Orchestrator tokens are accepted only with such a certificate.
+    pub orchestrator_needs_certificate: bool,
+}
+
+/// Serves plain HTTP until `shutdown` completes, then stops accepting and gives
+/// in-flight requests up to `grace` to finish.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
     grace: Duration,
 ) -> std::io::Result<()> {
-    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = axum::serve(listener, app::router(state)).with_graceful_shutdown(async move {
-        shutdown.await;
-        tracing::info!("shutting down: no new connections; draining in-flight requests");
-        let _ = stopping_tx.send(());
-    });
-    let deadline = async move {
-        if stopping_rx.await.is_ok() {
-            tokio::time::sleep(grace).await;
-        } else {
-            std::future::pending::<()>().await;
-        }
+    let options = ServeOptions {
+        grace,
+        ..ServeOptions::default()
     };
-    tokio::select! {
-        served = server => served,
-        () = deadline => {
-            tracing::warn!(grace_seconds = grace.as_secs(), "drain deadline passed; closing remaining requests");
-            Ok(())
+    serve_with(listener, state, shutdown, options).await
+}
+
+/// Serves with `options` until `shutdown` completes, then drains as [`serve`] does.
+pub async fn serve_with(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    options: ServeOptions,
+) -> std::io::Result<()> {
+    let router = app::router(state);
+    let max = options
+        .max_connections
+        .clamp(1, tokio::sync::Semaphore::MAX_PERMITS);
+    let slots = Arc::new(tokio::sync::Semaphore::new(max));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        // A slot first: past the cap, connections wait in the kernel's backlog rather
+        // than being accepted and starved.
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors and the like: pause rather than spin.
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let router = router.clone();
+        let options = options.clone();
+        let stop = stop_rx.clone();
+        tokio::spawn(async move {
+            serve_connection(stream, peer, router, &options, stop).await;
+            drop(slot);
+        });
+    }
+    tracing::info!("shutting down: no new connections; draining in-flight requests");
+    drop(listener);
+    let _ = stop_tx.send(true);
+    // Every connection holds a slot until it ends: all slots back means all drained.
+    let drained = slots.acquire_many(max as u32);
+    match tokio::time::timeout(options.grace, drained).await {
+        Ok(_) => {}
+        Err(_) => tracing::warn!(
+            grace_seconds = options.grace.as_secs(),
+            "drain deadline passed; closing remaining requests"
+        ),
+    }
+    Ok(())
+}
+
+async fn serve_connection(
+    stream: tokio::net::TcpStream,
+    peer: std::net::SocketAddr,
+    router: axum::Router,
+    options: &ServeOptions,
+    stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let Some(tls) = &options.tls else {
+        let connection = Connection {
+            peer,
+            client_certificate: false,
+            orchestrator_needs_certificate: false,
+        };
+        run_http(stream, connection, router, options, stop).await;
+        return;
+    };
+    let Some(acceptor) = tls.acceptor() else {
+        return;
+    };
+    // The handshake is bound like a request head: a client that opens a connection
+    // and never finishes it holds a slot for no longer than that.
+    let stream =
+        match tokio::time::timeout(options.header_read_timeout, acceptor.accept(stream)).await {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(error)) => {
+                tracing::debug!(%peer, %error, "TLS handshake failed");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!(%peer, "TLS handshake timed out");
+                return;
+            }
+        };
+    let connection = Connection {
+        peer,
+        client_certificate: stream.get_ref().1.peer_certificates().is_some(),
+        orchestrator_needs_certificate: tls.pins_orchestrators(),
+    };
+    run_http(stream, connection, router, options, stop).await;
+}
+
+/// Requests in flight on one connection and when the last one ended.
+struct Activity {
+    in_flight: std::sync::atomic::AtomicUsize,
+    last_done: std::sync::Mutex<std::time::Instant>,
+}
+
+impl Activity {
+    fn idle_for(&self) -> Option<Duration> {
+        if self.in_flight.load(std::sync::atomic::Ordering::Acquire) > 0 {
+            return None;
+        }
+        self.last_done.lock().ok().map(|at| at.elapsed())
+    }
+}
+
+struct InFlight(Arc<Activity>);
+
+impl InFlight {
+    fn begin(activity: &Arc<Activity>) -> Self {
+        activity
+            .in_flight
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        InFlight(activity.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if let Ok(mut at) = self.0.last_done.lock() {
+            *at = std::time::Instant::now();
+        }
+        self.0
+            .in_flight
+            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
+}
+
+async fn run_http<S>(
+    stream: S,
+    connection: Connection,
+    router: axum::Router,
+    options: &ServeOptions,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    use tower::ServiceExt;
+    let activity = Arc::new(Activity {
+        in_flight: std::sync::atomic::AtomicUsize::new(0),
+        last_done: std::sync::Mutex::new(std::time::Instant::now()),
+    });
+    let service = {
+        let activity = activity.clone();
+        hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+            let guard = InFlight::begin(&activity);
+            request.extensions_mut().insert(connection);
+            request
+                .extensions_mut()
+                .insert(axum::extract::ConnectInfo(connection.peer));
+            let router = router.clone();
+            async move {
+                let response = router.oneshot(request).await;
+                drop(guard);
+                response
+            }
+        })
+    };
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(options.header_read_timeout)
+        .keep_alive(true);
+    let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+    let mut conn = std::pin::pin!(conn);
+    let idle = options.idle_timeout;
+    let mut ticker =
+        tokio::time::interval((idle / 4).clamp(Duration::from_millis(50), Duration::from_secs(1)));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut closing = *stop.borrow();
+    if closing {
+        conn.as_mut().graceful_shutdown();
+    }
+    loop {
+        tokio::select! {
+            served = conn.as_mut() => {
+                if let Err(error) = served {
+                    tracing::debug!(peer = %connection.peer, %error, "connection ended");
+                }
+                return;
+            }
+            _ = stop.changed(), if !closing => {
+                closing = true;
+                conn.as_mut().graceful_shutdown();
+            }
+            _ = ticker.tick(), if !closing => {
+                if activity.idle_for().is_some_and(|quiet| quiet >= idle) {
+                    closing = true;
+                    conn.as_mut().graceful_shutdown();
+                }
+            }
         }
     }
 }
@@ -302,7 +549,7 @@ impl DevData {
     }
 }
 
-fn create_private_dir(dir: &Path) -> ApiResult<()> {
+pub(crate) fn create_private_dir(dir: &Path) -> ApiResult<()> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]
@@ -323,5 +570,24 @@ fn write_private(path: &Path, contents: &[u8]) -> ApiResult<()> {
         .map_err(|e| config_error(format!("cannot create {}: {e}", path.display())))?;
     file.write_all(contents)
         .and_then(|()| file.write_all(b"\n"))
+        .map_err(|e| config_error(format!("cannot write {}: {e}", path.display())))
+}
+
+/// Writes `contents` to `path` readable by its owner only, replacing any file there
+/// whole (written beside it, then renamed), so no reader sees half a key.
+pub(crate) fn replace_private(path: &Path, contents: &[u8]) -> ApiResult<()> {
+    use std::io::Write;
+    let partial = path.with_extension("partial");
+    let _ = std::fs::remove_file(&partial);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let written = options.open(&partial).and_then(|mut file| {
+        file.write_all(contents)?;
+        file.sync_all()
+    });
+    written
+        .and_then(|()| std::fs::rename(&partial, path))
         .map_err(|e| config_error(format!("cannot write {}: {e}", path.display())))
 }

@@ -29,7 +29,35 @@ pub struct Shared {
     pub candidates: CandidateCache,
     pub metrics: Metrics,
     pub clock: Arc<dyn Clock>,
+    /// The background key checker's last answer, which `/readyz` reports.
+    pub key_health: KeyHealth,
     audit_context: AuditContext,
+}
+
+/// Whether the root key was usable at the last background check: `ok`, or the
+/// readiness label of the failure (`disabled`, `access_denied`, `invalid_ciphertext`,
+/// `unavailable`). A vault starts `ok` because opening its keyring checked the key.
+#[derive(Clone)]
+pub struct KeyHealth(Arc<std::sync::RwLock<&'static str>>);
+
+impl Default for KeyHealth {
+    fn default() -> Self {
+        KeyHealth(Arc::new(std::sync::RwLock::new("ok")))
+    }
+}
+
+impl KeyHealth {
+    pub fn get(&self) -> &'static str {
+        self.0.read().map_or("unavailable", |label| *label)
+    }
+
+    /// Records a check's outcome; returns the label it replaced.
+    pub fn set(&self, label: &'static str) -> &'static str {
+        match self.0.write() {
+            Ok(mut slot) => std::mem::replace(&mut *slot, label),
+            Err(_) => "unavailable",
+        }
+    }
 }
 
 impl Deref for AppState {
@@ -80,6 +108,7 @@ impl AppState {
             policy,
             env_limit,
             clock,
+            key_health: KeyHealth::default(),
         }))
     }
 }

@@ -22,10 +22,14 @@ on_both_backends!(
     operators_issue_only_user_tokens_over_http,
     an_env_over_the_limit_is_refused_whole_naming_its_largest_variables,
     writes_past_an_owners_entry_limit_are_refused_and_change_nothing,
+    refused_writes_are_refused_before_anything_is_sealed,
 );
 
 /// Stored as a value wherever a test checks that nothing disclosed it.
 const MARKER: &str = "ghp_trustBoundaryMarker7c1e9a";
+
+/// Every DEK wrap every KEK has made: a write that seals moves it.
+const WRAPS: &str = "SELECT COALESCE(SUM(wrap_count), 0) FROM keks";
 
 fn assert_no_marker(context: &str, body: &Value) {
     assert!(
@@ -996,9 +1000,15 @@ async fn writes_past_an_owners_entry_limit_are_refused_and_change_nothing(db: Te
             }
         }
         let rows = server.db.scalar("SELECT COUNT(*) FROM secrets");
+        let wraps = server.db.scalar(WRAPS);
         let refused = server
             .expect(422, Method::POST, path, token, Some(body(3)))
             .await;
+        assert_eq!(
+            server.db.scalar(WRAPS),
+            wraps,
+            "{path}: a refused write sealed"
+        );
         assert_eq!(
             (refused["code"].as_str(), refused["limit"].as_u64()),
             (Some("entry_limit_reached"), Some(3)),
@@ -1042,4 +1052,73 @@ async fn writes_past_an_owners_entry_limit_are_refused_and_change_nothing(db: Te
             Some(json!({"name": "ENTRY_9", "value": "v"})),
         )
         .await;
+}
+
+async fn refused_writes_are_refused_before_anything_is_sealed(db: TestDb) {
+    let server = TestServer::start(db).await;
+    let alice = server.token("user", Some("alice")).await;
+    let created = server
+        .expect(
+            201,
+            Method::POST,
+            "/v1/secrets",
+            &alice,
+            Some(json!({"name": "API_KEY", "value": MARKER})),
+        )
+        .await;
+    let id = created["id"].as_str().expect("id").to_owned();
+    let path = format!("/v1/secrets/{id}");
+    project_with_entry(&server, "apollo", "ada").await;
+    let wraps = server.db.scalar(WRAPS);
+    let refusals: [(Method, String, Value, u16, &str); 4] = [
+        // The same name again, everywhere: the overlap rule.
+        (
+            Method::POST,
+            "/v1/secrets".into(),
+            json!({"name": "API_KEY", "value": MARKER}),
+            409,
+            "scope_overlap",
+        ),
+        // A rotation for a version that is no longer current.
+        (
+            Method::PATCH,
+            path.clone(),
+            json!({"value": MARKER, "expected_version": 7}),
+            409,
+            "stale_version",
+        ),
+        // A rollback against a stale version.
+        (
+            Method::POST,
+            format!("{path}/rollback"),
+            json!({"version": 1, "expected_version": 4}),
+            409,
+            "stale_version",
+        ),
+        // A project entry for a milestone the project does not have.
+        (
+            Method::POST,
+            "/v1/projects/apollo/vault".into(),
+            json!({"name": "DB_URL", "value": MARKER, "category": "other",
+                   "scope": "milestone", "milestone_ids": ["gamma"]}),
+            422,
+            "invalid_value",
+        ),
+    ];
+    for (method, path, body, status, code) in refusals {
+        let token = if path.starts_with("/v1/projects") {
+            server.operator.clone()
+        } else {
+            alice.clone()
+        };
+        let refused = server
+            .expect(status, method.clone(), &path, &token, Some(body))
+            .await;
+        assert_eq!(refused["code"], code, "{method} {path}: {refused}");
+        assert_eq!(
+            server.db.scalar(WRAPS),
+            wraps,
+            "{method} {path}: sealed before it was refused"
+        );
+    }
 }

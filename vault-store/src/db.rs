@@ -84,10 +84,64 @@ impl DatabaseUrl {
         }
     }
 
-    pub(crate) fn establish(&self) -> StoreResult<DbConnection> {
+    /// What a PostgreSQL URL leaves open to the network: a host other than loopback (or
+    /// a local socket) reached without `sslmode=require` or stricter sends the password
+    /// and every envelope in clear text, or lets a machine in the middle pose as the
+    /// database. `None` when the URL is SQLite or safe; otherwise a sentence to warn with.
+    pub fn transport_warning(&self) -> Option<String> {
+        let DatabaseUrl::Postgres(url) = self else {
+            return None;
+        };
+        let rest = url.split_once("://").map_or(url.as_str(), |(_, rest)| rest);
+        let (authority, query) = match rest.split_once('?') {
+            Some((before, query)) => (before, query),
+            None => (rest, ""),
+        };
+        let authority = authority.split('/').next().unwrap_or("");
+        let hosts = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+        let mut sslmode = None;
+        let mut query_hosts = Vec::new();
+        for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+            match key.as_ref() {
+                "sslmode" => sslmode = Some(value.into_owned()),
+                "host" | "hostaddr" => query_hosts.push(value.into_owned()),
+                _ => {}
+            }
+        }
+        let mut remote: Vec<String> = hosts
+            .split(',')
+            .map(|h| {
+                let h = h.trim();
+                if let Some(bracketed) = h.strip_prefix('[') {
+                    bracketed.split(']').next().unwrap_or("").to_owned()
+                } else {
+                    h.split(':').next().unwrap_or("").to_owned()
+                }
+            })
+            .chain(query_hosts)
+            .filter(|h| !is_local_host(h))
+            .collect();
+        remote.dedup();
+        let protected = matches!(
+            sslmode.as_deref(),
+            Some("require" | "verify-ca" | "verify-full")
+        );
+        if remote.is_empty() || protected {
+            return None;
+        }
+        Some(format!(
+            "DATABASE_URL reaches {} without sslmode=require (or verify-ca / verify-full): \
+             the database password and every stored envelope cross the network unprotected; \
+             add ?sslmode=verify-full",
+            remote.join(", ")
+        ))
+    }
+
+    pub(crate) fn establish(&self, sync: SqliteSynchronous) -> StoreResult<DbConnection> {
         match self {
             DatabaseUrl::Postgres(url) => Ok(DbConnection::Postgres(PgConnection::establish(url)?)),
             DatabaseUrl::Sqlite(path) => {
+                create_private_file(path)?;
                 let mut conn = SqliteConnection::establish(path)?;
                 let configure_failed = |e: diesel::result::Error| StoreError::Unavailable {
                     detail: format!("could not configure the SQLite connection: {e}"),
@@ -95,10 +149,10 @@ impl DatabaseUrl {
                 conn.batch_execute("PRAGMA busy_timeout = 10000;")
                     .map_err(configure_failed)?;
                 switch_to_wal(&mut conn).map_err(configure_failed)?;
-                conn.batch_execute(
-                    "PRAGMA foreign_keys = ON;
-                     PRAGMA synchronous = NORMAL;",
-                )
+                conn.batch_execute(&format!(
+                    "PRAGMA foreign_keys = ON; PRAGMA synchronous = {};",
+                    sync.pragma()
+                ))
                 .map_err(configure_failed)?;
                 Ok(DbConnection::Sqlite(conn))
             }
@@ -106,8 +160,64 @@ impl DatabaseUrl {
     }
 }
 
-/// WAL lets readers run beside the one writer; NORMAL sync (set after) is durable in
-/// WAL mode except for the last commits on power loss, never corrupting.
+/// Empty host (a local socket), `localhost`, or a loopback address.
+fn is_local_host(host: &str) -> bool {
+    host.is_empty()
+        || host.starts_with('/')
+        || host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// How SQLite syncs commits to disk (`PRAGMA synchronous`) in WAL mode.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SqliteSynchronous {
+    /// Every commit is on disk before it returns: a resolution answered, a secret
+    /// written or an audit record acknowledged survives a power loss.
+    #[default]
+    Full,
+    /// Commits reach the OS at once and the disk at each checkpoint: a power loss (not
+    /// a crash of the process) can lose the newest commits, never corrupt the file.
+    Normal,
+}
+
+impl SqliteSynchronous {
+    fn pragma(self) -> &'static str {
+        match self {
+            SqliteSynchronous::Full => "FULL",
+            SqliteSynchronous::Normal => "NORMAL",
+        }
+    }
+}
+
+/// Creates the database file readable and writable by its owner only, before SQLite
+/// opens it: SQLite creates its WAL and shared-memory files with the main file's mode,
+/// so they are private too. A file that already exists with a wider mode is narrowed.
+fn create_private_file(path: &str) -> StoreResult<()> {
+    let unusable = |e: std::io::Error| StoreError::Unavailable {
+        detail: format!("cannot create the SQLite file {path}: {e}"),
+    };
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true).write(true).create(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        options.mode(0o600);
+        let file = options.open(path).map_err(unusable)?;
+        let mode = file.metadata().map_err(unusable)?.permissions().mode();
+        if mode & 0o077 != 0 {
+            file.set_permissions(std::fs::Permissions::from_mode(mode & 0o700))
+                .map_err(unusable)?;
+        }
+    }
+    #[cfg(not(unix))]
+    options.open(path).map_err(unusable)?;
+    Ok(())
+}
+
+/// WAL lets readers run beside the one writer; the sync level (set after) decides
+/// whether the newest commits survive a power loss (`SqliteSynchronous`).
 ///
 /// Switching a file to WAL takes an exclusive lock without consulting the busy handler,
 /// so replicas (or pool connections) opening one file together can see "database is
@@ -146,6 +256,7 @@ impl fmt::Debug for DatabaseUrl {
 
 pub(crate) struct ConnectionManager {
     url: DatabaseUrl,
+    sync: SqliteSynchronous,
 }
 
 #[derive(Debug)]
@@ -165,7 +276,7 @@ impl ManageConnection for ConnectionManager {
 
     fn connect(&self) -> Result<DbConnection, ManagerError> {
         self.url
-            .establish()
+            .establish(self.sync)
             .map_err(|e| ManagerError(e.to_string()))
     }
 
@@ -181,13 +292,18 @@ impl ManageConnection for ConnectionManager {
 
 pub(crate) type Pool = r2d2::Pool<ConnectionManager>;
 
-pub(crate) fn build_pool(url: DatabaseUrl, size: u32, timeout: Duration) -> StoreResult<Pool> {
+pub(crate) fn build_pool(
+    url: DatabaseUrl,
+    sync: SqliteSynchronous,
+    size: u32,
+    timeout: Duration,
+) -> StoreResult<Pool> {
     r2d2::Pool::builder()
         .max_size(size)
         // Grow on demand rather than opening every connection at start-up.
         .min_idle(Some(size.min(2)))
         .connection_timeout(timeout)
-        .build(ConnectionManager { url })
+        .build(ConnectionManager { url, sync })
         .map_err(|e| StoreError::Unavailable {
             detail: e.to_string(),
         })
@@ -327,12 +443,20 @@ mod tests {
     }
 
     #[test]
-    fn sqlite_connections_get_wal_foreign_keys_a_busy_timeout_and_normal_sync() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let url = DatabaseUrl::parse(&dir.path().join("v.db").display().to_string()).expect("ok");
-        let DbConnection::Sqlite(mut conn) = url.establish().expect("opens") else {
-            panic!("expected SQLite");
-        };
+    fn sqlite_connections_get_wal_foreign_keys_a_busy_timeout_and_the_sync_level_asked() {
+        for (sync, level) in [(SqliteSynchronous::Full, 2), (SqliteSynchronous::Normal, 1)] {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let url =
+                DatabaseUrl::parse(&dir.path().join("v.db").display().to_string()).expect("ok");
+            let DbConnection::Sqlite(conn) = url.establish(sync).expect("opens") else {
+                panic!("expected SQLite");
+            };
+            check_pragmas(conn, level);
+        }
+        assert_eq!(SqliteSynchronous::default(), SqliteSynchronous::Full);
+    }
+
+    fn check_pragmas(mut conn: SqliteConnection, synchronous: i64) {
         let mode: JournalMode = diesel::sql_query("PRAGMA journal_mode")
             .get_result(&mut conn)
             .expect("reads");
@@ -340,14 +464,71 @@ mod tests {
         for (pragma, expected) in [
             ("foreign_keys", 1),
             ("busy_timeout", 10_000),
-            // NORMAL
-            ("synchronous", 1),
+            ("synchronous", synchronous),
         ] {
             let found: Number =
                 diesel::sql_query(format!("SELECT (SELECT * FROM pragma_{pragma}) AS value"))
                     .get_result(&mut conn)
                     .unwrap_or_else(|e| panic!("{pragma}: {e}"));
             assert_eq!(found.value, expected, "{pragma}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_database_and_its_wal_and_shm_files_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("v.db");
+        let wide = dir.path().join("wide.db");
+        std::fs::write(&wide, b"").expect("writes");
+        std::fs::set_permissions(&wide, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        for file in [&path, &wide] {
+            let url = DatabaseUrl::parse(&file.display().to_string()).expect("ok");
+            let mut conn = url.establish(SqliteSynchronous::Full).expect("opens");
+            conn.batch_execute("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1);")
+                .expect("writes");
+            for suffix in ["", "-wal", "-shm"] {
+                let name = format!("{}{suffix}", file.display());
+                let mode = std::fs::metadata(&name)
+                    .unwrap_or_else(|e| panic!("{name}: {e}"))
+                    .permissions()
+                    .mode();
+                assert_eq!(mode & 0o777, 0o600, "{name}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_postgres_url_to_a_remote_host_without_tls_is_named() {
+        let warned = |url: &str| DatabaseUrl::parse(url).expect("valid").transport_warning();
+        for remote in [
+            "postgres://vault:pw@db.internal/vault",
+            "postgres://vault:pw@db.internal:5432/vault?sslmode=prefer",
+            "postgresql://10.0.0.5/vault?sslmode=disable",
+            "postgres://[2001:db8::1]:5432/vault",
+            "postgres://localhost,db2.internal/vault?sslmode=allow",
+            "postgres:///vault?host=db.internal",
+        ] {
+            let warning = warned(remote).unwrap_or_else(|| panic!("{remote}: no warning"));
+            assert!(warning.contains("sslmode=require"), "{warning}");
+            assert!(!warning.contains("pw"), "{warning}");
+        }
+        assert!(
+            warned("postgres://vault:pw@db.internal/vault")
+                .is_some_and(|w| w.contains("db.internal"))
+        );
+        for safe in [
+            "postgres://vault:pw@db.internal/vault?sslmode=require",
+            "postgres://db.internal/vault?connect_timeout=5&sslmode=verify-full",
+            "postgres://db.internal/vault?sslmode=verify-ca",
+            "postgres://postgres@127.0.0.1:55432/postgres",
+            "postgres://localhost/vault",
+            "postgres://[::1]/vault",
+            "postgres:///vault?host=/var/run/postgresql",
+            "sqlite://vault.db",
+        ] {
+            assert_eq!(warned(safe), None, "{safe}");
         }
     }
 }

@@ -25,12 +25,12 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use vault_core::{
-    AuditEntry, Candidate, ChainedAudit, ContextRoles, MilestoneId, ProjectId, ProjectRole,
-    ResolutionContext, SecretId, SecretMeta, SecretName, UserId, Version, WorkspaceId,
-    WorkspaceRole,
+    AuditEntry, Candidate, ChainedAudit, ContextRoles, MilestoneId, Placement, ProjectId,
+    ProjectRole, ResolutionContext, Scope, SecretId, SecretMeta, SecretName, UserId, Version,
+    WorkspaceId, WorkspaceRole,
 };
 
-pub use db::{BackendKind, DatabaseUrl};
+pub use db::{BackendKind, DatabaseUrl, SqliteSynchronous};
 pub use error::{Conflict, Entity, StoreError, StoreResult};
 pub use keks::{KekStatus, StoredKek};
 pub use migrate::MigrationState;
@@ -55,6 +55,8 @@ pub struct StoreConfig {
     pub versions_kept: NonZeroU32,
     /// How many secrets one owner (a user, a workspace, a project) may hold at once.
     pub max_entries_per_owner: NonZeroU32,
+    /// How SQLite syncs commits (ignored on PostgreSQL).
+    pub sqlite_synchronous: SqliteSynchronous,
 }
 
 pub const DEFAULT_VERSIONS_KEPT: NonZeroU32 = match NonZeroU32::new(10) {
@@ -74,6 +76,7 @@ impl Default for StoreConfig {
             acquire_timeout: Duration::from_secs(10),
             versions_kept: DEFAULT_VERSIONS_KEPT,
             max_entries_per_owner: DEFAULT_MAX_ENTRIES_PER_OWNER,
+            sqlite_synchronous: SqliteSynchronous::default(),
         }
     }
 }
@@ -102,8 +105,13 @@ impl Store {
     pub fn open(url: &str, config: &StoreConfig) -> StoreResult<Store> {
         let url = DatabaseUrl::parse(url)?;
         let backend = url.backend();
-        migrate::apply_pending(&mut url.establish()?)?;
-        let pool = db::build_pool(url, config.pool_size.max(1), config.acquire_timeout)?;
+        migrate::apply_pending(&mut url.establish(config.sqlite_synchronous)?)?;
+        let pool = db::build_pool(
+            url,
+            config.sqlite_synchronous,
+            config.pool_size.max(1),
+            config.acquire_timeout,
+        )?;
         Ok(Store {
             pool,
             backend,
@@ -172,6 +180,33 @@ impl Store {
     ) -> StoreResult<SecretMeta> {
         let limit = self.max_entries_per_owner;
         self.run_audited(audit, move |conn| secrets::create(conn, &new, limit))
+            .await
+    }
+
+    /// Every check `create_secret` makes of `placement` and `name` (the owner exists, the
+    /// milestones are the project's, the owner is under its entry limit, no overlap),
+    /// read-only: a caller runs it before sealing, so a write that would be refused
+    /// claims no KEK wrap. `create_secret` checks again under its lock.
+    pub async fn check_new_secret(
+        &self,
+        placement: Placement,
+        name: SecretName,
+    ) -> StoreResult<()> {
+        let limit = self.max_entries_per_owner;
+        self.run(move |conn| secrets::check_new(conn, &placement, &name, limit))
+            .await
+    }
+
+    /// What `update_secret` checks before it writes, read-only, for a caller about to
+    /// seal: the secret exists, is still at `expected_version`, and `scope` (if any) is
+    /// allowed beside its siblings.
+    pub async fn check_secret_update(
+        &self,
+        id: SecretId,
+        expected_version: Option<Version>,
+        scope: Option<Scope>,
+    ) -> StoreResult<()> {
+        self.run(move |conn| secrets::check_update(conn, &id, expected_version, scope.as_ref()))
             .await
     }
 

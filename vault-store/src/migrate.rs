@@ -23,7 +23,7 @@ pub struct MigrationState {
 
 /// Applies every pending migration; returns the names of those it applied.
 pub fn run_pending(url: &DatabaseUrl) -> StoreResult<Vec<String>> {
-    apply_pending(&mut url.establish()?)
+    apply_pending(&mut url.establish(crate::db::SqliteSynchronous::default())?)
 }
 
 /// Several replicas may start at once against one fresh database: the first applies
@@ -82,7 +82,7 @@ where
 
 /// Every known migration, oldest first, with whether this database has applied it.
 pub fn status(url: &DatabaseUrl) -> StoreResult<Vec<MigrationState>> {
-    match &mut url.establish()? {
+    match &mut url.establish(crate::db::SqliteSynchronous::default())? {
         DbConnection::Sqlite(c) => states(c, SQLITE),
         DbConnection::Postgres(c) => states(c, POSTGRES),
     }
@@ -91,7 +91,7 @@ pub fn status(url: &DatabaseUrl) -> StoreResult<Vec<MigrationState>> {
 /// Reverts the most recently applied migration; returns its name, or `None` when none
 /// was applied.
 pub fn revert_last(url: &DatabaseUrl) -> StoreResult<Option<String>> {
-    let mut conn = url.establish()?;
+    let mut conn = url.establish(crate::db::SqliteSynchronous::default())?;
     let has_applied = match &mut conn {
         DbConnection::Sqlite(c) => !c.applied_migrations().map_err(failed)?.is_empty(),
         DbConnection::Postgres(c) => !c.applied_migrations().map_err(failed)?.is_empty(),

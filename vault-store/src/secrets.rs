@@ -444,17 +444,79 @@ fn check_entry_limit(conn: &mut DbConnection, owner: &Owner, max_entries: u32) -
     Ok(())
 }
 
+/// The checks of a creation, in the order `create_once` makes them.
+fn check_creation(
+    conn: &mut DbConnection,
+    placement: &Placement,
+    name: &SecretName,
+    max_entries: u32,
+) -> StoreResult<()> {
+    check_placement_targets(conn, placement)?;
+    check_entry_limit(conn, placement.owner(), max_entries)?;
+    let existing = sibling_scopes(conn, placement.owner(), name, None)?;
+    check_overlap(&existing, placement.scope())
+        .map_err(|o| StoreError::Conflict(Conflict::Overlap(o)))
+}
+
+/// A creation's checks alone, in a read-only snapshot (no lock: `create` repeats them
+/// under one).
+pub(crate) fn check_new(
+    conn: &mut DbConnection,
+    placement: &Placement,
+    name: &SecretName,
+    max_entries: u32,
+) -> StoreResult<()> {
+    read_transaction(conn, |conn| {
+        check_creation(conn, placement, name, max_entries)
+    })
+}
+
+/// An update's checks alone, read-only; `update_once` repeats them under the row lock.
+pub(crate) fn check_update(
+    conn: &mut DbConnection,
+    id: &SecretId,
+    expected_version: Option<Version>,
+    scope: Option<&Scope>,
+) -> StoreResult<()> {
+    read_transaction(conn, |conn| {
+        let current = load_one(conn, id)?;
+        check_changes(conn, &current, expected_version, scope)
+    })
+}
+
+fn check_changes(
+    conn: &mut DbConnection,
+    current: &SecretMeta,
+    expected_version: Option<Version>,
+    scope: Option<&Scope>,
+) -> StoreResult<()> {
+    if let Some(expected) = expected_version
+        && expected != current.version
+    {
+        return Err(StoreError::Conflict(Conflict::StaleVersion {
+            expected: expected.get(),
+            current: current.version.get(),
+        }));
+    }
+    if let Some(scope) = scope {
+        let owner = current.placement.owner();
+        let placement = Placement::new(owner.clone(), scope.clone())
+            .map_err(|e| StoreError::invalid("scope", e))?;
+        check_placement_targets(conn, &placement)?;
+        let siblings = sibling_scopes(conn, owner, &current.name, Some(&current.id))?;
+        check_overlap(&siblings, scope).map_err(|o| StoreError::Conflict(Conflict::Overlap(o)))?;
+    }
+    Ok(())
+}
+
 fn create_once(
     conn: &mut DbConnection,
     new: &NewSecret,
     max_entries: u32,
 ) -> StoreResult<SecretMeta> {
-    check_placement_targets(conn, &new.placement)?;
-    check_entry_limit(conn, new.placement.owner(), max_entries)?;
+    check_creation(conn, &new.placement, &new.name, max_entries)?;
     let owner = new.placement.owner();
     let scope = new.placement.scope();
-    let existing = sibling_scopes(conn, owner, &new.name, None)?;
-    check_overlap(&existing, scope).map_err(|o| StoreError::Conflict(Conflict::Overlap(o)))?;
     let taken: i64 = secrets::table
         .find(new.id.as_str())
         .count()
@@ -614,14 +676,12 @@ fn update_once(
         return Err(StoreError::NotFound(Entity::Secret));
     }
     let current = load_one(conn, id)?;
-    if let Some(expected) = update.expected_version
-        && expected != current.version
-    {
-        return Err(StoreError::Conflict(Conflict::StaleVersion {
-            expected: expected.get(),
-            current: current.version.get(),
-        }));
-    }
+    check_changes(
+        conn,
+        &current,
+        update.expected_version,
+        update.scope.as_ref(),
+    )?;
     let owner = current.placement.owner().clone();
     let mut changes = SecretChanges {
         category: update.category.map(|c| c.as_str().to_owned()),
@@ -634,11 +694,6 @@ fn update_once(
         updated_at: micros(now),
     };
     if let Some(scope) = &update.scope {
-        let placement = Placement::new(owner.clone(), scope.clone())
-            .map_err(|e| StoreError::invalid("scope", e))?;
-        check_placement_targets(conn, &placement)?;
-        let siblings = sibling_scopes(conn, &owner, &current.name, Some(id))?;
-        check_overlap(&siblings, scope).map_err(|o| StoreError::Conflict(Conflict::Overlap(o)))?;
         diesel::delete(secret_targets::table.filter(secret_targets::secret_id.eq(id.as_str())))
             .execute(conn)?;
         // The kind changes before the targets arrive, so the wide-scope index sees it.

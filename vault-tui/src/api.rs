@@ -47,10 +47,85 @@ pub struct HttpClient {
     http: reqwest::Client,
 }
 
+/// How the client trusts the vault and proves itself, by the Vault CLI's variables:
+/// `VAULT_CACERT` (PEM CA certificates that alone are trusted for the server),
+/// `VAULT_CLIENT_CERT` and `VAULT_CLIENT_KEY` (a client certificate for mTLS).
+#[derive(Clone, Debug, Default)]
+pub struct TlsSettings {
+    pub ca_cert: Option<std::path::PathBuf>,
+    pub client_cert: Option<std::path::PathBuf>,
+    pub client_key: Option<std::path::PathBuf>,
+}
+
+impl TlsSettings {
+    pub fn from_env() -> Self {
+        let path = |name: &str| {
+            std::env::var_os(name)
+                .filter(|v| !v.is_empty())
+                .map(std::path::PathBuf::from)
+        };
+        TlsSettings {
+            ca_cert: path("VAULT_CACERT"),
+            client_cert: path("VAULT_CLIENT_CERT"),
+            client_key: path("VAULT_CLIENT_KEY"),
+        }
+    }
+
+    fn apply(&self, builder: reqwest::ClientBuilder) -> Result<reqwest::ClientBuilder, ApiFailure> {
+        let read = |variable: &str, path: &std::path::Path| {
+            std::fs::read(path)
+                .map_err(|e| failure("tls", format!("{variable} {}: {e}", path.display())))
+        };
+        let mut builder = builder;
+        if let Some(path) = &self.ca_cert {
+            let certs = reqwest::Certificate::from_pem_bundle(&read("VAULT_CACERT", path)?)
+                .map_err(|e| failure("tls", format!("VAULT_CACERT {}: {e}", path.display())))?;
+            if certs.is_empty() {
+                return Err(failure(
+                    "tls",
+                    format!("VAULT_CACERT {}: no PEM certificate in it", path.display()),
+                ));
+            }
+            builder = builder.tls_certs_only(certs);
+        }
+        match (&self.client_cert, &self.client_key) {
+            (Some(cert), Some(key)) => {
+                let mut pem = read("VAULT_CLIENT_CERT", cert)?;
+                pem.push(b'\n');
+                pem.extend(Zeroizing::new(read("VAULT_CLIENT_KEY", key)?).iter());
+                let pem = Zeroizing::new(pem);
+                let identity = reqwest::Identity::from_pem(&pem).map_err(|e| {
+                    failure("tls", format!("VAULT_CLIENT_CERT / VAULT_CLIENT_KEY: {e}"))
+                })?;
+                builder = builder.identity(identity);
+            }
+            (None, None) => {}
+            _ => {
+                return Err(failure(
+                    "tls",
+                    "VAULT_CLIENT_CERT and VAULT_CLIENT_KEY go together; set both or neither"
+                        .into(),
+                ));
+            }
+        }
+        Ok(builder)
+    }
+}
+
 impl HttpClient {
     pub fn new(base: &str, token: Zeroizing<String>) -> Result<Self, ApiFailure> {
-        let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(15))
+        Self::with_tls(base, token, &TlsSettings::default())
+    }
+
+    /// A client that trusts and identifies itself as `tls` says.
+    pub fn with_tls(
+        base: &str,
+        token: Zeroizing<String>,
+        tls: &TlsSettings,
+    ) -> Result<Self, ApiFailure> {
+        let builder = reqwest::Client::builder().timeout(std::time::Duration::from_secs(15));
+        let http = tls
+            .apply(builder)?
             .build()
             .map_err(|e| failure("client", e.to_string()))?;
         Ok(HttpClient {

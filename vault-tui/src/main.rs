@@ -1,5 +1,6 @@
 //! The `vault-tui` binary: connects to `VAULT_ADDR` with an operator token
-//! (`VAULT_TOKEN` or `--token-file`), checks both before touching the terminal, then
+//! (`VAULT_TOKEN` or `--token-file`), over TLS as `VAULT_CACERT`, `VAULT_CLIENT_CERT`
+//! and `VAULT_CLIENT_KEY` say, checks both before touching the terminal, then
 //! runs the console. The terminal is restored on quit, on error and on panic.
 
 use std::path::PathBuf;
@@ -14,7 +15,7 @@ use crossterm::event::{
     KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEventKind,
 };
 use crossterm::execute;
-use vault_tui::api::{ApiClient, HttpClient};
+use vault_tui::api::{ApiClient, HttpClient, TlsSettings};
 use vault_tui::app::{Action, App};
 use vault_tui::run::run_loop;
 use zeroize::Zeroizing;
@@ -63,7 +64,9 @@ fn token(cli: &Cli) -> Result<Zeroizing<String>> {
 }
 
 async fn run(cli: Cli) -> Result<()> {
-    let client = HttpClient::new(&cli.addr, token(&cli)?).map_err(|f| anyhow::anyhow!("{f}"))?;
+    let tls = TlsSettings::from_env();
+    let client =
+        HttpClient::with_tls(&cli.addr, token(&cli)?, &tls).map_err(|f| anyhow::anyhow!("{f}"))?;
     client
         .check()
         .await

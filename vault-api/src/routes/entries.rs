@@ -361,6 +361,12 @@ pub(crate) async fn create(
         .transpose()?;
     let value = new.value.into_secret("value")?;
     let placement = Placement::new(owner.clone(), new.scope).map_err(ApiError::core("scope"))?;
+    // Everything the store would refuse is refused before sealing: a refused write
+    // spends no KEK wrap and calls no root provider.
+    state
+        .store
+        .check_new_secret(placement.clone(), name.clone())
+        .await?;
     let id = SecretId::generate();
     let sealed = seal(state, &id, Version::FIRST, &owner, &name, &value).await?;
     let masked = value.masked().as_str().to_owned();
@@ -503,6 +509,13 @@ pub(crate) async fn update(
     } else {
         "secret.update"
     };
+    if value.is_some() {
+        // Checked before the first seal; the store checks again as it writes.
+        state
+            .store
+            .check_secret_update(meta.id.clone(), expected, scope.clone())
+            .await?;
+    }
     let mut current = meta;
     for attempt in 1..=ROTATION_ATTEMPTS {
         let new_value = match &value {
@@ -613,6 +626,10 @@ pub(crate) async fn rollback(
         .map(|v| Version::new(v).map_err(ApiError::core("expected_version")))
         .transpose()?
         .unwrap_or(meta.version);
+    state
+        .store
+        .check_secret_update(meta.id.clone(), Some(expected), None)
+        .await?;
     let old = state
         .store
         .sealed_version(meta.id.clone(), chosen)

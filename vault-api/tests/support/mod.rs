@@ -151,6 +151,7 @@ pub struct TestServer {
     pub operator: String,
     pub orchestrator: String,
     pub db: TestDb,
+    pub state: AppState,
     key: Zeroizing<String>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
@@ -172,16 +173,34 @@ impl Drop for Replica {
 }
 
 async fn serve_on_loopback(state: AppState) -> (String, tokio::sync::oneshot::Sender<()>) {
+    let options = server::ServeOptions {
+        grace: Duration::from_secs(5),
+        ..server::ServeOptions::default()
+    };
+    serve_on_loopback_with(state, options).await
+}
+
+/// Serves `state` with `options` on a fresh loopback port; `https://` when they
+/// carry TLS. The sender stops it.
+pub async fn serve_on_loopback_with(
+    state: AppState,
+    options: server::ServeOptions,
+) -> (String, tokio::sync::oneshot::Sender<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("binds");
-    let base = format!("http://{}", listener.local_addr().expect("bound"));
+    let scheme = if options.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let base = format!("{scheme}://{}", listener.local_addr().expect("bound"));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(server::serve(
+    tokio::spawn(server::serve_with(
         listener,
         state,
         async move {
             let _ = stopped.await;
         },
-        Duration::from_secs(5),
+        options,
     ));
     (base, stop)
 }
@@ -207,6 +226,13 @@ pub struct ServerOptions {
     pub max_env_bytes: Option<usize>,
     /// `VAULT_MAX_ENTRIES_PER_OWNER`; the default when `None`.
     pub max_entries_per_owner: Option<u32>,
+    /// How connections are served (TLS, timeouts, the cap); plain HTTP by default.
+    pub serve: Option<server::ServeOptions>,
+    /// The client the server's helpers call with (one that trusts its CA, say).
+    pub client: Option<Client>,
+    /// The rest of the state's settings (the flood limits, say); `env_limit` is
+    /// taken from `max_env_bytes`.
+    pub state: Option<StateOptions>,
 }
 
 impl ServerOptions {
@@ -258,14 +284,22 @@ impl TestServer {
                 .max_env_bytes
                 .map(|bytes| vault_core::EnvLimit::new(bytes).expect("valid limit"))
                 .unwrap_or_default(),
-            ..StateOptions::default()
+            ..options.state.clone().unwrap_or_default()
         };
         let state =
             AppState::with_options(store.clone(), keyring, policy, clock.clone(), state_options);
-        let (base, stop) = serve_on_loopback(state).await;
+        let serve = options
+            .serve
+            .clone()
+            .unwrap_or_else(|| server::ServeOptions {
+                grace: Duration::from_secs(5),
+                ..server::ServeOptions::default()
+            });
+        let (base, stop) = serve_on_loopback_with(state.clone(), serve).await;
         let mut server = TestServer {
             base,
-            client: Client::new(),
+            client: options.client.clone().unwrap_or_default(),
+            state,
             clock,
             store,
             operator: String::new(),
