@@ -20,8 +20,10 @@ use crate::audit::Actor;
 use crate::auth::RequestCtx;
 use crate::body::MAX_BODY_BYTES;
 use crate::error::ApiError;
-use crate::metrics::RequestLabels;
+use crate::flood::{Source, bounded_path};
+use crate::metrics::{RefusalLabels, RequestLabels};
 use crate::routes::{audit, health, projects, resolve, secrets, sessions, tokens, workspaces};
+use crate::server::Connection;
 use crate::state::AppState;
 use crate::tokens::random_id;
 
@@ -212,19 +214,41 @@ async fn observe(
     let route = matched.map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
     let method = request.method().as_str().to_owned();
     let path = request.uri().path().to_owned();
+    let connection = request.extensions().get::<Connection>().copied();
     let ctx = RequestCtx::new(request_id.clone());
     request.extensions_mut().insert(ctx.clone());
     let span = tracing::info_span!("request", %request_id, %method, %route);
     let mut response = next.run(request).instrument(span.clone()).await;
     let status = response.status();
 
-    if status.is_client_error() || status.is_server_error() {
-        let outcome = response
-            .extensions()
-            .get::<ProblemCode>()
-            .map_or("error", |c| c.0);
-        let actor = ctx.actor();
-        let mut target = json!({ "method": method, "path": path });
+    let outcome = response
+        .extensions()
+        .get::<ProblemCode>()
+        .map_or("error", |c| c.0);
+    let actor = ctx.actor();
+    let anonymous_refusal = actor == Actor::anonymous()
+        && matches!(
+            status,
+            StatusCode::UNAUTHORIZED | StatusCode::TOO_MANY_REQUESTS
+        );
+    if anonymous_refusal {
+        // Counted and summarised per source and interval, never one chained record
+        // each: a flood of them neither grows the trail nor queues behind the writer.
+        let source = connection.map(|c| Source::of(c.peer.ip()));
+        state
+            .refusals
+            .note(source, &route, outcome, state.clock.now());
+        state
+            .metrics
+            .anonymous_refusals
+            .get_or_create(&RefusalLabels {
+                route: route.clone(),
+                outcome,
+            })
+            .inc();
+        span.in_scope(|| tracing::debug!(outcome, "anonymous request refused"));
+    } else if status.is_client_error() || status.is_server_error() {
+        let mut target = json!({ "method": method, "path": bounded_path(&path) });
         if let Some(asked) = ctx.target() {
             target["context"] = asked;
         }
@@ -241,9 +265,6 @@ async fn observe(
         if let Err(error) = recorded {
             // Fail closed: a refusal that cannot be recorded is not answered as one.
             response = error.into_response();
-        }
-        if actor == Actor::anonymous() && status == StatusCode::UNAUTHORIZED {
-            span.in_scope(|| tracing::warn!("authentication failed"));
         }
     }
 

@@ -154,58 +154,75 @@ impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
-        let ctx = RequestCtx::from_request_parts(parts, state).await?;
-        let token = bearer(parts).ok_or(ApiError::Unauthenticated)?;
-        let claimed = tokens::claimed_kind(token).ok_or(ApiError::Unauthenticated)?;
-        let FoundToken {
-            token: stored,
-            issuer,
-        } = state
-            .store
-            .token_by_hash(tokens::hash(token))
-            .await?
-            .ok_or(ApiError::Unauthenticated)?;
-        let now = state.clock.now();
-        if stored.kind != claimed || !stored.is_live(now) {
-            return Err(ApiError::Unauthenticated);
+        match authenticate(parts, state).await {
+            // Only a failure spends the source's budget: a valid token is never
+            // refused for what others sent from the same address.
+            Err(ApiError::Unauthenticated) => {
+                let source = parts
+                    .extensions
+                    .get::<crate::server::Connection>()
+                    .map(|c| crate::flood::Source::of(c.peer.ip()));
+                match source.map(|source| state.failures.fail(source)) {
+                    Some(Err(retry_after)) => Err(ApiError::TooManyFailures { retry_after }),
+                    _ => Err(ApiError::Unauthenticated),
+                }
+            }
+            other => other,
         }
-        let caller = match stored.kind {
-            TokenKind::Operator => Caller::Operator,
-            TokenKind::Orchestrator => {
-                // Where the vault pins orchestrators by certificate, a leaked token
-                // alone is not enough.
-                let connection = parts.extensions.get::<crate::server::Connection>();
-                if connection
-                    .is_some_and(|c| c.orchestrator_needs_certificate && !c.client_certificate)
-                {
-                    return Err(ApiError::ClientCertificateRequired);
-                }
-                Caller::Orchestrator
-            }
-            TokenKind::User => Caller::User(bound_user(&stored)?),
-            TokenKind::Session => {
-                // A session lives only while the orchestrator token that minted it
-                // does: revoking or outliving that token ends every session it began,
-                // at once and on every replica (the issuer is read with the token).
-                let issuer_live = issuer.is_some_and(|issuer| {
-                    stored.binding.issued_by.as_deref() == Some(issuer.id.as_str())
-                        && issuer.kind == TokenKind::Orchestrator
-                        && issuer.is_live(now)
-                });
-                if !issuer_live {
-                    return Err(ApiError::Unauthenticated);
-                }
-                Caller::Session(session_context(&stored, bound_user(&stored)?)?)
-            }
-        };
-        let principal = Principal {
-            token_id: stored.id,
-            caller,
-            ctx,
-        };
-        principal.ctx.set_actor(principal.actor());
-        Ok(principal)
     }
+}
+
+async fn authenticate(parts: &mut Parts, state: &AppState) -> ApiResult<Principal> {
+    let ctx = RequestCtx::from_request_parts(parts, state).await?;
+    let token = bearer(parts).ok_or(ApiError::Unauthenticated)?;
+    let claimed = tokens::claimed_kind(token).ok_or(ApiError::Unauthenticated)?;
+    let FoundToken {
+        token: stored,
+        issuer,
+    } = state
+        .store
+        .token_by_hash(tokens::hash(token))
+        .await?
+        .ok_or(ApiError::Unauthenticated)?;
+    let now = state.clock.now();
+    if stored.kind != claimed || !stored.is_live(now) {
+        return Err(ApiError::Unauthenticated);
+    }
+    let caller = match stored.kind {
+        TokenKind::Operator => Caller::Operator,
+        TokenKind::Orchestrator => {
+            // Where the vault pins orchestrators by certificate, a leaked token
+            // alone is not enough.
+            let connection = parts.extensions.get::<crate::server::Connection>();
+            if connection.is_some_and(|c| c.orchestrator_needs_certificate && !c.client_certificate)
+            {
+                return Err(ApiError::ClientCertificateRequired);
+            }
+            Caller::Orchestrator
+        }
+        TokenKind::User => Caller::User(bound_user(&stored)?),
+        TokenKind::Session => {
+            // A session lives only while the orchestrator token that minted it
+            // does: revoking or outliving that token ends every session it began,
+            // at once and on every replica (the issuer is read with the token).
+            let issuer_live = issuer.is_some_and(|issuer| {
+                stored.binding.issued_by.as_deref() == Some(issuer.id.as_str())
+                    && issuer.kind == TokenKind::Orchestrator
+                    && issuer.is_live(now)
+            });
+            if !issuer_live {
+                return Err(ApiError::Unauthenticated);
+            }
+            Caller::Session(session_context(&stored, bound_user(&stored)?)?)
+        }
+    };
+    let principal = Principal {
+        token_id: stored.id,
+        caller,
+        ctx,
+    };
+    principal.ctx.set_actor(principal.actor());
+    Ok(principal)
 }
 
 /// The user a user or session token was issued for.

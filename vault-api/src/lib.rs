@@ -10,6 +10,7 @@ pub mod body;
 pub mod candidates;
 pub mod clock;
 pub mod error;
+pub mod flood;
 pub mod kek_store;
 pub mod keys;
 pub mod logging;

@@ -268,6 +268,15 @@ struct ServeArgs {
     /// Connections served at once; more wait in the listen backlog.
     #[arg(long, env = "VAULT_MAX_CONNECTIONS", default_value_t = server::DEFAULT_MAX_CONNECTIONS, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     max_connections: u32,
+    /// Failed authentications one source address (an IPv6 /64) may make at once and
+    /// per minute after; beyond them it is answered 429 until its budget refills.
+    /// Requests with a valid token are never counted or refused.
+    #[arg(long, env = "VAULT_AUTH_FAILURES_PER_MINUTE", default_value_t = vault_api::flood::DEFAULT_AUTH_FAILURES_PER_MINUTE)]
+    auth_failures_per_minute: std::num::NonZeroU32,
+    /// How often refused anonymous requests are summarised into the audit trail (one
+    /// record per source with a count per route).
+    #[arg(long, env = "VAULT_AUDIT_SUMMARY_INTERVAL", default_value = "60s", value_parser = humantime::parse_duration)]
+    audit_summary_interval: Duration,
     /// SQLite's sync level: full (every commit on disk before it answers) or normal
     /// (a power loss may lose the newest commits). Ignored on PostgreSQL.
     #[arg(
@@ -739,6 +748,8 @@ async fn serve(args: ServeArgs) -> Result<ExitCode> {
         StateOptions {
             candidates: CandidateCache::new(args.candidate_cache_mib.saturating_mul(1024 * 1024)),
             env_limit,
+            auth_failures_per_minute: args.auth_failures_per_minute,
+            refusal_summary_interval: args.audit_summary_interval,
         },
     );
     server::watch_root_key(&state, args.key_check_interval);

@@ -21,6 +21,13 @@ pub struct RequestLabels {
     pub status: u16,
 }
 
+/// A refused anonymous request: the route template and the refusal's code.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RefusalLabels {
+    pub route: String,
+    pub outcome: &'static str,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OutcomeLabels {
     pub outcome: &'static str,
@@ -31,6 +38,7 @@ pub struct Metrics {
     pub requests: Family<RequestLabels, Counter>,
     pub latency: Family<RequestLabels, Histogram>,
     pub resolutions: Family<OutcomeLabels, Counter>,
+    pub anonymous_refusals: Family<RefusalLabels, Counter>,
 }
 
 #[derive(Debug)]
@@ -112,12 +120,20 @@ impl Metrics {
             "Resolutions that read their candidates from the database.",
             candidates.misses.clone(),
         );
+        let anonymous_refusals = Family::<RefusalLabels, Counter>::default();
+        registry.register(
+            "vault_anonymous_refusals",
+            "Requests refused before any token was accepted (unauthenticated, or throttled \
+             after too many failed authentications), by route template and outcome.",
+            anonymous_refusals.clone(),
+        );
         registry.register_collector(Box::new(KeyringCollector(keyring)));
         Metrics {
             registry,
             requests,
             latency,
             resolutions,
+            anonymous_refusals,
         }
     }
 

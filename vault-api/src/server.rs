@@ -301,7 +301,7 @@ pub async fn serve_with(
     shutdown: impl Future<Output = ()> + Send + 'static,
     options: ServeOptions,
 ) -> std::io::Result<()> {
-    let router = app::router(state);
+    let router = app::router(state.clone());
     let max = options
         .max_connections
         .clamp(1, tokio::sync::Semaphore::MAX_PERMITS);
@@ -351,6 +351,8 @@ pub async fn serve_with(
             "drain deadline passed; closing remaining requests"
         ),
     }
+    // What was refused since the last summary is recorded before the process goes.
+    state.write_refusal_summaries().await;
     Ok(())
 }
 

@@ -1,8 +1,11 @@
 //! What every handler shares: the store, the keyring, the precedence policy, the limit
-//! on a resolved environment, the audit writer, metrics and the clock.
+//! on a resolved environment, the audit writer, metrics, the clock, the key checker's
+//! last answer, and the flood defences.
 
+use std::num::NonZeroU32;
 use std::ops::Deref;
 use std::sync::Arc;
+use std::time::Duration;
 
 use vault_core::{AuditEntry, EnvLimit, PrecedencePolicy};
 use vault_kms::Keyring;
@@ -13,6 +16,7 @@ use crate::authz::{Authorizer, StoreAuthorizer};
 use crate::candidates::CandidateCache;
 use crate::clock::Clock;
 use crate::error::ApiResult;
+use crate::flood::{FailureLimiter, RefusalTally};
 use crate::metrics::Metrics;
 
 #[derive(Clone)]
@@ -31,6 +35,10 @@ pub struct Shared {
     pub clock: Arc<dyn Clock>,
     /// The background key checker's last answer, which `/readyz` reports.
     pub key_health: KeyHealth,
+    /// Failed authentications per source.
+    pub failures: FailureLimiter,
+    /// Refused anonymous requests since the last summary record.
+    pub refusals: RefusalTally,
     audit_context: AuditContext,
 }
 
@@ -68,10 +76,25 @@ impl Deref for AppState {
 }
 
 /// The settings of a serving process beyond its store, keys, policy and clock.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct StateOptions {
     pub candidates: CandidateCache,
     pub env_limit: EnvLimit,
+    /// Failed authentications a source may make at once, and per minute after.
+    pub auth_failures_per_minute: NonZeroU32,
+    /// How often refused anonymous requests are summarised into the audit trail.
+    pub refusal_summary_interval: Duration,
+}
+
+impl Default for StateOptions {
+    fn default() -> Self {
+        StateOptions {
+            candidates: CandidateCache::default(),
+            env_limit: EnvLimit::default(),
+            auth_failures_per_minute: crate::flood::DEFAULT_AUTH_FAILURES_PER_MINUTE,
+            refusal_summary_interval: crate::flood::DEFAULT_SUMMARY_INTERVAL,
+        }
+    }
 }
 
 impl AppState {
@@ -93,9 +116,11 @@ impl AppState {
         StateOptions {
             candidates,
             env_limit,
+            auth_failures_per_minute,
+            refusal_summary_interval,
         }: StateOptions,
     ) -> Self {
-        AppState(Arc::new(Shared {
+        let state = AppState(Arc::new(Shared {
             audit: AuditWriter::start(store.clone()),
             metrics: Metrics::new(keyring.clone(), &candidates),
             candidates,
@@ -109,7 +134,61 @@ impl AppState {
             env_limit,
             clock,
             key_health: KeyHealth::default(),
-        }))
+            failures: FailureLimiter::per_minute(auth_failures_per_minute),
+            refusals: RefusalTally::default(),
+        }));
+        state.summarise_refusals_every(refusal_summary_interval);
+        state
+    }
+
+    /// Writes the refusal summaries every `interval`, for as long as the state lives.
+    fn summarise_refusals_every(&self, interval: Duration) {
+        let weak = Arc::downgrade(&self.0);
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(interval);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            ticker.tick().await;
+            loop {
+                ticker.tick().await;
+                let Some(shared) = weak.upgrade() else { return };
+                AppState(shared).write_refusal_summaries().await;
+            }
+        });
+    }
+
+    /// One audit record per source refused since the last call (with a count per
+    /// route template), and a warning per source in the log; the limiter forgets
+    /// sources that have recovered.
+    pub async fn write_refusal_summaries(&self) {
+        self.failures.forget_recovered();
+        let summaries = self.refusals.take();
+        if summaries.is_empty() {
+            return;
+        }
+        let request_id =
+            crate::tokens::random_id("sum_").unwrap_or_else(|_| "sum_unavailable".into());
+        for summary in summaries {
+            tracing::warn!(
+                source = %summary.source,
+                refused = summary.refused,
+                from = %summary.from.to_rfc3339(),
+                until = %summary.until.to_rfc3339(),
+                "anonymous requests refused"
+            );
+            let written = match self.audit_entry(
+                &request_id,
+                &Actor::anonymous(),
+                "auth.refused.summary",
+                &summary,
+                "refused",
+            ) {
+                Ok(entry) => self.audit.write(entry).await,
+                Err(error) => Err(error),
+            };
+            if let Err(error) = written {
+                tracing::error!(%error, source = %summary.source, "a refusal summary could not be recorded");
+            }
+        }
     }
 }
 

@@ -519,15 +519,27 @@ async fn every_token_kind_meets_the_routes_it_may_use(db: TestDb) {
         (status, refused["code"].as_str()),
         (401, Some("unauthenticated"))
     );
+    // Anonymous refusals are summarised per source, with the route and outcome.
+    server.state.write_refusal_summaries().await;
     let failed = server
         .store
         .audit_latest(None, 5)
         .await
         .expect("reads")
         .into_iter()
-        .find(|r| r.entry.outcome == "unauthenticated")
+        .find(|r| r.entry.action == "auth.refused.summary")
         .expect("the refusal is recorded");
     assert_eq!(failed.entry.principal, "anonymous");
+    let target: Value =
+        serde_json::from_str(failed.entry.target.as_deref().expect("target")).expect("JSON");
+    assert!(
+        target["routes"]
+            .as_array()
+            .is_some_and(|routes| routes.iter().any(|r| {
+                r["route"] == "/v1/secrets" && r["outcome"] == "unauthenticated" && r["count"] == 8
+            })),
+        "{target}"
+    );
 }
 
 async fn another_users_secret_is_invisible(db: TestDb) {
