@@ -166,11 +166,9 @@ async fn a_flood_is_throttled_summarised_and_never_locks_out_valid_tokens(db: Te
 }
 
 /// Runs every future at once and collects their outputs in order.
-async fn futures_join<F: std::future::Future>(
-    futures: impl IntoIterator<Item = F>,
-) -> Vec<F::Output>
+async fn futures_join<F>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output>
 where
-    F: Send + 'static,
+    F: std::future::Future + Send + 'static,
     F::Output: Send + 'static,
 {
     let handles: Vec<_> = futures.into_iter().map(tokio::spawn).collect();
