@@ -78,6 +78,11 @@ impl Actor {
     pub fn cli() -> Self {
         Actor("cli:local".into())
     }
+
+    /// The vault itself, for what it does on its own (installing its integrity master).
+    pub fn system() -> Self {
+        Actor("system:vault".into())
+    }
 }
 
 /// Builds records with fresh ids and the server's time.

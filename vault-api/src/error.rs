@@ -56,6 +56,11 @@ pub enum ApiError {
     )]
     ClientCertificateRequired,
 
+    /// A stored record failed its integrity check (edited outside the vault): nothing
+    /// it touches is served. `detail` names it, for the log only.
+    #[error("integrity check failed: {detail}")]
+    IntegrityViolation { detail: String },
+
     /// Too many failed authentications from this address; `retry_after` seconds.
     #[error("too many failed authentications from this address; retry after {retry_after} s")]
     TooManyFailures { retry_after: u64 },
@@ -180,7 +185,9 @@ impl ApiError {
             ApiError::RootKey {
                 retryable: true, ..
             } => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::RootKey { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::RootKey { .. } | ApiError::IntegrityViolation { .. } => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
             ApiError::Internal { .. } | ApiError::Config { .. } => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -203,6 +210,7 @@ impl ApiError {
             }
             ApiError::HostOnlyToken { .. } => "token_kind_host_only",
             ApiError::ClientCertificateRequired => "client_certificate_required",
+            ApiError::IntegrityViolation { .. } => "integrity_violation",
             ApiError::TooManyFailures { .. } => "too_many_failed_authentications",
             ApiError::EntryLimit { .. } => "entry_limit_reached",
             ApiError::EnvTooLarge(_) => "env_too_large",
@@ -225,6 +233,7 @@ impl ApiError {
             ApiError::InjectionRefused(_) => "Context not permitted",
             ApiError::HostOnlyToken { .. } => "Token kind issued on the host only",
             ApiError::ClientCertificateRequired => "Client certificate required",
+            ApiError::IntegrityViolation { .. } => "Integrity check failed",
             ApiError::TooManyFailures { .. } => "Too many failed authentications",
             ApiError::EntryLimit { .. } => "Entry limit reached",
             ApiError::EnvTooLarge(_) => "Environment too large",
@@ -275,6 +284,10 @@ impl ApiError {
             ApiError::Internal { .. } | ApiError::Config { .. } => {
                 "the vault failed to handle this request".into()
             }
+            ApiError::IntegrityViolation { .. } => "a stored record failed its integrity \
+                check (it was changed outside the vault); nothing was disclosed. An operator \
+                should run `vault-api audit verify` and restore the record"
+                .into(),
             other => other.to_string(),
         }
     }
@@ -367,6 +380,12 @@ impl From<StoreError> for ApiError {
             StoreError::Invalid { field, reason } => ApiError::invalid(field, reason),
             StoreError::EntryLimit { limit } => ApiError::EntryLimit { limit },
             StoreError::Unavailable { detail } => ApiError::Unavailable { detail },
+            StoreError::Tampered { secret_id } => ApiError::IntegrityViolation {
+                detail: format!("secret {secret_id}: its row does not match its MAC"),
+            },
+            StoreError::IntegrityKeyRequired => ApiError::Internal {
+                detail: StoreError::IntegrityKeyRequired.to_string(),
+            },
             StoreError::Corrupt { detail } => ApiError::Internal {
                 detail: format!("stored data is inconsistent: {detail}"),
             },

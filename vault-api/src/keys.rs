@@ -167,6 +167,16 @@ pub async fn rewrap_keks(
             total,
         });
     }
+    // The integrity master is wrapped like a KEK and moves with them.
+    if let Some(bytes) = store.integrity_master().await? {
+        let wrapped =
+            WrappedKek::from_bytes(&bytes).map_err(|e| unusable("integrity master", e))?;
+        if wrapped.root_key_id().as_str() != current {
+            let rewrapped = keyring.rewrap_kek(&wrapped).await?;
+            store.replace_integrity_master(rewrapped.to_bytes()).await?;
+            moved += 1;
+        }
+    }
     Ok(moved)
 }
 

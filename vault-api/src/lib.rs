@@ -8,6 +8,7 @@ pub mod auth;
 pub mod authz;
 pub mod body;
 pub mod candidates;
+pub mod checkpoint;
 pub mod clock;
 pub mod error;
 pub mod flood;

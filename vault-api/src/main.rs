@@ -277,6 +277,13 @@ struct ServeArgs {
     /// record per source with a count per route).
     #[arg(long, env = "VAULT_AUDIT_SUMMARY_INTERVAL", default_value = "60s", value_parser = humantime::parse_duration)]
     audit_summary_interval: Duration,
+    /// The append-only file the audit chain's head is anchored in (default with --dev:
+    /// in the data dir). Without one the head goes to the log stream only.
+    #[arg(long, env = "VAULT_AUDIT_CHECKPOINT_FILE")]
+    audit_checkpoint_file: Option<PathBuf>,
+    /// How often the head is anchored (and once more at shutdown).
+    #[arg(long, env = "VAULT_AUDIT_CHECKPOINT_INTERVAL", default_value = "5s", value_parser = humantime::parse_duration)]
+    audit_checkpoint_interval: Duration,
     /// SQLite's sync level: full (every commit on disk before it answers) or normal
     /// (a power loss may lose the newest commits). Ignored on PostgreSQL.
     #[arg(
@@ -356,6 +363,9 @@ enum TokenCommand {
         label: Option<String>,
         #[command(flatten)]
         database: DatabaseArgs,
+        /// The root key: the issue is recorded in the keyed audit chain.
+        #[command(flatten)]
+        keys: KeyArgs,
     },
     /// List tokens (never their values).
     List {
@@ -367,16 +377,49 @@ enum TokenCommand {
         id: String,
         #[command(flatten)]
         database: DatabaseArgs,
+        #[command(flatten)]
+        keys: KeyArgs,
     },
 }
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Recompute the hash chain; exits non-zero naming the first bad record.
+    /// Recompute the chain (keyed records with the key from the root key) and compare it
+    /// with every checkpoint; exits non-zero naming the first bad record: a missing tail,
+    /// a deleted, edited or reordered record, or a recomputed chain.
     Verify {
         #[command(flatten)]
         database: DatabaseArgs,
+        #[command(flatten)]
+        keys: KeyArgs,
+        /// The checkpoint file `serve` appends to (default with --dev: in the data dir).
+        #[arg(long, env = "VAULT_AUDIT_CHECKPOINT_FILE")]
+        checkpoint_file: Option<PathBuf>,
     },
+    /// Stream records as JSON lines with their hashes, oldest first, for a SIEM.
+    Export {
+        /// Only records after this position.
+        #[arg(long, default_value_t = 0)]
+        since: u64,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+/// One exported record.
+#[derive(serde::Serialize)]
+struct ExportedRecord<'a> {
+    seq: u64,
+    id: &'a str,
+    at: String,
+    principal: &'a str,
+    action: &'a str,
+    target: Option<serde_json::Value>,
+    outcome: &'a str,
+    request_id: &'a str,
+    previous_hash: String,
+    hash: String,
+    chain: &'static str,
 }
 
 fn init_logging(format: LogFormat) {
@@ -424,18 +467,90 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Token(command) => token(command).await,
         Command::Keys(command) => keys(command).await,
-        Command::Audit(AuditCommand::Verify { database }) => {
-            let store = open_store(&database).await?;
-            match verify::verify_chain(&store).await? {
-                Ok(count) => {
-                    println!("audit chain intact: {count} records");
+        Command::Audit(AuditCommand::Verify {
+            database,
+            keys: key_args,
+            checkpoint_file,
+        }) => {
+            let (store, _keyring) = open_keys(&database, &key_args).await?;
+            let path = checkpoint_file.or_else(|| {
+                database.dev.then(|| {
+                    DevData {
+                        dir: database.data_dir.clone(),
+                    }
+                    .checkpoint_file()
+                })
+            });
+            let keys = store
+                .integrity_keys()
+                .context("the vault's integrity master could not be opened")?;
+            let checkpoints = match &path {
+                Some(path) => vault_api::checkpoint::read(path, &keys)?,
+                None => {
+                    eprintln!(
+                        "no checkpoint file (VAULT_AUDIT_CHECKPOINT_FILE): a deleted tail cannot \
+                         be detected, only what the chain itself proves"
+                    );
+                    vault_api::checkpoint::CheckpointFile::default()
+                }
+            };
+            match verify::verify_trail(&store, &checkpoints).await? {
+                Ok(intact) => {
+                    let anchored = match intact.newest_checkpoint {
+                        Some(seq) => format!(
+                            "; {} checkpoints hold, the newest at record {seq}",
+                            intact.checkpoints
+                        ),
+                        None => String::new(),
+                    };
+                    println!("audit chain intact: {} records{anchored}", intact.records);
                     Ok(ExitCode::SUCCESS)
                 }
-                Err(broken) => {
-                    eprintln!("audit chain broken at record {}: {broken}", broken.seq());
+                Err(finding) => {
+                    eprintln!("audit chain broken at record {}: {finding}", finding.seq);
                     Ok(ExitCode::FAILURE)
                 }
             }
+        }
+        Command::Audit(AuditCommand::Export { since, database }) => {
+            use std::io::Write;
+            let store = open_store(&database).await?;
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            let mut after = since;
+            loop {
+                let page = store.audit_since(after, 1_000).await?;
+                let Some(last) = page.last().map(|r| r.seq) else {
+                    break;
+                };
+                for record in &page {
+                    let entry = &record.entry;
+                    let line = ExportedRecord {
+                        seq: record.seq,
+                        id: &entry.id,
+                        at: entry.at.to_rfc3339(),
+                        principal: &entry.principal,
+                        action: &entry.action,
+                        target: entry
+                            .target
+                            .as_deref()
+                            .and_then(|t| serde_json::from_str(t).ok()),
+                        outcome: &entry.outcome,
+                        request_id: &entry.request_id,
+                        previous_hash: hex::encode(record.previous_hash),
+                        hash: hex::encode(record.hash),
+                        chain: match record.format {
+                            vault_core::ChainFormat::Sha256 => "sha256",
+                            vault_core::ChainFormat::Keyed => "hmac-sha256",
+                        },
+                    };
+                    serde_json::to_writer(&mut out, &line)?;
+                    out.write_all(b"\n")?;
+                }
+                after = last;
+            }
+            out.flush()?;
+            Ok(ExitCode::SUCCESS)
         }
     }
 }
@@ -459,9 +574,10 @@ async fn token(command: TokenCommand) -> Result<ExitCode> {
             ttl,
             label,
             database,
+            keys: key_args,
         } => {
             let request = TokenRequest::parse(&kind, user_id.as_deref(), ttl.as_deref(), label)?;
-            let store = open_store(&database).await?;
+            let (store, _keyring) = open_keys(&database, &key_args).await?;
             let (stored, secret) = request
                 .issue(&store, &cli_audit(), &request_id, &Actor::cli())
                 .await?;
@@ -507,8 +623,12 @@ async fn token(command: TokenCommand) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        TokenCommand::Revoke { id, database } => {
-            let store = open_store(&database).await?;
+        TokenCommand::Revoke {
+            id,
+            database,
+            keys: key_args,
+        } => {
+            let (store, _keyring) = open_keys(&database, &key_args).await?;
             let revoked =
                 revoke_token(&store, &cli_audit(), id, &request_id, &Actor::cli()).await?;
             eprintln!("revoked token {}", revoked.id);
@@ -753,6 +873,36 @@ async fn serve(args: ServeArgs) -> Result<ExitCode> {
         },
     );
     server::watch_root_key(&state, args.key_check_interval);
+    let checkpoints = match args.audit_checkpoint_file.clone() {
+        Some(path) => Some(path),
+        None if args.database.dev => Some(
+            DevData {
+                dir: args.database.data_dir.clone(),
+            }
+            .checkpoint_file(),
+        ),
+        None => {
+            tracing::warn!(
+                "VAULT_AUDIT_CHECKPOINT_FILE is not set: the audit chain's head is anchored \
+                 in the log stream only, so `audit verify` cannot prove the newest records \
+                 were not deleted"
+            );
+            None
+        }
+    };
+    let keys = state
+        .store
+        .integrity_keys()
+        .context("the vault's integrity master is not open")?;
+    if let Some(path) = &checkpoints {
+        vault_api::checkpoint::check_against_newest(&state.store, path, &keys).await?;
+    }
+    let checkpointer = Arc::new(vault_api::checkpoint::Checkpointer::new(
+        checkpoints,
+        state.store.clone(),
+        keys,
+    ));
+    checkpointer.clone().every(args.audit_checkpoint_interval);
     let listener = TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
@@ -803,6 +953,10 @@ async fn serve(args: ServeArgs) -> Result<ExitCode> {
         tls,
     };
     server::serve_with(listener, state, server::shutdown_signal(), options).await?;
+    // The last head, anchored after the last request's record.
+    if let Err(error) = checkpointer.checkpoint().await {
+        tracing::error!(%error, "the final audit checkpoint could not be written");
+    }
     tracing::info!("vault-api stopped");
     Ok(ExitCode::SUCCESS)
 }

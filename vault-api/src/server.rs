@@ -121,6 +121,7 @@ pub async fn open_keyring_with(
         .map_err(config_error)?;
     let instance = VaultInstanceId::parse(&instance)
         .map_err(|e| config_error(format!("the stored vault instance id is unusable: {e}")))?;
+    let clock_for_audit = clock.clone();
     let keyring = Arc::new(Keyring::new(
         instance,
         root,
@@ -155,7 +156,64 @@ pub async fn open_keyring_with(
             "the configured root key cannot open this database's active key: {e}"
         ))
     })?;
+    open_integrity(store, &keyring, clock_for_audit).await?;
     Ok(keyring)
+}
+
+/// Unwraps the vault's integrity master (one root call) and hands its keys to the
+/// store, so audit records are keyed and secret rows checked from here on. The first
+/// start of a vault without one makes it, stamps every row and keys the chain from
+/// its next record, in one transaction.
+pub async fn open_integrity(
+    store: &Store,
+    keyring: &Keyring,
+    clock: Arc<dyn Clock>,
+) -> ApiResult<()> {
+    let open = |wrapped: Vec<u8>| async move {
+        let wrapped = vault_kms::WrappedKek::from_bytes(&wrapped)
+            .map_err(|e| config_error(format!("the stored integrity master is unusable: {e}")))?;
+        let master = keyring.open_integrity_master(&wrapped).await.map_err(|e| {
+            config_error(format!(
+                "the configured root key cannot open this vault's integrity master: {e}"
+            ))
+        })?;
+        Ok::<_, ApiError>(Arc::new(vault_core::IntegrityKeys::derive(master.expose())))
+    };
+    if let Some(wrapped) = store.integrity_master().await.map_err(config_error)? {
+        store.use_integrity_keys(open(wrapped).await?);
+        return Ok(());
+    }
+    let (master, wrapped) = keyring
+        .new_integrity_master()
+        .await
+        .map_err(|e| config_error(format!("cannot make the integrity master: {e}")))?;
+    let keys = Arc::new(vault_core::IntegrityKeys::derive(master.expose()));
+    drop(master);
+    let entry = crate::audit::AuditContext { clock }.entry(
+        &crate::tokens::random_id("start_")?,
+        &crate::audit::Actor::system(),
+        "integrity.install",
+        serde_json::json!({ "instance": keyring.instance().as_str() }),
+        "ok",
+    )?;
+    match store
+        .install_integrity(wrapped.to_bytes(), keys, entry)
+        .await
+        .map_err(config_error)?
+    {
+        vault_store::IntegrityInstall::Installed { rows, keyed_from } => {
+            tracing::info!(
+                rows,
+                keyed_from,
+                "integrity master installed: every secret row carries its MAC and the \
+                 audit chain is keyed from record {keyed_from}"
+            );
+        }
+        vault_store::IntegrityInstall::Present(wrapped) => {
+            store.use_integrity_keys(open(wrapped).await?);
+        }
+    }
+    Ok(())
 }
 
 /// Checks the root key every `interval`, so a key disabled in KMS stops the vault
@@ -530,6 +588,11 @@ pub struct DevData {
 impl DevData {
     pub fn database_url(&self) -> String {
         format!("sqlite://{}", self.dir.join("vault.db").display())
+    }
+
+    /// Where `serve --dev` anchors the audit chain.
+    pub fn checkpoint_file(&self) -> PathBuf {
+        self.dir.join("audit-checkpoints.jsonl")
     }
 
     fn key_path(&self) -> PathBuf {

@@ -896,11 +896,13 @@ async fn scopes_expiry_and_precedence_shape_the_env(db: TestDb) {
         with_context(json!({
             "names": ["API_KEY", "BASE_ONLY", "ONLY_BILLING", "PLATFORM_TOKEN", "SETUP_VAR", "SHORT_LIVED"],
             "secret_ids": [narrow, only_billing, short_lived],
+            "versions": [1, 1, 1],
             "expired": [],
         })),
         with_context(json!({
             "names": ["API_KEY", "ONLY_BILLING", "SETUP_VAR"],
             "secret_ids": [narrow, only_billing, setup_var],
+            "versions": [1, 1, 1],
             "expired": ["SHORT_LIVED"],
         })),
     ];

@@ -237,6 +237,8 @@ fn serve_refuses_to_start_without_a_key_or_with_the_wrong_one() {
                 "--database-url",
                 &url,
             ])
+            // The issue is recorded in the keyed audit chain: the CLI needs the key.
+            .env("ENCRYPTION_KEY", &first_key)
             .output()
             .expect("runs")
             .stdout,

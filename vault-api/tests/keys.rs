@@ -304,7 +304,8 @@ async fn a_root_key_change_moves_every_kek_under_the_new_key(db: TestDb) {
         "{stdout}{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(stdout.contains("rewrapped 2 KEK(s)"), "{stdout}");
+    // Both KEKs, and the integrity master wrapped beside them.
+    assert!(stdout.contains("rewrapped 3 KEK(s)"), "{stdout}");
     let again = keys_command(&server.db, &new_key, Some(&old_key), &["rewrap"])
         .output()
         .expect("runs");

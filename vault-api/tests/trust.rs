@@ -653,6 +653,9 @@ async fn protected_names_are_refused_for_every_owner_and_never_injected(db: Test
         server.db.execute(&format!(
             "UPDATE secrets SET name = '{name}' WHERE id = '{id}'"
         ));
+        // As an older vault left them: their row MACs vouch for the new names (a bare
+        // edit is refused whole; `integrity.rs` plays that attack).
+        server.restamp_row(id).await;
     }
     let mut body = context("alice", Some("acme"), Some("apollo"));
     body["baseline_env"] = json!({"HTTPS_PROXY": "http://platform-proxy:3128"});

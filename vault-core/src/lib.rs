@@ -8,6 +8,7 @@ mod authz;
 mod category;
 mod error;
 mod ids;
+mod integrity;
 mod limits;
 mod mask;
 mod name;
@@ -23,8 +24,8 @@ mod value;
 
 pub use access::{ContextRoles, InjectionRefused, check_injection};
 pub use audit::{
-    AUDIT_HASH_BYTES, AuditEntry, AuditHash, ChainBreak, ChainVerifier, ChainedAudit, GENESIS_HASH,
-    chain_hash,
+    AUDIT_HASH_BYTES, AuditEntry, AuditHash, ChainBreak, ChainFormat, ChainVerifier, ChainedAudit,
+    GENESIS_HASH, chain_hash, chain_mac,
 };
 pub use authz::{ProjectPermission, WorkspacePermission, WorkspaceRole};
 pub use category::Category;
@@ -32,6 +33,7 @@ pub use error::{CoreError, IdKind};
 pub use ids::{
     MAX_OPAQUE_ID_LEN, MilestoneId, ProfileId, ProjectId, SecretId, UserId, WorkspaceId,
 };
+pub use integrity::{IntegrityKeys, MAC_BYTES, Mac, MacKey, row_mac, row_mac_matches};
 pub use limits::{
     DEFAULT_MAX_ENV_BYTES, ENV_LIMIT_CEILING, EnvLimit, EnvTooLarge, LARGEST_NAMED, env_entry_bytes,
 };

@@ -19,7 +19,7 @@ impl KekId {
         random_bytes().map(KekId)
     }
 
-    pub fn from_bytes(bytes: [u8; 16]) -> Self {
+    pub const fn from_bytes(bytes: [u8; 16]) -> Self {
         KekId(bytes)
     }
 

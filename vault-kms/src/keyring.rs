@@ -26,6 +26,10 @@ use crate::wrapped_kek::WrappedKek;
 /// to 2^32 invocations per key).
 pub const MAX_WRAPS_CEILING: u64 = 1 << 30;
 
+/// The id the integrity master is wrapped for (the root wrap's binding). Reserved: no
+/// KEK has it, and the keyring never opens a DEK with it.
+pub const INTEGRITY_MASTER_ID: KekId = KekId::from_bytes([0xff; 16]);
+
 /// How many times one seal retries when other writers keep rotating the active KEK.
 const MAX_ACTIVE_KEK_ATTEMPTS: usize = 8;
 
@@ -182,6 +186,38 @@ impl Keyring {
         Ok(rewrapped)
     }
 
+    /// A fresh integrity master (256 random bits, from which the audit chain, row and
+    /// checkpoint keys are derived) and its wrap under the current root key, bound to
+    /// this vault instance. Only the wrap may be stored; `keys rewrap` moves it like a
+    /// KEK record (`rewrap_kek`).
+    pub async fn new_integrity_master(&self) -> Result<(KekMaterial, WrappedKek), KmsError> {
+        let material = KekMaterial::generate()?;
+        let binding = KekBinding {
+            kek_id: &INTEGRITY_MASTER_ID,
+            instance: &self.instance,
+        };
+        bump(&self.counters.root_wraps);
+        let wrapped = WrappedKek::new(
+            INTEGRITY_MASTER_ID,
+            self.root.wrap(&material, &binding).await?,
+        )?;
+        Ok((material, wrapped))
+    }
+
+    /// The integrity master from its stored wrap: one root call.
+    pub async fn open_integrity_master(
+        &self,
+        wrapped: &WrappedKek,
+    ) -> Result<KekMaterial, KmsError> {
+        if wrapped.id() != &INTEGRITY_MASTER_ID {
+            return Err(KmsError::MalformedRecord {
+                record: "integrity master",
+                reason: "it is wrapped for a KEK id, not the integrity master's",
+            });
+        }
+        self.unwrap_kek(wrapped).await
+    }
+
     /// The envelope with its DEK wrapped under KEK `to` instead of its own; the value
     /// ciphertext stays as it is. The caller claims `to`'s wrap budget.
     pub async fn rewrap_dek(
@@ -251,6 +287,10 @@ impl Keyring {
 
     /// The unwrapped KEK `id`, from memory or through one root call.
     pub(crate) async fn kek(&self, id: &KekId) -> Result<Arc<Kek>, KmsError> {
+        // An envelope naming the integrity master's id was not sealed by this vault.
+        if id == &INTEGRITY_MASTER_ID {
+            return Err(KmsError::KekNotFound { id: *id });
+        }
         if let Some(kek) = self.cache.get(id).await {
             bump(&self.counters.kek_cache_hits);
             return Ok(kek);

@@ -6,7 +6,9 @@
 
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
-use vault_core::{AUDIT_HASH_BYTES, AuditEntry, AuditHash, ChainedAudit, GENESIS_HASH};
+use vault_core::{
+    AUDIT_HASH_BYTES, AuditEntry, AuditHash, ChainFormat, ChainedAudit, GENESIS_HASH, IntegrityKeys,
+};
 
 use crate::convert::{from_micros, micros};
 use crate::db::{DbConnection, on_backend, write_transaction};
@@ -27,6 +29,7 @@ type AuditColumns = (
     String,
     Vec<u8>,
     Vec<u8>,
+    i16,
 );
 
 fn hash_column(seq: i64, column: &str, bytes: Vec<u8>) -> StoreResult<AuditHash> {
@@ -39,7 +42,7 @@ fn hash_column(seq: i64, column: &str, bytes: Vec<u8>) -> StoreResult<AuditHash>
 }
 
 fn from_columns(
-    (seq, id, at, principal, action, target, outcome, request_id, previous_hash, hash): AuditColumns,
+    (seq, id, at, principal, action, target, outcome, request_id, previous_hash, hash, format): AuditColumns,
 ) -> StoreResult<ChainedAudit> {
     Ok(ChainedAudit {
         seq: u64::try_from(seq)
@@ -55,28 +58,85 @@ fn from_columns(
         },
         previous_hash: hash_column(seq, "previous_hash", previous_hash)?,
         hash: hash_column(seq, "hash", hash)?,
+        format: ChainFormat::from_code(format).ok_or_else(|| {
+            StoreError::corrupt(
+                "audit_records",
+                format!("record {seq}: unknown chain_format {format}"),
+            )
+        })?,
     })
 }
 
-/// Appends `entry` after the current head, inside the caller's write transaction.
-pub(crate) fn record(conn: &mut DbConnection, entry: &AuditEntry) -> StoreResult<ChainedAudit> {
-    Ok(record_all(conn, std::slice::from_ref(entry))?.remove(0))
+/// The columns in `AuditColumns` order.
+fn columns() -> (
+    audit_records::seq,
+    audit_records::id,
+    audit_records::at,
+    audit_records::principal,
+    audit_records::action,
+    audit_records::target,
+    audit_records::outcome,
+    audit_records::request_id,
+    audit_records::previous_hash,
+    audit_records::hash,
+    audit_records::chain_format,
+) {
+    (
+        audit_records::seq,
+        audit_records::id,
+        audit_records::at,
+        audit_records::principal,
+        audit_records::action,
+        audit_records::target,
+        audit_records::outcome,
+        audit_records::request_id,
+        audit_records::previous_hash,
+        audit_records::hash,
+        audit_records::chain_format,
+    )
 }
 
-fn record_all(conn: &mut DbConnection, entries: &[AuditEntry]) -> StoreResult<Vec<ChainedAudit>> {
+/// Appends `entry` after the current head, inside the caller's write transaction:
+/// keyed when the store holds the integrity keys.
+pub(crate) fn record(
+    conn: &mut DbConnection,
+    entry: &AuditEntry,
+    keys: Option<&IntegrityKeys>,
+) -> StoreResult<ChainedAudit> {
+    Ok(record_all(conn, std::slice::from_ref(entry), keys)?.remove(0))
+}
+
+fn record_all(
+    conn: &mut DbConnection,
+    entries: &[AuditEntry],
+    keys: Option<&IntegrityKeys>,
+) -> StoreResult<Vec<ChainedAudit>> {
     if let DbConnection::Postgres(_) = conn {
         diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
             .bind::<BigInt, _>(AUDIT_LOCK_KEY)
             .execute(conn)?;
     }
-    let (mut seq, mut previous) = match head(conn)? {
+    let head = head(conn)?;
+    // Once the chain is keyed, a writer without the key could only append records
+    // that verification refuses: it may not write at all.
+    if keys.is_none()
+        && head
+            .as_ref()
+            .is_some_and(|h| h.format == ChainFormat::Keyed)
+    {
+        return Err(StoreError::IntegrityKeyRequired);
+    }
+    let (mut seq, mut previous) = match head {
         Some(head) => (head.seq, head.hash),
         None => (0, GENESIS_HASH),
     };
     let mut chained = Vec::with_capacity(entries.len());
     for entry in entries {
         seq += 1;
-        let record = ChainedAudit::link(seq, entry.clone(), previous);
+        let record = match keys {
+            Some(keys) => ChainedAudit::link_keyed(seq, entry.clone(), previous, &keys.chain),
+            None => ChainedAudit::link(seq, entry.clone(), previous),
+        };
         previous = record.hash;
         insert(conn, &record)?;
         chained.push(record);
@@ -99,6 +159,7 @@ fn insert(conn: &mut DbConnection, record: &ChainedAudit) -> StoreResult<()> {
             audit_records::request_id.eq(&entry.request_id),
             audit_records::previous_hash.eq(record.previous_hash.as_slice()),
             audit_records::hash.eq(record.hash.as_slice()),
+            audit_records::chain_format.eq(record.format.code()),
         ))
         .execute(conn))
     .map_err(|e| match StoreError::from(e) {
@@ -113,8 +174,28 @@ fn insert(conn: &mut DbConnection, record: &ChainedAudit) -> StoreResult<()> {
 pub(crate) fn append(
     conn: &mut DbConnection,
     entries: &[AuditEntry],
+    keys: Option<&IntegrityKeys>,
 ) -> StoreResult<Vec<ChainedAudit>> {
-    write_transaction(conn, |conn| record_all(conn, entries))
+    write_transaction(conn, |conn| record_all(conn, entries, keys))
+}
+
+/// Whether any record is keyed.
+pub(crate) fn any_keyed(conn: &mut DbConnection) -> StoreResult<bool> {
+    let keyed: i64 = audit_records::table
+        .filter(audit_records::chain_format.eq(ChainFormat::Keyed.code()))
+        .count()
+        .get_result(conn)?;
+    Ok(keyed > 0)
+}
+
+/// The record at `seq`, if the trail has one.
+pub(crate) fn at(conn: &mut DbConnection, seq: u64) -> StoreResult<Option<ChainedAudit>> {
+    let seq = i64::try_from(seq).unwrap_or(i64::MAX);
+    let rows: Vec<AuditColumns> = audit_records::table
+        .filter(audit_records::seq.eq(seq))
+        .select(columns())
+        .load(conn)?;
+    rows.into_iter().next().map(from_columns).transpose()
 }
 
 /// The chain's newest record, whose hash the next record must cover.
@@ -129,6 +210,7 @@ pub(crate) fn head(conn: &mut DbConnection) -> StoreResult<Option<ChainedAudit>>
     };
     let rows: Vec<AuditColumns> = on_backend!(conn, |conn| audit_records::table
         .filter(audit_records::seq.eq(newest))
+        .select(columns())
         .load(conn))?;
     rows.into_iter().next().map(from_columns).transpose()
 }
@@ -144,6 +226,7 @@ pub(crate) fn since(
         .filter(audit_records::seq.gt(after))
         .order(audit_records::seq.asc())
         .limit(i64::from(limit))
+        .select(columns())
         .load::<AuditColumns>(conn)?
         .into_iter()
         .map(from_columns)
@@ -161,6 +244,7 @@ pub(crate) fn latest(
         .filter(audit_records::seq.lt(before))
         .order(audit_records::seq.desc())
         .limit(i64::from(limit))
+        .select(columns())
         .load::<AuditColumns>(conn)?
         .into_iter()
         .map(from_columns)

@@ -91,6 +91,21 @@ pub enum StoreError {
     /// vault's back, or a migration is missing.
     #[error("stored data is inconsistent: {detail}")]
     Corrupt { detail: String },
+
+    /// A secret row whose disclosure state does not match its integrity MAC: edited
+    /// behind the vault's back (a version rolled back, a scope widened, a target
+    /// removed, an expiry cleared). It is never served.
+    #[error(
+        "secret {secret_id}: its row does not match its integrity MAC; it was changed outside the vault"
+    )]
+    Tampered { secret_id: String },
+
+    /// The audit chain is keyed (or the vault holds an integrity master) and this store
+    /// was opened without the keys: it may not write.
+    #[error(
+        "this vault's records are keyed by its integrity master; open it with the root key configuration to write"
+    )]
+    IntegrityKeyRequired,
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

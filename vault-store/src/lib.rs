@@ -10,6 +10,7 @@ mod audit;
 mod convert;
 mod db;
 mod error;
+mod integrity;
 mod keks;
 pub mod migrate;
 mod projects;
@@ -21,17 +22,19 @@ mod tokens;
 mod workspaces;
 
 use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use vault_core::{
-    AuditEntry, Candidate, ChainedAudit, ContextRoles, MilestoneId, Placement, ProjectId,
-    ProjectRole, ResolutionContext, Scope, SecretId, SecretMeta, SecretName, UserId, Version,
-    WorkspaceId, WorkspaceRole,
+    AuditEntry, Candidate, ChainedAudit, ContextRoles, IntegrityKeys, MilestoneId, Placement,
+    ProjectId, ProjectRole, ResolutionContext, Scope, SecretId, SecretMeta, SecretName, UserId,
+    Version, WorkspaceId, WorkspaceRole,
 };
 
 pub use db::{BackendKind, DatabaseUrl, SqliteSynchronous};
 pub use error::{Conflict, Entity, StoreError, StoreResult};
+pub use integrity::{IntegrityInstall, KeyedFrom};
 pub use keks::{KekStatus, StoredKek};
 pub use migrate::MigrationState;
 pub use projects::{ListedProject, Member, Milestone, MilestoneRemoval, Project, ProjectRemoval};
@@ -87,6 +90,8 @@ pub struct Store {
     backend: BackendKind,
     versions_kept: u32,
     max_entries_per_owner: u32,
+    /// Set once the vault has unwrapped its integrity master; shared by every clone.
+    integrity: Arc<std::sync::RwLock<Option<Arc<IntegrityKeys>>>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -117,6 +122,7 @@ impl Store {
             backend,
             versions_kept: config.versions_kept.get(),
             max_entries_per_owner: config.max_entries_per_owner.get(),
+            integrity: Arc::default(),
         })
     }
 
@@ -128,21 +134,83 @@ impl Store {
         self.max_entries_per_owner
     }
 
+    /// The integrity keys this store checks and writes with, if it was given them.
+    pub fn integrity_keys(&self) -> Option<Arc<IntegrityKeys>> {
+        self.integrity.read().ok().and_then(|keys| keys.clone())
+    }
+
+    /// From now on every audit record is keyed, every secret row carries its MAC and
+    /// every row read is checked against it (for every clone of this store).
+    pub fn use_integrity_keys(&self, keys: Arc<IntegrityKeys>) {
+        if let Ok(mut slot) = self.integrity.write() {
+            *slot = Some(keys);
+        }
+    }
+
+    /// The integrity master's stored wrap, if the vault has one.
+    pub async fn integrity_master(&self) -> StoreResult<Option<Vec<u8>>> {
+        self.run(integrity::stored_master).await
+    }
+
+    /// Stores the integrity master's wrap, unless one is stored already, and in the same
+    /// transaction stamps every secret row with its MAC and writes `entry` as the first
+    /// keyed audit record. Once installed, this store uses `keys`.
+    pub async fn install_integrity(
+        &self,
+        wrapped: Vec<u8>,
+        keys: Arc<IntegrityKeys>,
+        entry: AuditEntry,
+    ) -> StoreResult<IntegrityInstall> {
+        let installing = keys.clone();
+        let outcome = self
+            .run(move |conn| integrity::install(conn, &wrapped, &installing, &entry))
+            .await?;
+        if let IntegrityInstall::Installed { .. } = outcome {
+            self.use_integrity_keys(keys);
+        }
+        Ok(outcome)
+    }
+
+    /// Replaces the integrity master's wrap (after a rewrap under another root key).
+    pub async fn replace_integrity_master(&self, wrapped: Vec<u8>) -> StoreResult<()> {
+        self.run(move |conn| integrity::replace_master(conn, &wrapped))
+            .await
+    }
+
+    /// Where the keyed audit chain begins, checked against its MAC with this store's
+    /// keys; `None` without keys.
+    pub async fn audit_keyed_from(&self) -> StoreResult<Option<KeyedFrom>> {
+        let Some(keys) = self.integrity_keys() else {
+            return Ok(None);
+        };
+        self.run(move |conn| integrity::keyed_from(conn, &keys).map(Some))
+            .await
+    }
+
     /// Runs a change and appends its audit record in one transaction: both commit, or
     /// neither does.
     async fn run_audited<T: Send + 'static>(
         &self,
         entry: AuditEntry,
-        work: impl FnOnce(&mut DbConnection) -> StoreResult<T> + Send + 'static,
+        work: impl FnOnce(&mut DbConnection, Option<&IntegrityKeys>) -> StoreResult<T> + Send + 'static,
     ) -> StoreResult<T> {
-        self.run(move |conn| {
+        self.run_keyed(move |conn, keys| {
             db::write_transaction(conn, |conn| {
-                let done = work(conn)?;
-                audit::record(conn, &entry)?;
+                let done = work(conn, keys)?;
+                audit::record(conn, &entry, keys)?;
                 Ok(done)
             })
         })
         .await
+    }
+
+    /// As `run`, handing the work the integrity keys.
+    async fn run_keyed<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut DbConnection, Option<&IntegrityKeys>) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        let keys = self.integrity_keys();
+        self.run(move |conn| work(conn, keys.as_deref())).await
     }
 
     async fn run<T: Send + 'static>(
@@ -179,8 +247,10 @@ impl Store {
         audit: AuditEntry,
     ) -> StoreResult<SecretMeta> {
         let limit = self.max_entries_per_owner;
-        self.run_audited(audit, move |conn| secrets::create(conn, &new, limit))
-            .await
+        self.run_audited(audit, move |conn, keys| {
+            secrets::create(conn, &new, limit, keys)
+        })
+        .await
     }
 
     /// Every check `create_secret` makes of `placement` and `name` (the owner exists, the
@@ -193,7 +263,7 @@ impl Store {
         name: SecretName,
     ) -> StoreResult<()> {
         let limit = self.max_entries_per_owner;
-        self.run(move |conn| secrets::check_new(conn, &placement, &name, limit))
+        self.run_keyed(move |conn, keys| secrets::check_new(conn, &placement, &name, limit, keys))
             .await
     }
 
@@ -206,16 +276,26 @@ impl Store {
         expected_version: Option<Version>,
         scope: Option<Scope>,
     ) -> StoreResult<()> {
-        self.run(move |conn| secrets::check_update(conn, &id, expected_version, scope.as_ref()))
-            .await
+        self.run_keyed(move |conn, keys| {
+            secrets::check_update(conn, &id, expected_version, scope.as_ref(), keys)
+        })
+        .await
+    }
+
+    /// Secret `id` as its row stands, its MAC not checked: only for deleting a row that
+    /// failed the check, which discloses nothing.
+    pub async fn secret_unchecked(&self, id: SecretId) -> StoreResult<SecretMeta> {
+        self.run(move |conn| secrets::get(conn, &id, None)).await
     }
 
     pub async fn secret(&self, id: SecretId) -> StoreResult<SecretMeta> {
-        self.run(move |conn| secrets::get(conn, &id)).await
+        self.run_keyed(move |conn, keys| secrets::get(conn, &id, keys))
+            .await
     }
 
     pub async fn list_secrets(&self, query: SecretQuery) -> StoreResult<Page<SecretMeta>> {
-        self.run(move |conn| secrets::list(conn, &query)).await
+        self.run_keyed(move |conn, keys| secrets::list(conn, &query, keys))
+            .await
     }
 
     /// Changes metadata and/or the value in one transaction. A new value becomes
@@ -228,15 +308,15 @@ impl Store {
         audit: AuditEntry,
     ) -> StoreResult<SecretMeta> {
         let kept = self.versions_kept;
-        self.run_audited(audit, move |conn| {
-            secrets::update(conn, &id, &update, now, kept)
+        self.run_audited(audit, move |conn, keys| {
+            secrets::update(conn, &id, &update, now, kept, keys)
         })
         .await
     }
 
     /// Deletes the secret with every version and target.
     pub async fn delete_secret(&self, id: SecretId, audit: AuditEntry) -> StoreResult<()> {
-        self.run_audited(audit, move |conn| secrets::delete(conn, &id))
+        self.run_audited(audit, move |conn, _| secrets::delete(conn, &id))
             .await
     }
 
@@ -271,7 +351,7 @@ impl Store {
         &self,
         context: ResolutionContext,
     ) -> StoreResult<Vec<Candidate<Sealed>>> {
-        self.run(move |conn| secrets::candidates(conn, &context, None))
+        self.run_keyed(move |conn, keys| secrets::candidates(conn, &context, None, keys))
             .await
     }
 
@@ -280,7 +360,7 @@ impl Store {
         &self,
         context: ResolutionContext,
     ) -> StoreResult<(Generations, Vec<Candidate<Sealed>>)> {
-        self.run(move |conn| secrets::stamped_candidates(conn, &context))
+        self.run_keyed(move |conn, keys| secrets::stamped_candidates(conn, &context, keys))
             .await
     }
 
@@ -296,7 +376,7 @@ impl Store {
         context: ResolutionContext,
         name: SecretName,
     ) -> StoreResult<Vec<Candidate<Sealed>>> {
-        self.run(move |conn| secrets::candidates(conn, &context, Some(&name)))
+        self.run_keyed(move |conn, keys| secrets::candidates(conn, &context, Some(&name), keys))
             .await
     }
 
@@ -310,7 +390,7 @@ impl Store {
         now: DateTime<Utc>,
         audit: AuditEntry,
     ) -> StoreResult<Project> {
-        self.run_audited(audit, move |conn| {
+        self.run_audited(audit, move |conn, _| {
             projects::create_project(conn, &id, &name, &accountable, now)
         })
         .await
@@ -338,8 +418,10 @@ impl Store {
         now: DateTime<Utc>,
         audit: AuditEntry,
     ) -> StoreResult<ProjectRemoval> {
-        self.run_audited(audit, move |conn| projects::delete_project(conn, &id, now))
-            .await
+        self.run_audited(audit, move |conn, _| {
+            projects::delete_project(conn, &id, now)
+        })
+        .await
     }
 
     pub async fn create_milestone(
@@ -350,7 +432,7 @@ impl Store {
         now: DateTime<Utc>,
         audit: AuditEntry,
     ) -> StoreResult<Milestone> {
-        self.run_audited(audit, move |conn| {
+        self.run_audited(audit, move |conn, _| {
             projects::create_milestone(conn, &project, &id, &name, now)
         })
         .await
@@ -368,8 +450,8 @@ impl Store {
         now: DateTime<Utc>,
         audit: AuditEntry,
     ) -> StoreResult<MilestoneRemoval> {
-        self.run_audited(audit, move |conn| {
-            projects::delete_milestone(conn, &project, &id, now)
+        self.run_audited(audit, move |conn, keys| {
+            projects::delete_milestone(conn, &project, &id, now, keys)
         })
         .await
     }
@@ -382,7 +464,7 @@ impl Store {
         now: DateTime<Utc>,
         audit: AuditEntry,
     ) -> StoreResult<Member> {
-        self.run_audited(audit, move |conn| {
+        self.run_audited(audit, move |conn, _| {
             projects::put_member(conn, &project, &user, role, now)
         })
         .await
@@ -395,7 +477,7 @@ impl Store {
         now: DateTime<Utc>,
         audit: AuditEntry,
     ) -> StoreResult<()> {
-        self.run_audited(audit, move |conn| {
+        self.run_audited(audit, move |conn, _| {
             projects::remove_member(conn, &project, &user, now)
         })
         .await
@@ -431,7 +513,7 @@ impl Store {
         now: DateTime<Utc>,
         audit: AuditEntry,
     ) -> StoreResult<WorkspaceUser> {
-        self.run_audited(audit, move |conn| {
+        self.run_audited(audit, move |conn, _| {
             workspaces::put_admin(conn, &workspace, &user, now)
         })
         .await
@@ -443,7 +525,7 @@ impl Store {
         user: UserId,
         audit: AuditEntry,
     ) -> StoreResult<()> {
-        self.run_audited(audit, move |conn| {
+        self.run_audited(audit, move |conn, _| {
             workspaces::remove_admin(conn, &workspace, &user)
         })
         .await
@@ -473,7 +555,7 @@ impl Store {
         now: DateTime<Utc>,
         audit: AuditEntry,
     ) -> StoreResult<WorkspaceUser> {
-        self.run_audited(audit, move |conn| {
+        self.run_audited(audit, move |conn, _| {
             workspaces::put_member(conn, &workspace, &user, now)
         })
         .await
@@ -485,7 +567,7 @@ impl Store {
         user: UserId,
         audit: AuditEntry,
     ) -> StoreResult<()> {
-        self.run_audited(audit, move |conn| {
+        self.run_audited(audit, move |conn, _| {
             workspaces::remove_member(conn, &workspace, &user)
         })
         .await
@@ -624,7 +706,7 @@ impl Store {
     // Tokens.
 
     pub async fn insert_token(&self, new: NewToken, audit: AuditEntry) -> StoreResult<StoredToken> {
-        self.run_audited(audit, move |conn| tokens::insert(conn, &new))
+        self.run_audited(audit, move |conn, _| tokens::insert(conn, &new))
             .await
     }
 
@@ -647,7 +729,7 @@ impl Store {
         now: DateTime<Utc>,
         audit: AuditEntry,
     ) -> StoreResult<StoredToken> {
-        self.run_audited(audit, move |conn| tokens::revoke(conn, &id, now))
+        self.run_audited(audit, move |conn, _| tokens::revoke(conn, &id, now))
             .await
     }
 
@@ -666,7 +748,19 @@ impl Store {
     /// Appends records that accompany no change (resolutions, refusals) in one commit,
     /// chained after the current head; returns them in their places.
     pub async fn append_audit(&self, entries: Vec<AuditEntry>) -> StoreResult<Vec<ChainedAudit>> {
-        self.run(move |conn| audit::append(conn, &entries)).await
+        self.run_keyed(move |conn, keys| audit::append(conn, &entries, keys))
+            .await
+    }
+
+    /// Whether any audit record is keyed: a vault whose integrity master has gone
+    /// missing while such records exist has been tampered with.
+    pub async fn audit_has_keyed_records(&self) -> StoreResult<bool> {
+        self.run(audit::any_keyed).await
+    }
+
+    /// The record at position `seq`, if there is one.
+    pub async fn audit_record(&self, seq: u64) -> StoreResult<Option<ChainedAudit>> {
+        self.run(move |conn| audit::at(conn, seq)).await
     }
 
     pub async fn audit_head(&self) -> StoreResult<Option<ChainedAudit>> {

@@ -263,6 +263,7 @@ pub(crate) fn delete_milestone(
     project: &ProjectId,
     id: &MilestoneId,
     now: DateTime<Utc>,
+    keys: Option<&vault_core::IntegrityKeys>,
 ) -> StoreResult<MilestoneRemoval> {
     write_transaction(conn, |conn| {
         lock_project(conn, project, now)?;
@@ -299,6 +300,10 @@ pub(crate) fn delete_milestone(
                 .filter(secrets::scope_kind.eq(ScopeKind::Milestone.as_str())),
         )
         .execute(conn)?;
+        // The narrowed entries' disclosure state changed with their targets.
+        for secret in &still_targeted {
+            crate::secrets::stamp_row_by_id(conn, secret, keys)?;
+        }
         Ok(MilestoneRemoval {
             entries_narrowed: still_targeted.len() as u64,
             entries_deleted: deleted as u64,

@@ -43,6 +43,7 @@ diesel::table! {
         current_version -> Integer,
         created_at -> BigInt,
         updated_at -> BigInt,
+        row_mac -> Nullable<Binary>,
     }
 }
 
@@ -109,6 +110,7 @@ diesel::table! {
         request_id -> Text,
         previous_hash -> Binary,
         hash -> Binary,
+        chain_format -> SmallInt,
     }
 }
 

@@ -8,9 +8,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use vault_core::{
-    Candidate, Category, Description, ExpiresAt, MilestoneId, Owner, OwnerKind, Placement,
-    ProfileId, ProjectId, ResolutionContext, Scope, ScopeKind, SecretId, SecretMeta, SecretName,
-    UserId, Version, WorkspaceId, check_overlap,
+    Candidate, Category, Description, ExpiresAt, IntegrityKeys, MilestoneId, Owner, OwnerKind,
+    Placement, ProfileId, ProjectId, ResolutionContext, Scope, ScopeKind, SecretId, SecretMeta,
+    SecretName, UserId, Version, WorkspaceId, check_overlap, row_mac, row_mac_matches,
 };
 
 use crate::convert::{from_micros, micros, version_column, version_number};
@@ -157,6 +157,7 @@ struct SecretRow {
     current_version: i32,
     created_at: i64,
     updated_at: i64,
+    row_mac: Option<Vec<u8>>,
 }
 
 #[derive(Queryable, Selectable, Insertable)]
@@ -264,8 +265,72 @@ fn meta_from_row(row: SecretRow, targets: &[String]) -> StoreResult<SecretMeta> 
     })
 }
 
-/// Turns rows into metadata, fetching the targets of every narrow one in one query.
-fn assemble(conn: &mut DbConnection, rows: Vec<SecretRow>) -> StoreResult<Vec<SecretMeta>> {
+/// Refuses a row whose disclosure state its MAC does not vouch for, when the store holds
+/// the keys. A missing MAC is refused too: the vault fills every row when it first holds
+/// its integrity master, so a NULL was written by someone else.
+fn verify_row(
+    meta: &SecretMeta,
+    stored: Option<&[u8]>,
+    keys: Option<&IntegrityKeys>,
+) -> StoreResult<()> {
+    let Some(keys) = keys else {
+        return Ok(());
+    };
+    match stored {
+        Some(mac) if row_mac_matches(keys, meta, mac) => Ok(()),
+        _ => Err(StoreError::Tampered {
+            secret_id: meta.id.as_str().to_owned(),
+        }),
+    }
+}
+
+/// Metadata of `row`, checked against its MAC.
+fn checked_meta(
+    row: SecretRow,
+    targets: &[String],
+    keys: Option<&IntegrityKeys>,
+) -> StoreResult<SecretMeta> {
+    let mac = row.row_mac.clone();
+    let meta = meta_from_row(row, targets)?;
+    verify_row(&meta, mac.as_deref(), keys)?;
+    Ok(meta)
+}
+
+/// Writes secret `id`'s MAC over its state as it now stands, inside the writing
+/// transaction: the last step of every write that changes what the MAC covers.
+pub(crate) fn stamp_row_by_id(
+    conn: &mut DbConnection,
+    id: &str,
+    keys: Option<&IntegrityKeys>,
+) -> StoreResult<()> {
+    let Some(keys) = keys else {
+        return Ok(());
+    };
+    let id = SecretId::parse(id).map_err(StoreError::stored("secrets.id"))?;
+    let meta = load_one(conn, &id, None)?;
+    diesel::update(secrets::table.find(id.as_str()))
+        .set(secrets::row_mac.eq(Some(row_mac(keys, &meta).to_vec())))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Every secret's MAC, written when the vault first holds its integrity master; returns
+/// how many rows it stamped.
+pub(crate) fn stamp_every_row(conn: &mut DbConnection, keys: &IntegrityKeys) -> StoreResult<u64> {
+    let ids: Vec<String> = secrets::table.select(secrets::id).load(conn)?;
+    for id in &ids {
+        stamp_row_by_id(conn, id, Some(keys))?;
+    }
+    Ok(ids.len() as u64)
+}
+
+/// Turns rows into metadata, fetching the targets of every narrow one in one query, and
+/// checks each against its MAC.
+fn assemble(
+    conn: &mut DbConnection,
+    rows: Vec<SecretRow>,
+    keys: Option<&IntegrityKeys>,
+) -> StoreResult<Vec<SecretMeta>> {
     let narrow: Vec<&str> = rows
         .iter()
         .filter(|row| row.scope_kind == "agents" || row.scope_kind == "milestone")
@@ -284,19 +349,24 @@ fn assemble(conn: &mut DbConnection, rows: Vec<SecretRow>) -> StoreResult<Vec<Se
     rows.into_iter()
         .map(|row| {
             let own = targets.remove(&row.id).unwrap_or_default();
-            meta_from_row(row, &own)
+            checked_meta(row, &own, keys)
         })
         .collect()
 }
 
-fn load_one(conn: &mut DbConnection, id: &SecretId) -> StoreResult<SecretMeta> {
+/// Secret `id`, checked against its MAC when `keys` are given.
+fn load_one(
+    conn: &mut DbConnection,
+    id: &SecretId,
+    keys: Option<&IntegrityKeys>,
+) -> StoreResult<SecretMeta> {
     let row: Option<SecretRow> = secrets::table
         .find(id.as_str())
         .select(SecretRow::as_select())
         .first(conn)
         .optional()?;
     let row = row.ok_or(StoreError::NotFound(Entity::Secret))?;
-    assemble(conn, vec![row])?
+    assemble(conn, vec![row], keys)?
         .pop()
         .ok_or(StoreError::NotFound(Entity::Secret))
 }
@@ -307,6 +377,7 @@ fn sibling_scopes(
     owner: &Owner,
     name: &SecretName,
     except: Option<&SecretId>,
+    keys: Option<&IntegrityKeys>,
 ) -> StoreResult<Vec<Scope>> {
     let rows: Vec<SecretRow> = secrets::table
         .filter(secrets::owner_kind.eq(owner.kind().as_str()))
@@ -315,7 +386,7 @@ fn sibling_scopes(
         .filter(secrets::id.ne(except.map_or("", |id| id.as_str())))
         .select(SecretRow::as_select())
         .load(conn)?;
-    Ok(assemble(conn, rows)?
+    Ok(assemble(conn, rows, keys)?
         .into_iter()
         .map(|meta| meta.placement.into_parts().1)
         .collect())
@@ -418,8 +489,9 @@ pub(crate) fn create(
     conn: &mut DbConnection,
     new: &NewSecret,
     max_entries: u32,
+    keys: Option<&IntegrityKeys>,
 ) -> StoreResult<SecretMeta> {
-    retry_once_on_race(|| write_transaction(conn, |conn| create_once(conn, new, max_entries)))
+    retry_once_on_race(|| write_transaction(conn, |conn| create_once(conn, new, max_entries, keys)))
 }
 
 /// Refuses a creation that would take `owner` past `max_entries`. SQLite's write lock
@@ -450,10 +522,11 @@ fn check_creation(
     placement: &Placement,
     name: &SecretName,
     max_entries: u32,
+    keys: Option<&IntegrityKeys>,
 ) -> StoreResult<()> {
     check_placement_targets(conn, placement)?;
     check_entry_limit(conn, placement.owner(), max_entries)?;
-    let existing = sibling_scopes(conn, placement.owner(), name, None)?;
+    let existing = sibling_scopes(conn, placement.owner(), name, None, keys)?;
     check_overlap(&existing, placement.scope())
         .map_err(|o| StoreError::Conflict(Conflict::Overlap(o)))
 }
@@ -465,9 +538,10 @@ pub(crate) fn check_new(
     placement: &Placement,
     name: &SecretName,
     max_entries: u32,
+    keys: Option<&IntegrityKeys>,
 ) -> StoreResult<()> {
     read_transaction(conn, |conn| {
-        check_creation(conn, placement, name, max_entries)
+        check_creation(conn, placement, name, max_entries, keys)
     })
 }
 
@@ -477,10 +551,11 @@ pub(crate) fn check_update(
     id: &SecretId,
     expected_version: Option<Version>,
     scope: Option<&Scope>,
+    keys: Option<&IntegrityKeys>,
 ) -> StoreResult<()> {
     read_transaction(conn, |conn| {
-        let current = load_one(conn, id)?;
-        check_changes(conn, &current, expected_version, scope)
+        let current = load_one(conn, id, keys)?;
+        check_changes(conn, &current, expected_version, scope, keys)
     })
 }
 
@@ -489,6 +564,7 @@ fn check_changes(
     current: &SecretMeta,
     expected_version: Option<Version>,
     scope: Option<&Scope>,
+    keys: Option<&IntegrityKeys>,
 ) -> StoreResult<()> {
     if let Some(expected) = expected_version
         && expected != current.version
@@ -503,7 +579,7 @@ fn check_changes(
         let placement = Placement::new(owner.clone(), scope.clone())
             .map_err(|e| StoreError::invalid("scope", e))?;
         check_placement_targets(conn, &placement)?;
-        let siblings = sibling_scopes(conn, owner, &current.name, Some(&current.id))?;
+        let siblings = sibling_scopes(conn, owner, &current.name, Some(&current.id), keys)?;
         check_overlap(&siblings, scope).map_err(|o| StoreError::Conflict(Conflict::Overlap(o)))?;
     }
     Ok(())
@@ -513,8 +589,9 @@ fn create_once(
     conn: &mut DbConnection,
     new: &NewSecret,
     max_entries: u32,
+    keys: Option<&IntegrityKeys>,
 ) -> StoreResult<SecretMeta> {
-    check_creation(conn, &new.placement, &new.name, max_entries)?;
+    check_creation(conn, &new.placement, &new.name, max_entries, keys)?;
     let owner = new.placement.owner();
     let scope = new.placement.scope();
     let taken: i64 = secrets::table
@@ -544,6 +621,7 @@ fn create_once(
             current_version: version_column(Version::FIRST)?,
             created_at: at,
             updated_at: at,
+            row_mac: None,
         })
         .execute(conn)?;
     insert_targets(conn, &new.id, owner, &new.name, scope)?;
@@ -556,14 +634,23 @@ fn create_once(
         None,
         new.now,
     )?;
-    load_one(conn, &new.id)
+    stamp_row_by_id(conn, new.id.as_str(), keys)?;
+    load_one(conn, &new.id, keys)
 }
 
-pub(crate) fn get(conn: &mut DbConnection, id: &SecretId) -> StoreResult<SecretMeta> {
-    read_transaction(conn, |conn| load_one(conn, id))
+pub(crate) fn get(
+    conn: &mut DbConnection,
+    id: &SecretId,
+    keys: Option<&IntegrityKeys>,
+) -> StoreResult<SecretMeta> {
+    read_transaction(conn, |conn| load_one(conn, id, keys))
 }
 
-pub(crate) fn list(conn: &mut DbConnection, query: &SecretQuery) -> StoreResult<Page<SecretMeta>> {
+pub(crate) fn list(
+    conn: &mut DbConnection,
+    query: &SecretQuery,
+    keys: Option<&IntegrityKeys>,
+) -> StoreResult<Page<SecretMeta>> {
     if query.limit == 0 || query.limit > MAX_PAGE_SIZE {
         return Err(StoreError::invalid(
             "limit",
@@ -628,7 +715,7 @@ pub(crate) fn list(conn: &mut DbConnection, query: &SecretQuery) -> StoreResult<
         let mut rows: Vec<SecretRow> = sql.load(conn)?;
         let more = rows.len() > query.limit as usize;
         rows.truncate(query.limit as usize);
-        let items = assemble(conn, rows)?;
+        let items = assemble(conn, rows, keys)?;
         let next = match items.last() {
             Some(last) if more => Some(ListCursor {
                 name: last.name.clone(),
@@ -646,6 +733,7 @@ pub(crate) fn update(
     update: &SecretUpdate,
     now: DateTime<Utc>,
     versions_kept: u32,
+    keys: Option<&IntegrityKeys>,
 ) -> StoreResult<SecretMeta> {
     if update.value.is_some() && update.expected_version.is_none() {
         return Err(StoreError::invalid(
@@ -655,7 +743,7 @@ pub(crate) fn update(
     }
     retry_once_on_race(|| {
         write_transaction(conn, |conn| {
-            update_once(conn, id, update, now, versions_kept)
+            update_once(conn, id, update, now, versions_kept, keys)
         })
     })
 }
@@ -666,6 +754,7 @@ fn update_once(
     update: &SecretUpdate,
     now: DateTime<Utc>,
     versions_kept: u32,
+    keys: Option<&IntegrityKeys>,
 ) -> StoreResult<SecretMeta> {
     // Touching the row first takes its lock on PostgreSQL, so concurrent updates of one
     // secret run one after the other and each sees the other's result.
@@ -675,12 +764,15 @@ fn update_once(
     if touched == 0 {
         return Err(StoreError::NotFound(Entity::Secret));
     }
-    let current = load_one(conn, id)?;
+    // A row edited behind the vault's back is not changed further (not even rolled
+    // back): it is refused until an operator deletes it.
+    let current = load_one(conn, id, keys)?;
     check_changes(
         conn,
         &current,
         update.expected_version,
         update.scope.as_ref(),
+        keys,
     )?;
     let owner = current.placement.owner().clone();
     let mut changes = SecretChanges {
@@ -737,7 +829,8 @@ fn update_once(
     diesel::update(secrets::table.find(id.as_str()))
         .set(&changes)
         .execute(conn)?;
-    load_one(conn, id)
+    stamp_row_by_id(conn, id.as_str(), keys)?;
+    load_one(conn, id, keys)
 }
 
 pub(crate) fn delete(conn: &mut DbConnection, id: &SecretId) -> StoreResult<()> {
@@ -862,10 +955,11 @@ pub(crate) fn generations(
 pub(crate) fn stamped_candidates(
     conn: &mut DbConnection,
     context: &ResolutionContext,
+    keys: Option<&IntegrityKeys>,
 ) -> StoreResult<(Generations, Vec<Candidate<Sealed>>)> {
     read_transaction(conn, |conn| {
         let stamp = generations(conn, context)?;
-        Ok((stamp, candidates(conn, context, None)?))
+        Ok((stamp, candidates(conn, context, None, keys)?))
     })
 }
 
@@ -876,6 +970,7 @@ pub(crate) fn candidates(
     conn: &mut DbConnection,
     context: &ResolutionContext,
     name: Option<&SecretName>,
+    keys: Option<&IntegrityKeys>,
 ) -> StoreResult<Vec<Candidate<Sealed>>> {
     let user = context.user().as_str();
     let profile = context.profile().as_str();
@@ -975,7 +1070,7 @@ pub(crate) fn candidates(
             .map(|(row, envelope, kek_id)| {
                 let own = targets.remove(&row.id).unwrap_or_default();
                 Ok(Candidate {
-                    meta: meta_from_row(row, &own)?,
+                    meta: checked_meta(row, &own, keys)?,
                     payload: Sealed { envelope, kek_id },
                 })
             })

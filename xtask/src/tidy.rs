@@ -300,7 +300,20 @@ const RULES: &[Rule] = &[
     Rule {
         packages: &["vault-tui"],
         reach: Reach::Tree,
-        forbidden: &["vault-store", "vault-kms", "vault-api", "diesel*", "aws-*"],
+        // The AWS SDK, not every `aws-` crate: aws-lc-rs is the TLS provider clients
+        // speak rustls with.
+        forbidden: &[
+            "vault-store",
+            "vault-kms",
+            "vault-api",
+            "diesel*",
+            "aws-sdk-*",
+            "aws-config",
+            "aws-smithy-*",
+            "aws-runtime",
+            "aws-sigv4",
+            "aws-credential-types",
+        ],
         invariant: "vault-tui reaches data only through vault-api over HTTP",
     },
 ];

@@ -704,14 +704,15 @@ pub async fn delete_entry(
     principal: Principal,
     Path((pid, id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    let meta = entry(
+    let loaded = entry(
         &state,
         &principal,
         &pid,
         &id,
         ProjectPermission::WriteEntries,
     )
-    .await?;
+    .await;
+    let meta = entries::for_deletion(&state, &principal, &id, loaded).await?;
     entries::delete(&state, &principal, meta).await
 }
 

@@ -206,6 +206,8 @@ struct ResolveRecord<'a> {
     project_id: Option<&'a str>,
     secret_ids: Vec<&'a str>,
     user_id: &'a str,
+    /// The version of each of `secret_ids`, in the same order.
+    versions: Vec<u32>,
     workspace_id: Option<&'a str>,
 }
 
@@ -262,6 +264,16 @@ async fn resolve_for(
         &state.policy,
         now,
     );
+    // The version of each stored winner, for the record: a replayed old row shows as a
+    // disclosure of a version the trail says was rotated away.
+    let versions: Vec<u32> = resolution
+        .entries
+        .values()
+        .filter_map(|resolved| match resolved.value {
+            ResolvedValue::Stored(candidate) => Some(candidate.meta.version.get()),
+            ResolvedValue::Supplied(_) => None,
+        })
+        .collect();
     let resolution = open_winners(state, resolution).await?;
     // Checked on the opened values, before anything is recorded as disclosed: the
     // refusal names variables and sizes, never a value.
@@ -321,6 +333,7 @@ async fn resolve_for(
             .filter_map(|r| r.source.secret.as_ref().map(|s| s.id.as_str()))
             .collect(),
         user_id: context.user().as_str(),
+        versions,
         workspace_id: context.workspace().map(|w| w.as_str()),
     };
     let entry = state.audit_entry(

@@ -194,7 +194,8 @@ pub async fn delete(
     principal: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let meta = visible(&state, &principal, &id).await?;
+    let loaded = visible(&state, &principal, &id).await;
+    let meta = entries::for_deletion(&state, &principal, &id, loaded).await?;
     entries::delete(&state, &principal, meta).await
 }
 

@@ -372,7 +372,8 @@ pub async fn delete_key(
     principal: Principal,
     Path((wid, id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    let meta = managed_key(&state, &principal, &wid, &id).await?;
+    let loaded = managed_key(&state, &principal, &wid, &id).await;
+    let meta = entries::for_deletion(&state, &principal, &id, loaded).await?;
     entries::delete(&state, &principal, meta).await
 }
 

@@ -458,3 +458,83 @@ async fn a_rewrapped_dek_keeps_the_value_ciphertext_and_opens_under_the_new_kek(
             .is_err()
     );
 }
+
+#[tokio::test]
+async fn the_integrity_master_opens_only_for_its_instance_and_moves_with_a_rewrap() {
+    let vault = vault();
+    let (material, wrapped) = vault
+        .keyring
+        .new_integrity_master()
+        .await
+        .expect("makes one");
+    assert_eq!(wrapped.id(), &crate::INTEGRITY_MASTER_ID);
+    let stored = crate::WrappedKek::from_bytes(&wrapped.to_bytes()).expect("parses");
+    let opened = vault
+        .keyring
+        .open_integrity_master(&stored)
+        .await
+        .expect("opens");
+    assert_eq!(opened, material);
+    // Another master each time.
+    let (other, _) = vault
+        .keyring
+        .new_integrity_master()
+        .await
+        .expect("makes one");
+    assert_ne!(other, material);
+
+    // Another vault instance, same root key: the wrap is bound to the instance.
+    let elsewhere = crate::Keyring::new(
+        crate::VaultInstanceId::parse("vault-other").expect("valid"),
+        Arc::new(LocalRootProvider::new(root_key(1), vec![])),
+        Arc::new(MemoryKekRepository::new()),
+        KeyringConfig::default(),
+    );
+    assert!(elsewhere.open_integrity_master(&stored).await.is_err());
+    // A different root key does not open it either.
+    let wrong = restart(&vault, LocalRootProvider::new(root_key(2), vec![]));
+    assert!(wrong.keyring.open_integrity_master(&stored).await.is_err());
+
+    // A root key change: rewrap moves it under the new key with the same material.
+    let moved = restart(
+        &vault,
+        LocalRootProvider::new(root_key(2), vec![root_key(1)]),
+    );
+    let rewrapped = moved.keyring.rewrap_kek(&stored).await.expect("rewraps");
+    assert_eq!(rewrapped.root_key_id(), moved.keyring.current_root_key());
+    let only_new = restart(&vault, LocalRootProvider::new(root_key(2), vec![]));
+    assert_eq!(
+        only_new
+            .keyring
+            .open_integrity_master(&rewrapped)
+            .await
+            .expect("opens under the new key"),
+        material
+    );
+}
+
+#[tokio::test]
+async fn a_kek_wrap_is_not_an_integrity_master_and_the_master_opens_no_envelope() {
+    let vault = vault();
+    let row = Row::new(1);
+    let envelope = vault.seal(&row, "v").await;
+    let records = vault.keks.records().expect("readable");
+    let kek_wrap = &records[0].wrapped;
+    assert!(matches!(
+        vault.keyring.open_integrity_master(kek_wrap).await,
+        Err(KmsError::MalformedRecord { .. })
+    ));
+    // An envelope rewritten to name the master's id finds no KEK.
+    let mut bytes = envelope.to_bytes();
+    let id = envelope.kek_id().as_bytes();
+    let at = bytes
+        .windows(id.len())
+        .position(|w| w == id)
+        .expect("the envelope names its KEK");
+    bytes[at..at + id.len()].copy_from_slice(crate::INTEGRITY_MASTER_ID.as_bytes());
+    let forged = crate::Envelope::from_bytes(&bytes).expect("parses");
+    assert!(matches!(
+        vault.keyring.open(&row.binding(), &forged).await,
+        Err(KmsError::KekNotFound { .. })
+    ));
+}
