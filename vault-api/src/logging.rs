@@ -4,9 +4,9 @@
 //! h2's print frames, rustls's print handshake secrets at trace; none of them may ever
 //! reach the stream.
 
-use tracing::Level;
+use tracing::{Level, Metadata};
 use tracing_subscriber::EnvFilter;
-use tracing_subscriber::filter::Targets;
+use tracing_subscriber::filter::{FilterExt, FilterFn, filter_fn};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{Layer, fmt};
@@ -27,12 +27,18 @@ pub const BODY_PRINTING_TARGETS: [&str; 12] = [
     "ureq",
 ];
 
-/// The cap, as a filter every event must also pass.
-pub fn body_printing_cap() -> Targets {
-    BODY_PRINTING_TARGETS.iter().fold(
-        Targets::new().with_default(Level::TRACE),
-        |targets, target| targets.with_target(*target, Level::INFO),
-    )
+/// Whether `target` belongs to a library that can print bodies.
+fn prints_bodies(target: &str) -> bool {
+    BODY_PRINTING_TARGETS
+        .iter()
+        .any(|prefix| target.starts_with(prefix))
+}
+
+/// The cap, as a filter every span and event must also pass. A plain predicate: a
+/// `Targets` filter here silenced the AWS SDK's events entirely, even at `info`,
+/// which would have hidden its warnings too.
+pub fn body_printing_cap() -> FilterFn<impl Fn(&Metadata<'_>) -> bool + Clone> {
+    filter_fn(|meta: &Metadata<'_>| !(prints_bodies(meta.target()) && *meta.level() > Level::INFO))
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,7 +56,10 @@ pub fn init(format: LogFormat) {
         LogFormat::Json => layer.json().boxed(),
     };
     let _ = tracing_subscriber::registry()
-        .with(layer.with_filter(asked).with_filter(body_printing_cap()))
+        // One combined filter: a layer filtered twice over (`with_filter` on a filtered
+        // layer) dropped every event inside the AWS SDK's spans, however verbose
+        // `RUST_LOG` was.
+        .with(layer.with_filter(asked.and(body_printing_cap())))
         .try_init();
 }
 
@@ -90,11 +99,8 @@ mod tests {
     fn logged(emit: impl FnOnce()) -> String {
         let captured = Captured::default();
         let layer = fmt::layer().with_writer(captured.clone()).with_ansi(false);
-        let subscriber = tracing_subscriber::registry().with(
-            layer
-                .with_filter(EnvFilter::new("trace"))
-                .with_filter(body_printing_cap()),
-        );
+        let subscriber = tracing_subscriber::registry()
+            .with(layer.with_filter(EnvFilter::new("trace").and(body_printing_cap())));
         tracing::subscriber::with_default(subscriber, emit);
         let bytes = captured.0.lock().map(|b| b.clone()).unwrap_or_default();
         String::from_utf8_lossy(&bytes).into_owned()

@@ -127,9 +127,19 @@ async fn serve(endpoint: &str, database_url: &str, kms_key: &str) -> Server {
     }
 }
 
-fn token(endpoint: &str, database_url: &str, kind: &str, user: Option<&str>) -> String {
+/// Issues a token with the CLI, which records it in the chain keyed under `kms_key`.
+fn token(
+    endpoint: &str,
+    database_url: &str,
+    kms_key: &str,
+    kind: &str,
+    user: Option<&str>,
+) -> String {
     let mut command = vault(endpoint, database_url);
-    command.args(["token", "create", "--kind", kind]);
+    command
+        .args(["token", "create", "--kind", kind])
+        .env("VAULT_ROOT_PROVIDER", "aws-kms")
+        .env("VAULT_KMS_KEY_ID", kms_key);
     if let Some(user) = user {
         command.args(["--user-id", user]);
     }
@@ -185,8 +195,8 @@ async fn a_disabled_kms_key_stops_the_vault_whole_and_it_recovers_once_enabled()
     let key = new_key(&client).await;
     let db = TestDb::sqlite();
     let server = serve(&endpoint, &db.url, &key).await;
-    let orchestrator = token(&endpoint, &db.url, "orchestrator", None);
-    let alice = token(&endpoint, &db.url, "user", Some("alice"));
+    let orchestrator = token(&endpoint, &db.url, &key, "orchestrator", None);
+    let alice = token(&endpoint, &db.url, &key, "user", Some("alice"));
     for (name, value) in [("FIRST", "first-value"), ("SECOND", "second-value")] {
         let (status, body) = call(
             &server.base,
@@ -309,13 +319,14 @@ async fn a_local_vault_moves_under_kms_by_rewrap() {
         String::from_utf8_lossy(&rewrap.stderr)
     );
     assert!(
-        stdout.contains("rewrapped 1 KEK(s) under arn:aws:kms:"),
+        // The KEK and the integrity master wrapped beside it.
+        stdout.contains("rewrapped 2 KEK(s) under arn:aws:kms:"),
         "{stdout}"
     );
 
     // From now on KMS alone opens the vault.
     let server = serve(&endpoint, &url, &key).await;
-    let orchestrator = token(&endpoint, &url, "orchestrator", None);
+    let orchestrator = token(&endpoint, &url, &key, "orchestrator", None);
     let (status, body) = call(
         &server.base,
         Method::POST,
@@ -348,8 +359,8 @@ async fn two_replicas_on_one_postgresql_see_each_others_rotations_at_once() {
     let key = new_key(&kms(&endpoint)).await;
     let first = serve(&endpoint, &db.url, &key).await;
     let second = serve(&endpoint, &db.url, &key).await;
-    let orchestrator = token(&endpoint, &db.url, "orchestrator", None);
-    let carol = token(&endpoint, &db.url, "user", Some("carol"));
+    let orchestrator = token(&endpoint, &db.url, &key, "orchestrator", None);
+    let carol = token(&endpoint, &db.url, &key, "user", Some("carol"));
     let (status, created) = call(
         &first.base,
         Method::POST,
@@ -396,4 +407,140 @@ async fn two_replicas_on_one_postgresql_see_each_others_rotations_at_once() {
             "the very next resolution on the other replica"
         );
     }
+}
+
+/// `RUST_LOG=trace` through the whole KMS flow (the KEK wrapped by `Encrypt` and
+/// unwrapped by `Decrypt` at start, the integrity master, seals, opens, a rotation, a
+/// session lookup): the libraries that print request bodies are capped, so no KEK, DEK,
+/// value or token of the run reaches the log in any spelling.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trace_logging_through_kms_prints_no_key_value_or_token() {
+    let Some(endpoint) = endpoint() else { return };
+    let client = kms(&endpoint);
+    let key = new_key(&client).await;
+    let db = TestDb::sqlite();
+    let log_path = db.dir.path().join("serve.log");
+    // Under trace, and asked to by these variables, the SDK prints request bodies (an
+    // `Encrypt` request holds a KEK in base64) and response bodies (so does a
+    // `Decrypt` answer): the worst an operator could configure.
+    let start = |log: std::fs::File| {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        let child = vault(&endpoint, &db.url)
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .env("VAULT_ROOT_PROVIDER", "aws-kms")
+            .env("VAULT_KMS_KEY_ID", &key)
+            .env("RUST_LOG", "trace")
+            .env("LOG_SIGNABLE_BODY", "true")
+            .env("LOG_SENSITIVE_BODIES", "true")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("starts");
+        Server {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        }
+    };
+    let up = async |server: &Server| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while reqwest::get(format!("{}/healthz", server.base))
+            .await
+            .is_err()
+        {
+            assert!(Instant::now() < deadline, "vault-api did not come up");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    let stop = |server: &mut Server| {
+        let _ = Command::new("kill")
+            .args(["-TERM", &server.child.id().to_string()])
+            .status();
+        let _ = server.child.wait();
+    };
+    let log = std::fs::File::create(&log_path).expect("a log file");
+    let mut server = start(log.try_clone().expect("a handle"));
+    up(&server).await;
+    let orchestrator = token(&endpoint, &db.url, &key, "orchestrator", None);
+    let alice = token(&endpoint, &db.url, &key, "user", Some("alice"));
+    let (first, second) = ("kms-trace-value-one-8d1f", "kms-trace-value-two-3a7c");
+    let (status, created) = call(
+        &server.base,
+        Method::POST,
+        "/v1/secrets",
+        &alice,
+        Some(json!({"name": "API_KEY", "value": first})),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().expect("id").to_owned();
+    let context = json!({"user_id": "alice", "profile_id": "p"});
+    let (_, resolved) = call(
+        &server.base,
+        Method::POST,
+        "/v1/resolve",
+        &orchestrator,
+        Some(context.clone()),
+    )
+    .await;
+    assert_eq!(resolved["env"]["API_KEY"], first);
+    let (status, _) = call(
+        &server.base,
+        Method::PATCH,
+        &format!("/v1/secrets/{id}"),
+        &alice,
+        Some(json!({"value": second})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (_, session) = call(
+        &server.base,
+        Method::POST,
+        "/v1/sessions",
+        &orchestrator,
+        Some(context),
+    )
+    .await;
+    let session = session["token"].as_str().expect("a session").to_owned();
+    let (_, looked_up) = call(
+        &server.base,
+        Method::GET,
+        "/v1/runtime/secrets/API_KEY",
+        &session,
+        None,
+    )
+    .await;
+    assert_eq!(looked_up["value"], second);
+    stop(&mut server);
+    // A cold start: the KEKs and the integrity master come back through `Decrypt`.
+    let mut server = start(log);
+    up(&server).await;
+    let (_, resolved) = call(
+        &server.base,
+        Method::POST,
+        "/v1/resolve",
+        &orchestrator,
+        Some(json!({"user_id": "alice", "profile_id": "p"})),
+    )
+    .await;
+    assert_eq!(resolved["env"]["API_KEY"], second);
+    stop(&mut server);
+
+    let logs = std::fs::read_to_string(&log_path).expect("the log");
+    assert!(
+        logs.contains("TRACE") || logs.contains("DEBUG"),
+        "trace logging was on"
+    );
+    let root = vault_kms::AwsKmsProvider::with_client(client, &key)
+        .await
+        .expect("the KMS key");
+    let path = db.url.trim_start_matches("sqlite://").to_owned();
+    let keys = support::leaks::key_material(&path, &root).await;
+    support::leaks::assert_none_in(
+        &logs,
+        &keys,
+        &[first, second, &orchestrator, &alice, &session],
+    );
 }
