@@ -135,7 +135,7 @@ pub fn run(root: &Path, mut options: Options) -> Result<()> {
         .context("the seeder's answer is not JSON")?;
     let seeded = Seeded::from_json(&seeded)?;
 
-    let ours = Server::start_vault(&binaries, &env, &work, Cache::On)?;
+    let ours = Server::start_vault(&binaries, &env, &work, &[])?;
     let peer = Server::start_openbao(&bao, &work, false)?;
     let resolved = ours.check_resolution(&seeded)?;
     peer.load_peer_secret(&seeded, &resolved)?;
@@ -169,6 +169,26 @@ pub fn run(root: &Path, mut options: Options) -> Result<()> {
     ours.check_resolution(&seeded)?;
     peer.check_peer_secret(&seeded)?;
 
+    // The same load while another client sends unauthenticated requests at full speed
+    // (long paths, unknown tokens): throttled per source and summarised, they must not
+    // queue resolutions behind them.
+    let flood_url = format!("{}/v1/secrets/sec_{}", ours.base, "x".repeat(4000));
+    let mut flooded_rounds = Vec::new();
+    let mut flood_rates = Vec::new();
+    for round in 1..=options.rounds {
+        eprintln!(
+            "\n==> under a flood of unauthenticated requests, round {round} of {}",
+            options.rounds
+        );
+        let (measured, flood) =
+            load.flooded(&ours_url, &ours_script, &flood_url, options.duration)?;
+        flooded_rounds.push(measured);
+        flood_rates.push(flood);
+    }
+    ours.check_resolution(&seeded)?;
+    flood_rates.sort_by(f64::total_cmp);
+    let flood_rate = flood_rates[flood_rates.len() / 2];
+
     // Our every resolution commits an audit record before answering; a dev OpenBao has
     // no audit device. The peer again with a file audit device (OpenBao takes those
     // only from its configuration), the same secret and load, for the fair figure.
@@ -188,8 +208,27 @@ pub fn run(root: &Path, mut options: Options) -> Result<()> {
     audited.check_peer_secret(&seeded)?;
     drop(audited);
 
+    // What synchronous=FULL (the default: every commit on disk before the answer)
+    // costs, against NORMAL, on a fresh server each.
+    let sync_normal = if options.backend == Backend::Sqlite {
+        eprintln!("\n==> SQLite with synchronous=NORMAL");
+        let server = Server::start_vault(&binaries, &env, &work, SYNC_NORMAL)?;
+        server.check_resolution(&seeded)?;
+        let url = format!("{}/v1/resolve", server.base);
+        load.round(&url, &ours_script, 2)?;
+        let rounds = (0..options.rounds)
+            .map(|_| load.round(&url, &ours_script, options.duration))
+            .collect::<Result<Vec<_>>>()?;
+        Some(Summary::of(&rounds))
+    } else {
+        None
+    };
+
     let mut report = Report {
         options: &options,
+        flooded: Summary::of(&flooded_rounds),
+        flood_rate,
+        sync_normal,
         ours: Summary::of(&ours_rounds),
         peer: Summary::of(&peer_rounds),
         ours_rounds,
@@ -210,8 +249,8 @@ pub fn run(root: &Path, mut options: Options) -> Result<()> {
     if !options.quick {
         report.rewrap = Some(env.rewrap_throughput(&binaries)?);
         // Ours alone from here on: the same load on a fresh server each time.
-        let measure = |cache: Cache| -> Result<Summary> {
-            let server = Server::start_vault(&binaries, &env, &work, cache)?;
+        let measure = |settings: &[(&str, &str)]| -> Result<Summary> {
+            let server = Server::start_vault(&binaries, &env, &work, settings)?;
             server.check_resolution(&seeded)?;
             let url = format!("{}/v1/resolve", server.base);
             load.round(&url, &ours_script, 2)?;
@@ -221,7 +260,7 @@ pub fn run(root: &Path, mut options: Options) -> Result<()> {
             Ok(Summary::of(&rounds))
         };
         eprintln!("\n==> without the candidate cache");
-        let uncached = measure(Cache::Off)?;
+        let uncached = measure(UNCACHED)?;
         let mut scale = None;
         if options.scale_rows > options.rows {
             eprintln!(
@@ -238,7 +277,7 @@ pub fn run(root: &Path, mut options: Options) -> Result<()> {
                     "--placeholder",
                 ],
             )?;
-            scale = Some((measure(Cache::On)?, measure(Cache::Off)?));
+            scale = Some((measure(&[])?, measure(UNCACHED)?));
         }
         report.uncached = Some(uncached);
         report.scale = scale;
@@ -268,11 +307,10 @@ pub fn run(root: &Path, mut options: Options) -> Result<()> {
     Ok(())
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Cache {
-    On,
-    Off,
-}
+/// The candidate cache turned off.
+const UNCACHED: &[(&str, &str)] = &[("VAULT_CANDIDATE_CACHE_MIB", "0")];
+/// SQLite syncing at checkpoints rather than at every commit.
+const SYNC_NORMAL: &[(&str, &str)] = &[("VAULT_SQLITE_SYNCHRONOUS", "normal")];
 
 struct Binaries {
     server: PathBuf,
@@ -362,18 +400,17 @@ struct Server {
 }
 
 impl Server {
+    /// vault-api with `settings` (environment variables) beside the defaults.
     fn start_vault(
         binaries: &Binaries,
         env: &ServerEnv,
         work: &TempDir,
-        cache: Cache,
+        settings: &[(&str, &str)],
     ) -> Result<Server> {
         let port = free_port()?;
         let log = work.path.join(format!("vault-api-{port}.log"));
         let mut command = env.command(&binaries.server);
-        if cache == Cache::Off {
-            command.env("VAULT_CANDIDATE_CACHE_MIB", "0");
-        }
+        command.envs(settings.iter().copied());
         command
             .arg("serve")
             .env("VAULT_LISTEN", format!("127.0.0.1:{port}"))
@@ -632,6 +669,48 @@ impl Load {
     }
 }
 
+impl Load {
+    /// A measured round on `url` while a second wrk floods `flood_url` with an unknown
+    /// token for as long; the round's figures and the flood's requests/s.
+    fn flooded(
+        &self,
+        url: &str,
+        script: &Path,
+        flood_url: &str,
+        seconds: u64,
+    ) -> Result<(Round, f64)> {
+        use std::os::unix::process::CommandExt;
+        let flood = Command::new(&self.wrk)
+            .args(["-t1", "-c32"])
+            .arg(format!("-d{}s", seconds + 1))
+            .args([
+                "-H",
+                "Authorization: Bearer vault_user_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            ])
+            .arg(flood_url)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .context("starting the flooding wrk")?;
+        // Let the flood reach full speed first.
+        std::thread::sleep(Duration::from_millis(500));
+        let measured = self.round(url, script, seconds);
+        let output = flood
+            .wait_with_output()
+            .context("waiting for the flooding wrk")?;
+        let text = String::from_utf8_lossy(&output.stdout);
+        let rate = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("Requests/sec:"))
+            .and_then(|r| r.trim().parse::<f64>().ok())
+            .with_context(|| format!("unexpected flood wrk output:\n{text}"))?;
+        eprintln!("flood: {rate:.0} unauthenticated req/s");
+        Ok((measured?, rate))
+    }
+}
+
 /// Requests/s and the 50th and 99th latency percentiles from `wrk --latency`; any
 /// non-2xx answer or socket error fails the round, since fast wrong answers count for
 /// nothing.
@@ -710,6 +789,12 @@ struct Rewrap {
 
 struct Report<'a> {
     options: &'a Options,
+    /// Ours while another client floods it with unauthenticated requests.
+    flooded: Summary,
+    /// The flood's own rate (median over rounds), answered 401 or 429.
+    flood_rate: f64,
+    /// Ours on SQLite with synchronous=NORMAL instead of FULL.
+    sync_normal: Option<Summary>,
     ours: Summary,
     peer: Summary,
     ours_rounds: Vec<Round>,
@@ -804,6 +889,39 @@ impl Report<'_> {
             "| root-key calls while warm | {} | | |",
             self.warm_root_calls
         );
+        let _ = writeln!(
+            text,
+            "\nUnder a flood: a second wrk (1 thread, 32 connections) sends unauthenticated \
+             requests with a 4,000-character path at full speed ({:.0} req/s, answered 401 then \
+             429) from the same address while the resolution load runs:\n",
+            self.flood_rate
+        );
+        let _ = writeln!(text, "| vault-api `POST /v1/resolve` | req/s | p50 | p99 |");
+        let _ = writeln!(text, "|---|---:|---:|---:|");
+        for (label, s) in [("alone", &self.ours), ("under the flood", &self.flooded)] {
+            let _ = writeln!(
+                text,
+                "| {label} | {:.0} | {:.2} ms | {:.2} ms |",
+                s.requests_per_second, s.p50_ms, s.p99_ms
+            );
+        }
+        if let Some(normal) = &self.sync_normal {
+            let _ = writeln!(
+                text,
+                "\nThe cost of `synchronous=FULL` (the default; every commit, the resolution's \
+                 audit record included, is on disk before the answer) against `NORMAL` \
+                 (`VAULT_SQLITE_SYNCHRONOUS=normal`; a power loss can lose the newest commits):\n"
+            );
+            let _ = writeln!(text, "| SQLite sync | req/s | p50 | p99 |");
+            let _ = writeln!(text, "|---|---:|---:|---:|");
+            for (label, s) in [("FULL (default)", &self.ours), ("NORMAL", normal)] {
+                let _ = writeln!(
+                    text,
+                    "| {label} | {:.0} | {:.2} ms | {:.2} ms |",
+                    s.requests_per_second, s.p50_ms, s.p99_ms
+                );
+            }
+        }
         let _ = writeln!(text, "\nEvery round, req/s and p50/p99 in ms:\n");
         let _ = writeln!(text, "| round | vault-api | OpenBao |");
         let _ = writeln!(text, "|---:|---:|---:|");
