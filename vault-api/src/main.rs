@@ -261,9 +261,10 @@ struct ServeArgs {
     /// How long a client has to send a request's head (and finish a TLS handshake).
     #[arg(long, env = "VAULT_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     header_read_timeout: Duration,
-    /// How long a kept-alive connection with no request in flight stays open (at most
-    /// the header-read timeout: the wait for the next request's head counts too).
-    #[arg(long, env = "VAULT_IDLE_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration)]
+    /// How long a kept-alive connection with no request in flight stays open (never
+    /// longer than the header-read timeout: the wait for the next request's head is
+    /// bound by it too).
+    #[arg(long, env = "VAULT_IDLE_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
     idle_timeout: Duration,
     /// Connections served at once; more wait in the listen backlog.
     #[arg(long, env = "VAULT_MAX_CONNECTIONS", default_value_t = server::DEFAULT_MAX_CONNECTIONS, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]

@@ -301,8 +301,9 @@ pub struct ServeOptions {
     /// How long in-flight requests get to finish once shutdown begins.
     pub grace: Duration,
     /// How long a client has to complete a request's head (and a TLS handshake),
-    /// counted from when the server is ready to read it; a kept-alive connection
-    /// waiting for its next request is bound by it too.
+    /// counted from when the server is ready to read it: hyper starts the timer as soon
+    /// as a response is sent, so a kept-alive connection waiting for its next request is
+    /// bound by it too (a test holds hyper to that).
     pub header_read_timeout: Duration,
     /// How long a connection with no request in flight is kept open.
     pub idle_timeout: Duration,
@@ -312,7 +313,7 @@ pub struct ServeOptions {
 }
 
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
-pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_MAX_CONNECTIONS: u32 = 4096;
 
 impl Default for ServeOptions {

@@ -694,3 +694,25 @@ async fn the_console_client_trusts_vault_cacert_and_presents_vault_client_cert()
         "a certificate without its key was accepted"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_alive_connection_waits_for_its_next_head_no_longer_than_the_header_timeout() {
+    let server = plain_server(ServeOptions {
+        header_read_timeout: Duration::from_secs(1),
+        idle_timeout: Duration::from_secs(30),
+        ..ServeOptions::default()
+    })
+    .await;
+    let mut stream = TcpStream::connect(server.base.trim_start_matches("http://"))
+        .await
+        .expect("connects");
+    assert_eq!(
+        exchange(&mut stream, "/healthz").await.expect("answers"),
+        200
+    );
+    let closed = closed_within(&mut stream, Duration::from_secs(5)).await;
+    assert!(
+        closed.is_some(),
+        "a kept-alive connection outlived the header timeout"
+    );
+}
