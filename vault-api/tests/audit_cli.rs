@@ -12,14 +12,10 @@ use diesel::connection::SimpleConnection;
 use diesel::{Connection, SqliteConnection};
 use serde_json::{Value, json};
 
+mod support;
 const BIN: &str = env!("CARGO_BIN_EXE_vault-api");
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
+use support::free_port;
 
 fn cli(data: &std::path::Path, args: &[&str]) -> std::process::Output {
     Command::new(BIN)

@@ -13,12 +13,7 @@ mod support;
 const BIN: &str = env!("CARGO_BIN_EXE_vault-api");
 const MARKER: &str = "MARKER_value_4c1d9e7b";
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
+use support::free_port;
 
 fn cli(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
     Command::new(BIN)

@@ -11,14 +11,10 @@ use std::time::Duration;
 
 use vault_api::tls::{Ca, Usage};
 
+mod support;
 const BIN: &str = env!("CARGO_BIN_EXE_vault-api");
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
+use support::free_port;
 
 /// Kills the server when the test ends, however it ends.
 struct Running(Child);

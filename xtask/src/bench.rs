@@ -208,18 +208,22 @@ pub fn run(root: &Path, mut options: Options) -> Result<()> {
     audited.check_peer_secret(&seeded)?;
     drop(audited);
 
-    // What synchronous=FULL (the default: every commit on disk before the answer)
-    // costs, against NORMAL, on a fresh server each.
-    let sync_normal = if options.backend == Backend::Sqlite {
-        eprintln!("\n==> SQLite with synchronous=NORMAL");
-        let server = Server::start_vault(&binaries, &env, &work, SYNC_NORMAL)?;
+    // Ours alone from here on: the same load on a fresh server each time.
+    let measure = |settings: &[(&str, &str)]| -> Result<Summary> {
+        let server = Server::start_vault(&binaries, &env, &work, settings)?;
         server.check_resolution(&seeded)?;
         let url = format!("{}/v1/resolve", server.base);
         load.round(&url, &ours_script, 2)?;
         let rounds = (0..options.rounds)
             .map(|_| load.round(&url, &ours_script, options.duration))
             .collect::<Result<Vec<_>>>()?;
-        Some(Summary::of(&rounds))
+        Ok(Summary::of(&rounds))
+    };
+    // What synchronous=FULL (the default: every commit on disk before the answer)
+    // costs, against NORMAL.
+    let sync_normal = if options.backend == Backend::Sqlite {
+        eprintln!("\n==> SQLite with synchronous=NORMAL");
+        Some(measure(SYNC_NORMAL)?)
     } else {
         None
     };
@@ -248,17 +252,6 @@ pub fn run(root: &Path, mut options: Options) -> Result<()> {
     drop(peer);
     if !options.quick {
         report.rewrap = Some(env.rewrap_throughput(&binaries)?);
-        // Ours alone from here on: the same load on a fresh server each time.
-        let measure = |settings: &[(&str, &str)]| -> Result<Summary> {
-            let server = Server::start_vault(&binaries, &env, &work, settings)?;
-            server.check_resolution(&seeded)?;
-            let url = format!("{}/v1/resolve", server.base);
-            load.round(&url, &ours_script, 2)?;
-            let rounds = (0..options.rounds)
-                .map(|_| load.round(&url, &ours_script, options.duration))
-                .collect::<Result<Vec<_>>>()?;
-            Ok(Summary::of(&rounds))
-        };
         eprintln!("\n==> without the candidate cache");
         let uncached = measure(UNCACHED)?;
         let mut scale = None;
