@@ -22,6 +22,7 @@ on_both_backends!(
     rows_edited_behind_the_vaults_back_are_refused_and_never_served,
     the_vaults_own_writes_keep_every_row_valid,
     audit_tampering_is_found_at_the_first_bad_record,
+    a_vault_from_before_the_integrity_master_is_stamped_and_keyed_at_its_first_start,
 );
 
 const OLD: &str = "ghp_rotatedAwayValue_1f3a";
@@ -555,4 +556,143 @@ async fn audit_tampering_is_found_at_the_first_bad_record(db: TestDb) {
     .map(|e| e.to_string())
     .unwrap_or_default();
     assert!(refused.contains("tampered"), "{refused}");
+}
+
+/// A database an older vault left: rows without MACs and a plain SHA-256 chain, written
+/// here through a store and keyring that never installed an integrity master.
+async fn a_vault_from_before_the_integrity_master_is_stamped_and_keyed_at_its_first_start(
+    db: TestDb,
+) {
+    use vault_core::{Category, Owner, Placement, Scope, SecretId, SecretName, UserId, Version};
+    let key = support::test_key();
+    let clock: Arc<dyn vault_api::clock::Clock> = Arc::new(vault_api::clock::SystemClock);
+    let old = vault_api::server::open_store(&db.url, vault_store::StoreConfig::default())
+        .await
+        .expect("opens");
+    let instance = old
+        .instance_id("vault-before".into())
+        .await
+        .expect("an instance");
+    let keyring = vault_kms::Keyring::new(
+        vault_kms::VaultInstanceId::parse(&instance).expect("valid"),
+        Arc::new(vault_kms::LocalRootProvider::from_config(&key, &[]).expect("a key")),
+        Arc::new(vault_api::kek_store::StoreKekRepository::new(
+            old.clone(),
+            clock.clone(),
+        )),
+        vault_kms::KeyringConfig::default(),
+    );
+    let audit = vault_api::audit::AuditContext {
+        clock: clock.clone(),
+    };
+    let (id, owner, name) = (
+        SecretId::generate(),
+        Owner::User(UserId::parse("alice").expect("user")),
+        SecretName::parse("API_KEY").expect("name"),
+    );
+    let value = vault_core::SecretValue::new(OLD.to_owned()).expect("a value");
+    let envelope = keyring
+        .seal(
+            &vault_kms::SealBinding {
+                secret_id: &id,
+                version: Version::FIRST,
+                owner: &owner,
+                name: &name,
+            },
+            &value,
+        )
+        .await
+        .expect("seals");
+    let entry = audit
+        .entry(
+            "req_old",
+            &vault_api::audit::Actor::cli(),
+            "secret.create",
+            json!({}),
+            "ok",
+        )
+        .expect("an entry");
+    old.create_secret(
+        vault_store::NewSecret {
+            id: id.clone(),
+            name,
+            placement: Placement::new(owner, Scope::All).expect("placement"),
+            category: Category::Secret,
+            description: None,
+            expires_at: None,
+            value: vault_store::Sealed {
+                kek_id: envelope.kek_id().to_string(),
+                envelope: envelope.to_bytes(),
+            },
+            masked: "****".into(),
+            now: chrono::Utc::now(),
+        },
+        entry,
+    )
+    .await
+    .expect("creates");
+    let before = db.scalar("SELECT COUNT(*) FROM audit_records");
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM secrets WHERE row_mac IS NULL"),
+        1
+    );
+    drop(old);
+
+    // Today's vault on the same database and key.
+    let server = TestServer::start_with(db, key, &[]).await;
+    assert_eq!(
+        server
+            .db
+            .scalar("SELECT COUNT(*) FROM secrets WHERE row_mac IS NULL"),
+        0,
+        "every row was stamped at install"
+    );
+    let (status, body) = resolve(&server, "alice", "p").await;
+    assert_eq!(
+        (status, body["env"]["API_KEY"].as_str()),
+        (200, Some(OLD)),
+        "{body}"
+    );
+    // The plain records stay as they were and verify; the keyed chain follows them.
+    assert_eq!(
+        server.db.scalar(&format!(
+            "SELECT COUNT(*) FROM audit_records WHERE chain_format = 1 AND seq <= {before}"
+        )),
+        before
+    );
+    assert_eq!(
+        server.db.scalar(&format!(
+            "SELECT COUNT(*) FROM audit_records WHERE chain_format = 1 AND seq > {before}"
+        )),
+        0
+    );
+    assert_eq!(
+        server.store.audit_keyed_from().await.expect("reads"),
+        Some(vault_store::KeyedFrom::From(before as u64 + 1))
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("checkpoints");
+    anchor(&server, &path).await;
+    let total = head(&server) as u64;
+    assert_eq!(findings(&server, &path).await, Ok(total));
+    // A plain record written into the keyed segment is refused.
+    let last = server
+        .store
+        .audit_record(total)
+        .await
+        .expect("reads")
+        .expect("the head");
+    let previous = server
+        .store
+        .audit_record(total - 1)
+        .await
+        .expect("reads")
+        .expect("one before");
+    let plain = vault_core::chain_hash(total, &last.entry, &previous.hash);
+    server.db.execute(&format!(
+        "UPDATE audit_records SET hash = {}, chain_format = 1 WHERE seq = {total}",
+        server.db.blob(&plain)
+    ));
+    let found = findings(&server, &path).await.expect_err("a downgrade");
+    assert_eq!((found.kind, found.seq), ("recomputed", total), "{found}");
 }
