@@ -466,4 +466,23 @@ mod tests {
         );
         assert_eq!(verify_keyed(&records, key(1), Some(6)), Ok(5));
     }
+
+    #[test]
+    fn every_break_names_its_own_position() {
+        let breaks = [
+            ChainBreak::Gap {
+                seq: 7,
+                expected: 5,
+            },
+            ChainBreak::Unlinked { seq: 7 },
+            ChainBreak::Altered { seq: 7 },
+            ChainBreak::Recomputed { seq: 7 },
+            ChainBreak::Downgraded { seq: 7 },
+            ChainBreak::KeyRequired { seq: 7 },
+        ];
+        for broken in breaks {
+            assert_eq!(broken.seq(), 7, "{broken}");
+            assert!(broken.to_string().contains("record 7"), "{broken}");
+        }
+    }
 }
