@@ -4,11 +4,11 @@
 
 use std::time::{Duration, Instant};
 
+use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::{Json, Router};
 use serde_json::json;
 use tower_http::timeout::TimeoutLayer;
 use tracing::Instrument;
@@ -26,6 +26,12 @@ use crate::routes::{audit, health, projects, resolve, secrets, sessions, tokens,
 use crate::server::Connection;
 use crate::state::AppState;
 use crate::tokens::random_id;
+
+/// The most header fields, and header bytes (names and values), a request may carry.
+/// hyper's own limits sit above these (see `server.rs`), so a request between the two
+/// gets a problem+json 431 from here rather than hyper's bodiless one.
+pub const MAX_HEADERS: usize = 100;
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
 
 /// A request that takes longer is answered 408 and its work dropped.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -101,24 +107,42 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .split_for_parts()
 }
 
-pub fn router(state: AppState) -> Router {
-    let (routes, mut openapi) = routes();
+/// The served OpenAPI document: utoipa's, refined into the contract (`contract.rs`).
+pub fn document() -> serde_json::Value {
+    let (_, mut openapi) = routes();
     openapi.paths.paths.insert(
         "/openapi.json".into(),
         utoipa::openapi::PathItem::new(
             utoipa::openapi::HttpMethod::Get,
             utoipa::openapi::path::OperationBuilder::new()
                 .tag("health")
+                .operation_id(Some("getOpenApiDocument"))
                 .response("200", utoipa::openapi::Response::new("This document")),
         ),
     );
-    let document = std::sync::Arc::new(openapi);
+    let mut document = serde_json::to_value(&openapi).unwrap_or_default();
+    crate::contract::refine(&mut document);
+    document
+}
+
+pub fn router(state: AppState) -> Router {
+    let (routes, _) = routes();
+    // Serialized once: every request gets the same bytes.
+    let document = axum::body::Bytes::from(serde_json::to_vec(&document()).unwrap_or_default());
     routes
         .route(
             "/openapi.json",
             axum::routing::get(move || {
                 let document = document.clone();
-                async move { Json(document.as_ref().clone()) }
+                async move {
+                    (
+                        [(
+                            axum::http::header::CONTENT_TYPE,
+                            HeaderValue::from_static("application/json"),
+                        )],
+                        document,
+                    )
+                }
             }),
         )
         .route_layer(middleware::from_fn_with_state(state.clone(), observe))
@@ -134,7 +158,24 @@ pub fn router(state: AppState) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
         ))
+        .layer(middleware::from_fn(bounded_headers))
         .with_state(state)
+}
+
+async fn bounded_headers(request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    let bytes: usize = headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    if headers.len() > MAX_HEADERS || bytes > MAX_HEADER_BYTES {
+        return ApiError::HeadersTooLarge {
+            max_headers: MAX_HEADERS,
+            max_bytes: MAX_HEADER_BYTES,
+        }
+        .into_response();
+    }
+    next.run(request).await
 }
 
 async fn fallback() -> ApiError {
@@ -247,7 +288,12 @@ async fn observe(
             })
             .inc();
         span.in_scope(|| tracing::debug!(outcome, "anonymous request refused"));
-    } else if status.is_client_error() || status.is_server_error() {
+    } else if (status.is_client_error() || status.is_server_error())
+        && !crate::contract::UNAUTHENTICATED.contains(&route.as_str())
+    {
+        // The probes and the document are not requests for anything: a load balancer
+        // polling a not-ready `/readyz` would otherwise grow the trail during an outage,
+        // and with a full disk turn the readiness answer itself into an audit failure.
         let mut target = json!({ "method": method, "path": bounded_path(&path) });
         if let Some(asked) = ctx.target() {
             target["context"] = asked;

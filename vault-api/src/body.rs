@@ -61,6 +61,43 @@ where
     }
 }
 
+/// An integer field that also takes an integral JSON number written with a fraction
+/// (`3.0`): JSON Schema calls both integers, and so do clients whose numbers are floats
+/// (Python's `json.dumps(3.0)`). Anything else is refused as serde would refuse it.
+pub fn integral<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<u64>,
+{
+    use serde::Deserialize;
+    use serde::de::{Error, Unexpected};
+    let number = serde_json::Number::deserialize(deserializer)?;
+    let whole = number.as_u64().or_else(|| {
+        number
+            .as_f64()
+            .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= u64::MAX as f64)
+            .map(|f| f as u64)
+    });
+    let expected = &"a non-negative integer in range";
+    let whole = whole.ok_or_else(|| match number.as_f64() {
+        Some(f) => D::Error::invalid_type(Unexpected::Float(f), expected),
+        None => D::Error::invalid_type(Unexpected::Other("number"), expected),
+    })?;
+    T::try_from(whole).map_err(|_| D::Error::invalid_value(Unexpected::Unsigned(whole), expected))
+}
+
+/// `integral` for an optional field (`null` or absent is `None`).
+pub fn integral_opt<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<u64>,
+{
+    #[derive(serde::Deserialize)]
+    struct Wrapped<T: TryFrom<u64>>(#[serde(deserialize_with = "integral")] T);
+    use serde::Deserialize;
+    Option::<Wrapped<T>>::deserialize(deserializer).map(|w| w.map(|Wrapped(v)| v))
+}
+
 /// Query parameters, refused as problem+json naming the parameter.
 pub struct QueryParams<T>(pub T);
 
@@ -135,6 +172,19 @@ fn describe_data_error(message: &str, field: Option<String>) -> ApiError {
             field: Some(field),
         };
     }
+    if let Some(rest) = message.strip_prefix("duplicate field `") {
+        let name = rest.split('`').next().unwrap_or_default();
+        let field = match field {
+            Some(path) if path.ends_with(name) => path,
+            Some(path) => format!("{path}.{name}"),
+            None => name.to_owned(),
+        };
+        return ApiError::Malformed {
+            code: "duplicate_field",
+            detail: format!("the field {field} appears more than once; send it once"),
+            field: Some(field),
+        };
+    }
     if let Some(rest) = message.strip_prefix("missing field `") {
         let name = rest.split('`').next().unwrap_or_default();
         let field = match field {
@@ -200,6 +250,12 @@ mod tests {
         assert_eq!(unknown.2.as_deref(), Some("extra"));
         let missing = refusal("{}");
         assert_eq!((missing.0, missing.2.as_deref()), (422, Some("name")));
+        let twice = refusal(r#"{"name":"A","name":"B"}"#);
+        assert_eq!((twice.0, twice.1), (400, "duplicate_field"));
+        assert_eq!(twice.2.as_deref(), Some("name"));
+        assert!(twice.3.contains("more than once"), "{}", twice.3);
+        let float = refusal(r#"{"name":"A","count":2.0}"#);
+        assert_eq!(float.0, 422, "count is a plain u32 here: {}", float.3);
         let wrong = refusal(r#"{"name":"A","count":"s3cr3t-marker"}"#);
         assert_eq!((wrong.0, wrong.2.as_deref()), (422, Some("count")));
         assert!(!wrong.3.contains("s3cr3t-marker"), "{}", wrong.3);

@@ -88,6 +88,16 @@ pub enum ApiError {
     #[error("this route does not take that method")]
     MethodNotAllowed,
 
+    /// The request's header section is over `MAX_HEADER_BYTES` or `MAX_HEADERS`.
+    #[error(
+        "the request's headers are too large: at most {max_headers} fields and {max_bytes} \
+         bytes in all"
+    )]
+    HeadersTooLarge {
+        max_headers: usize,
+        max_bytes: usize,
+    },
+
     #[error("the request body must be application/json")]
     UnsupportedMediaType,
 
@@ -181,6 +191,7 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::RootKey {
                 retryable: true, ..
@@ -218,6 +229,7 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::HeadersTooLarge { .. } => "headers_too_large",
             ApiError::Unavailable { .. } => "unavailable",
             ApiError::RootKey { code, .. } => code,
             ApiError::Internal { .. } | ApiError::Config { .. } => "internal",
@@ -242,6 +254,7 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => "Payload too large",
             ApiError::UnsupportedMediaType => "Unsupported media type",
             ApiError::MethodNotAllowed => "Method not allowed",
+            ApiError::HeadersTooLarge { .. } => "Request headers too large",
             ApiError::Unavailable { .. } => "Service unavailable",
             ApiError::RootKey { .. } => "Root key unusable",
             ApiError::Internal { .. } | ApiError::Config { .. } => "Internal error",
@@ -371,6 +384,7 @@ impl From<StoreError> for ApiError {
                     Conflict::AlreadyExists(_) => "already_exists",
                     Conflict::LastAccountable => "last_accountable",
                     Conflict::AuditChainMoved => "audit_contention",
+                    Conflict::LastOperatorToken => "last_operator_token",
                 };
                 ApiError::Conflict {
                     code,

@@ -10,6 +10,7 @@ pub mod body;
 pub mod candidates;
 pub mod checkpoint;
 pub mod clock;
+pub mod contract;
 pub mod error;
 pub mod flood;
 pub mod kek_store;

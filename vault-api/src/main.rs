@@ -318,6 +318,11 @@ struct ServeArgs {
     /// How many secrets one user, workspace or project may hold.
     #[arg(long, env = "VAULT_MAX_ENTRIES_PER_OWNER", default_value_t = vault_store::DEFAULT_MAX_ENTRIES_PER_OWNER)]
     max_entries_per_owner: std::num::NonZeroU32,
+    /// How many versions of each secret are kept for rollback, newest first (1 to
+    /// 1000); older ones are deleted, data key and all, at the secret's next rotation.
+    #[arg(long, env = "VAULT_VERSIONS_KEPT", default_value_t = vault_store::DEFAULT_VERSIONS_KEPT,
+        value_parser = versions_kept)]
+    versions_kept: std::num::NonZeroU32,
     #[arg(long, env = "VAULT_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: LogFormat,
     /// How often the root key is checked; an unusable key stops the vault at once.
@@ -848,6 +853,7 @@ async fn serve(args: ServeArgs) -> Result<ExitCode> {
     let config = StoreConfig {
         pool_size: args.db_connections()?,
         max_entries_per_owner: args.max_entries_per_owner,
+        versions_kept: args.versions_kept,
         sqlite_synchronous: match args.sqlite_synchronous {
             SqliteSync::Full => vault_store::SqliteSynchronous::Full,
             SqliteSync::Normal => vault_store::SqliteSynchronous::Normal,
@@ -909,15 +915,22 @@ async fn serve(args: ServeArgs) -> Result<ExitCode> {
         .with_context(|| format!("cannot listen on {listen}"))?;
     let bound = listener.local_addr()?;
     if args.database.dev {
-        let issue = |kind: &str| TokenRequest::parse(kind, None, None, Some("dev".into()));
-        let request_id = vault_api::tokens::random_id("dev_")?;
-        let audit = state.audit_context();
-        let (_, operator) = issue("operator")?
-            .issue(&state.store, audit, &request_id, &Actor::cli())
-            .await?;
-        let (_, orchestrator) = issue("orchestrator")?
-            .issue(&state.store, audit, &request_id, &Actor::cli())
-            .await?;
+        let dev = DevData {
+            dir: args.database.data_dir.clone(),
+        };
+        let tokens = dev.tokens(&state).await?;
+        let (operator, orchestrator) = (&tokens.operator, &tokens.orchestrator);
+        let kept = if tokens.reused {
+            format!(
+                "kept from the last start, in {}",
+                dev.tokens_path().display()
+            )
+        } else {
+            format!(
+                "new; kept in {} for the next start",
+                dev.tokens_path().display()
+            )
+        };
         let rule = "=".repeat(72);
         let scheme = if tls.is_some() { "https" } else { "http" };
         let ca = dev_ca
@@ -927,7 +940,7 @@ async fn serve(args: ServeArgs) -> Result<ExitCode> {
         let banner = Zeroizing::new(format!(
             "{rule}\n  DEVELOPMENT MODE: not for production\n  data (SQLite + key file): {}\n  \
              listening on {scheme}://{bound} (loopback only){ca}\n  operator token:     {}\n  \
-             orchestrator token: {}\n{rule}\n",
+             orchestrator token: {}\n  tokens: {kept}\n{rule}\n",
             args.database.data_dir.display(),
             operator.as_str(),
             orchestrator.as_str(),
@@ -960,6 +973,17 @@ async fn serve(args: ServeArgs) -> Result<ExitCode> {
     }
     tracing::info!("vault-api stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// `VAULT_VERSIONS_KEPT`: at least the current version, and a bound that keeps a
+/// secret's history (each version with its own wrapped data key) from growing without
+/// limit.
+fn versions_kept(text: &str) -> Result<std::num::NonZeroU32, String> {
+    const MAX_VERSIONS_KEPT: u32 = 1000;
+    text.parse::<std::num::NonZeroU32>()
+        .ok()
+        .filter(|kept| kept.get() <= MAX_VERSIONS_KEPT)
+        .ok_or_else(|| format!("must be a whole number from 1 to {MAX_VERSIONS_KEPT}"))
 }
 
 #[cfg(test)]

@@ -219,10 +219,12 @@ pub async fn open_integrity(
 /// Checks the root key every `interval`, so a key disabled in KMS stops the vault
 /// within that time: a failed check drops every unwrapped KEK from memory
 /// (`Keyring::check_ready`). `/readyz` reports the last answer; it never asks the root
-/// provider itself, so no client can make the vault call KMS.
+/// provider itself, so no client can make the vault call KMS. Each round also makes one
+/// small durable write, so readiness turns false when the database stops taking writes.
 pub fn watch_root_key(state: &AppState, interval: Duration) {
     let keyring = state.keyring.clone();
     let health = state.key_health.clone();
+    let store = state.store.clone();
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -231,6 +233,16 @@ pub fn watch_root_key(state: &AppState, interval: Duration) {
         loop {
             ticker.tick().await;
             check_root_key(&keyring, &health).await;
+            // Readiness also learns of a database that stopped taking writes while no
+            // request wrote; the store remembers the outcome.
+            let was = store.write_failure();
+            match store.probe_write().await {
+                Err(error) if was.is_none() => {
+                    tracing::error!(%error, "the database refuses writes; not ready");
+                }
+                Ok(()) if was.is_some() => tracing::info!("the database takes writes again"),
+                _ => {}
+            }
         }
     });
 }
@@ -527,6 +539,10 @@ async fn run_http<S>(
     builder
         .timer(hyper_util::rt::TokioTimer::new())
         .header_read_timeout(options.header_read_timeout)
+        // Above the router's own limits (`app::MAX_HEADERS`, `MAX_HEADER_BYTES`), which
+        // answer with a problem body; only a request past these gets hyper's bare 431.
+        .max_headers(4 * crate::app::MAX_HEADERS)
+        .max_buf_size(16 * crate::app::MAX_HEADER_BYTES)
         .keep_alive(true);
     let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
     let mut conn = std::pin::pin!(conn);
@@ -586,6 +602,14 @@ pub struct DevData {
     pub dir: PathBuf,
 }
 
+/// The tokens `serve --dev` prints.
+pub struct DevTokens {
+    pub operator: Zeroizing<String>,
+    pub orchestrator: Zeroizing<String>,
+    /// Kept from an earlier start rather than issued now.
+    pub reused: bool,
+}
+
 impl DevData {
     pub fn database_url(&self) -> String {
         format!("sqlite://{}", self.dir.join("vault.db").display())
@@ -598,6 +622,97 @@ impl DevData {
 
     fn key_path(&self) -> PathBuf {
         self.dir.join("encryption.key")
+    }
+
+    /// Where `serve --dev` keeps its operator and orchestrator tokens (0600).
+    pub fn tokens_path(&self) -> PathBuf {
+        self.dir.join("dev-tokens")
+    }
+
+    /// The dev operator and orchestrator tokens: the pair kept from an earlier start
+    /// while both still authenticate, so scripts and shells keep working across
+    /// restarts; otherwise a new pair, with whatever is left of the old one revoked
+    /// (so no forgotten never-expiring token piles up), kept for the next start.
+    pub async fn tokens(&self, state: &AppState) -> ApiResult<DevTokens> {
+        let path = self.tokens_path();
+        let kept = std::fs::read_to_string(&path).ok().map(Zeroizing::new);
+        let parsed = kept.as_deref().and_then(|text| {
+            let mut lines = text.lines();
+            Some((lines.next()?.trim(), lines.next()?.trim()))
+        });
+        let now = state.clock.now();
+        let mut stale = Vec::new();
+        if let Some((operator, orchestrator)) = parsed {
+            let mut live = true;
+            for (secret, kind) in [
+                (operator, vault_store::TokenKind::Operator),
+                (orchestrator, vault_store::TokenKind::Orchestrator),
+            ] {
+                match state
+                    .store
+                    .token_by_hash(crate::tokens::hash(secret))
+                    .await?
+                {
+                    Some(found) if found.token.kind == kind && found.token.is_live(now) => {
+                        stale.push(found.token.id);
+                    }
+                    Some(found) => {
+                        live = false;
+                        stale.push(found.token.id);
+                    }
+                    None => live = false,
+                }
+            }
+            if live {
+                return Ok(DevTokens {
+                    operator: Zeroizing::new(operator.to_owned()),
+                    orchestrator: Zeroizing::new(orchestrator.to_owned()),
+                    reused: true,
+                });
+            }
+        }
+        let request_id = crate::tokens::random_id("dev_")?;
+        let audit = state.audit_context();
+        let issue = |kind: &str| {
+            crate::routes::tokens::TokenRequest::parse(kind, None, None, Some("dev".into()))
+        };
+        let (_, operator) = issue("operator")?
+            .issue(
+                &state.store,
+                audit,
+                &request_id,
+                &crate::audit::Actor::cli(),
+            )
+            .await?;
+        let (_, orchestrator) = issue("orchestrator")?
+            .issue(
+                &state.store,
+                audit,
+                &request_id,
+                &crate::audit::Actor::cli(),
+            )
+            .await?;
+        for id in stale {
+            crate::routes::tokens::revoke_token(
+                &state.store,
+                audit,
+                id,
+                &request_id,
+                &crate::audit::Actor::cli(),
+            )
+            .await?;
+        }
+        let contents = Zeroizing::new(format!(
+            "{}\n{}\n",
+            operator.as_str(),
+            orchestrator.as_str()
+        ));
+        replace_private(&path, contents.as_bytes())?;
+        Ok(DevTokens {
+            operator,
+            orchestrator,
+            reused: false,
+        })
     }
 
     /// The dev key, generated on first use.

@@ -39,7 +39,40 @@ pub struct Shared {
     pub failures: FailureLimiter,
     /// Refused anonymous requests since the last summary record.
     pub refusals: RefusalTally,
+    /// Serializes this replica's unguarded rotations of one secret (see `entries::update`).
+    pub rotations: RotationLocks,
     audit_context: AuditContext,
+}
+
+/// One async lock per secret being rotated without `expected_version`: the rotations of
+/// one replica queue instead of racing, so each seals the version after the last one and
+/// lands; races across replicas are left to the store's version check and a retry.
+#[derive(Default)]
+pub struct RotationLocks(
+    std::sync::Mutex<std::collections::HashMap<String, std::sync::Weak<tokio::sync::Mutex<()>>>>,
+);
+
+impl RotationLocks {
+    pub async fn lock(&self, secret_id: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut locks = self
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            // Locks nobody holds or waits for are dropped here, so the map stays as
+            // small as the number of secrets being rotated right now.
+            locks.retain(|_, lock| lock.strong_count() > 0);
+            match locks.get(secret_id).and_then(std::sync::Weak::upgrade) {
+                Some(lock) => lock,
+                None => {
+                    let lock = Arc::new(tokio::sync::Mutex::new(()));
+                    locks.insert(secret_id.to_owned(), Arc::downgrade(&lock));
+                    lock
+                }
+            }
+        };
+        lock.lock_owned().await
+    }
 }
 
 /// Whether the root key was usable at the last background check: `ok`, or the
@@ -136,6 +169,7 @@ impl AppState {
             key_health: KeyHealth::default(),
             failures: FailureLimiter::per_minute(auth_failures_per_minute),
             refusals: RefusalTally::default(),
+            rotations: RotationLocks::default(),
         }));
         state.summarise_refusals_every(refusal_summary_interval);
         state

@@ -22,9 +22,15 @@ impl std::fmt::Debug for IncomingValue {
 }
 
 impl IncomingValue {
-    /// Moves the buffer into a `SecretValue` without copying it.
-    pub fn into_secret(mut self, field: &str) -> ApiResult<SecretValue> {
+    /// Moves the buffer into a `SecretValue` to store, without copying it.
+    pub fn into_stored(mut self, field: &str) -> ApiResult<SecretValue> {
         let text = std::mem::take(&mut *self.0);
-        SecretValue::new(text).map_err(ApiError::core(field))
+        SecretValue::to_store(text).map_err(ApiError::core(field))
+    }
+
+    /// Moves the buffer into a `SecretValue` of an orchestrator-supplied layer.
+    pub fn into_supplied(mut self, field: &str) -> ApiResult<SecretValue> {
+        let text = std::mem::take(&mut *self.0);
+        SecretValue::supplied(text).map_err(ApiError::core(field))
     }
 }

@@ -393,6 +393,8 @@ fn serve_logs_released_protected_names_and_refuses_unusable_name_and_limit_setti
             "0",
             "--max-entries-per-owner",
         ),
+        ("VAULT_VERSIONS_KEPT", "0", "--versions-kept"),
+        ("VAULT_VERSIONS_KEPT", "1001", "--versions-kept"),
     ] {
         let refused = Command::new(BIN)
             .args(["serve", "--dev", "--listen", "127.0.0.1:0", "--data-dir"])
@@ -404,4 +406,211 @@ fn serve_logs_released_protected_names_and_refuses_unusable_name_and_limit_setti
         let message = String::from_utf8_lossy(&refused.stderr);
         assert!(message.contains(named), "{variable}={value}: {message}");
     }
+}
+
+/// Starts `serve --dev` on `data` and returns it with the tokens its banner shows.
+fn start_dev(data: &std::path::Path) -> (std::process::Child, u16, String, String) {
+    start_dev_with(data, &[])
+}
+
+fn start_dev_with(
+    data: &std::path::Path,
+    settings: &[(&str, &str)],
+) -> (std::process::Child, u16, String, String) {
+    let port = free_port();
+    let mut child = Command::new(BIN)
+        .args([
+            "serve",
+            "--dev",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
+        .arg(data)
+        .envs(settings.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let mut tokens = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.expect("line");
+        if line.contains("token:") {
+            tokens.push(line.split_whitespace().last().expect("token").to_owned());
+        }
+        if tokens.len() == 2 {
+            break;
+        }
+    }
+    (child, port, tokens[0].clone(), tokens[1].clone())
+}
+
+fn stop(mut child: std::process::Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+}
+
+/// `serve --dev` keeps its token pair across restarts (in the data dir, 0600) instead
+/// of minting another never-expiring pair each start; a pair that no longer works is
+/// replaced, and what is left of it revoked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dev_tokens_are_kept_across_restarts_and_replaced_when_broken() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let client = reqwest::Client::new();
+    let live_operators = async |port: u16, operator: &str| -> Vec<Value> {
+        let answer: Value = client
+            .get(format!("http://127.0.0.1:{port}/v1/tokens"))
+            .bearer_auth(operator)
+            .send()
+            .await
+            .expect("answers")
+            .json()
+            .await
+            .expect("json");
+        answer["data"]
+            .as_array()
+            .expect("tokens")
+            .iter()
+            .filter(|t| t["revoked_at"].is_null())
+            .cloned()
+            .collect()
+    };
+    let (first, port, operator, orchestrator) = start_dev(&data);
+    assert_eq!(live_operators(port, &operator).await.len(), 2);
+    stop(first);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(data.join("dev-tokens"))
+            .expect("the tokens file")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let (second, port, again_operator, again_orchestrator) = start_dev(&data);
+    assert_eq!(
+        (&again_operator, &again_orchestrator),
+        (&operator, &orchestrator)
+    );
+    assert_eq!(
+        live_operators(port, &operator).await.len(),
+        2,
+        "no new pair"
+    );
+    stop(second);
+    // The orchestrator token revoked on the host: the next start replaces the pair.
+    let listed = cli(&data, &["token", "list"]);
+    let listing = String::from_utf8_lossy(&listed.stdout).into_owned();
+    let orchestrator_id = listing
+        .lines()
+        .find(|l| l.contains("orchestrator"))
+        .and_then(|l| l.split_whitespace().find(|w| w.starts_with("tok_")))
+        .expect("the orchestrator token's id")
+        .to_owned();
+    let revoked = cli(&data, &["token", "revoke", &orchestrator_id]);
+    assert!(
+        revoked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&revoked.stderr)
+    );
+    let (third, port, new_operator, new_orchestrator) = start_dev(&data);
+    assert_ne!(new_operator, operator);
+    assert_ne!(new_orchestrator, orchestrator);
+    let live = live_operators(port, &new_operator).await;
+    assert_eq!(
+        live.len(),
+        2,
+        "the old operator token was revoked with its pair: {live:?}"
+    );
+    let old = client
+        .get(format!("http://127.0.0.1:{port}/v1/tokens"))
+        .bearer_auth(&operator)
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(old.status().as_u16(), 401);
+    stop(third);
+}
+
+/// `VAULT_VERSIONS_KEPT` decides how much history a rotation leaves: with 2, the third
+/// version pushes the first out, and a rollback to it is a 409 naming why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn versions_kept_is_a_setting() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let (server, port, operator, _) = start_dev_with(&data, &[("VAULT_VERSIONS_KEPT", "2")]);
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let call = async |method: reqwest::Method, path: &str, token: &str, body: Option<Value>| {
+        let mut request = client
+            .request(method, format!("{base}{path}"))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("answers");
+        let status = response.status().as_u16();
+        (
+            status,
+            response.json::<Value>().await.unwrap_or(Value::Null),
+        )
+    };
+    let (status, issued) = call(
+        reqwest::Method::POST,
+        "/v1/tokens",
+        &operator,
+        Some(json!({"kind": "user", "user_id": "alice"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{issued}");
+    let alice = issued["secret"].as_str().expect("token").to_owned();
+    let (status, created) = call(
+        reqwest::Method::POST,
+        "/v1/secrets",
+        &alice,
+        Some(json!({"name": "KEPT", "value": "one"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().expect("id").to_owned();
+    for value in ["two", "three"] {
+        let (status, rotated) = call(
+            reqwest::Method::PATCH,
+            &format!("/v1/secrets/{id}"),
+            &alice,
+            Some(json!({ "value": value })),
+        )
+        .await;
+        assert_eq!(status, 200, "{rotated}");
+    }
+    let (status, versions) = call(
+        reqwest::Method::GET,
+        &format!("/v1/secrets/{id}/versions"),
+        &alice,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{versions}");
+    let kept: Vec<u64> = versions["data"]
+        .as_array()
+        .expect("versions")
+        .iter()
+        .filter_map(|v| v["version"].as_u64())
+        .collect();
+    assert_eq!(kept, [3, 2], "{versions}");
+    let (status, refused) = call(
+        reqwest::Method::POST,
+        &format!("/v1/secrets/{id}/rollback"),
+        &alice,
+        Some(json!({"version": 1})),
+    )
+    .await;
+    assert_eq!(status, 409, "{refused}");
+    assert_eq!(refused["code"], "version_not_kept", "{refused}");
+    stop(server);
 }

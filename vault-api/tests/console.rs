@@ -112,6 +112,7 @@ fn seen(app: &App) -> Seen {
         selected: app.selected_row().map(|r| r.name.clone()),
         modal: app.modal.as_ref().map(|m| match m {
             Modal::Help => "help",
+            Modal::Record(_) => "record",
             Modal::Rotate(_) => "rotate",
             Modal::Delete(_) => "delete",
             Modal::Rollback(_) => "rollback",

@@ -49,6 +49,19 @@ pub enum CoreError {
     #[error("secret value is not valid UTF-8")]
     ValueNotUtf8,
 
+    #[error(
+        "secret value is empty; a stored secret needs a value (delete it to stop injecting the name)"
+    )]
+    ValueEmpty,
+
+    /// The position (in characters, from 1) of the first character no process
+    /// environment should hold; never the character itself.
+    #[error(
+        "secret value holds a NUL or a control character other than tab, line feed and \
+         carriage return (character {position})"
+    )]
+    ValueControlCharacter { position: usize },
+
     #[error("description is {len} characters; the limit is {max}")]
     DescriptionTooLong { len: usize, max: usize },
 

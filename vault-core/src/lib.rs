@@ -48,5 +48,7 @@ pub use resolve::{
 };
 pub use role::ProjectRole;
 pub use scope::{MAX_SCOPE_TARGETS, Owner, OwnerKind, Placement, Scope, ScopeKind, TargetSet};
-pub use secret::{Description, ExpiresAt, MAX_DESCRIPTION_CHARS, SecretMeta, Version};
-pub use value::{MAX_VALUE_BYTES, REDACTED, SecretValue};
+pub use secret::{
+    DESCRIPTION_FORBIDDEN_CHARS, Description, ExpiresAt, MAX_DESCRIPTION_CHARS, SecretMeta, Version,
+};
+pub use value::{MAX_VALUE_BYTES, REDACTED, SecretValue, VALUE_FORBIDDEN_CHARS};

@@ -62,6 +62,14 @@ pub const MAX_DESCRIPTION_CHARS: usize = 1024;
 
 /// Free text for people: at most 1,024 characters, no control characters but
 /// newline and tab (so it cannot rewrite a terminal when an operator views it).
+/// What a description may not hold: every control character (Unicode `Cc`) but tab
+/// and line feed, as inclusive ranges. The OpenAPI document's pattern is made from it.
+pub const DESCRIPTION_FORBIDDEN_CHARS: &[(char, char)] = &[
+    ('\u{0}', '\u{8}'),
+    ('\u{B}', '\u{1F}'),
+    ('\u{7F}', '\u{9F}'),
+];
+
 #[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Description(String);
@@ -75,10 +83,11 @@ impl Description {
                 max: MAX_DESCRIPTION_CHARS,
             });
         }
-        if input
-            .chars()
-            .any(|c| c.is_control() && c != '\n' && c != '\t')
-        {
+        if input.chars().any(|c| {
+            DESCRIPTION_FORBIDDEN_CHARS
+                .iter()
+                .any(|(low, high)| (*low..=*high).contains(&c))
+        }) {
             return Err(CoreError::DescriptionControlCharacter);
         }
         Ok(Description(input.to_owned()))
@@ -200,5 +209,20 @@ mod tests {
             Description::parse("red \u{1b}[31m alert"),
             Err(CoreError::DescriptionControlCharacter)
         );
+    }
+
+    /// The ranges the document's pattern is made from are exactly "every control
+    /// character but tab and line feed", over every scalar value.
+    #[test]
+    fn the_forbidden_ranges_are_the_control_characters_but_tab_and_line_feed() {
+        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+            let refused = c.is_control() && c != '\n' && c != '\t';
+            assert_eq!(
+                Description::parse(&format!("a{c}b")).is_err(),
+                refused,
+                "U+{:04X}",
+                u32::from(c)
+            );
+        }
     }
 }

@@ -15,6 +15,24 @@ pub const MAX_VALUE_BYTES: usize = 64 * 1024;
 /// What `Debug` and `Display` print in place of any value.
 pub const REDACTED: &str = "[redacted]";
 
+/// The characters no value entering the vault may hold, as inclusive ranges: NUL
+/// (`execve` ends a variable there, so no process could receive the rest), the other C0
+/// controls but tab, line feed and carriage return (multi-line PEM and CRLF text stay
+/// valid), DEL, and the C1 controls (U+0080 to U+009F: an 8-bit CSI in a value would
+/// drive the terminal of whoever prints the agent's output).
+pub const VALUE_FORBIDDEN_CHARS: &[(char, char)] = &[
+    ('\u{0}', '\u{8}'),
+    ('\u{B}', '\u{C}'),
+    ('\u{E}', '\u{1F}'),
+    ('\u{7F}', '\u{9F}'),
+];
+
+fn is_forbidden(c: char) -> bool {
+    VALUE_FORBIDDEN_CHARS
+        .iter()
+        .any(|(low, high)| (*low..=*high).contains(&c))
+}
+
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub struct SecretValue(String);
 
@@ -28,6 +46,29 @@ impl SecretValue {
             return Err(CoreError::ValueTooLarge {
                 len,
                 max: MAX_VALUE_BYTES,
+            });
+        }
+        Ok(value)
+    }
+
+    /// A value a client sends to be stored: as `new`, and also non-empty and free of
+    /// the characters in `VALUE_FORBIDDEN_CHARS`. Values stored before this rule keep
+    /// opening through `from_utf8`.
+    pub fn to_store(value: String) -> Result<Self, CoreError> {
+        let value = Self::supplied(value)?;
+        if value.0.is_empty() {
+            return Err(CoreError::ValueEmpty);
+        }
+        Ok(value)
+    }
+
+    /// A value of the orchestrator's own layers of one resolution: as `to_store`, but
+    /// may be empty (`NAME=` is a meaningful entry of a platform's environment).
+    pub fn supplied(value: String) -> Result<Self, CoreError> {
+        let value = Self::new(value)?;
+        if let Some(position) = value.0.chars().position(is_forbidden) {
+            return Err(CoreError::ValueControlCharacter {
+                position: position + 1,
             });
         }
         Ok(value)
@@ -109,6 +150,46 @@ mod tests {
             SecretValue::new(wide),
             Err(CoreError::ValueTooLarge { .. })
         ));
+    }
+
+    #[test]
+    fn values_to_store_are_non_empty_and_hold_no_control_character_but_tab_and_newlines() {
+        assert_eq!(
+            SecretValue::to_store(String::new()),
+            Err(CoreError::ValueEmpty)
+        );
+        assert!(SecretValue::supplied(String::new()).is_ok());
+        let multi_line = "line one\r\n\tline two\n";
+        assert!(SecretValue::to_store(multi_line.to_owned()).is_ok());
+        assert!(SecretValue::to_store("x".repeat(MAX_VALUE_BYTES)).is_ok());
+        assert!(matches!(
+            SecretValue::to_store("x".repeat(MAX_VALUE_BYTES + 1)),
+            Err(CoreError::ValueTooLarge { .. })
+        ));
+        // Every edge of every forbidden range, and the allowed characters beside them.
+        for (low, high) in VALUE_FORBIDDEN_CHARS {
+            for c in [*low, *high] {
+                for check in [SecretValue::to_store, SecretValue::supplied] {
+                    assert_eq!(
+                        check(format!("ab{c}")),
+                        Err(CoreError::ValueControlCharacter { position: 3 }),
+                        "U+{:04X}",
+                        u32::from(c)
+                    );
+                }
+            }
+        }
+        for allowed in ['\t', '\n', '\r', ' ', '~', '\u{A0}', 'é', '€'] {
+            assert!(
+                SecretValue::to_store(format!("a{allowed}b")).is_ok(),
+                "U+{:04X}",
+                u32::from(allowed)
+            );
+        }
+        // The position counts characters, not bytes, and the message never shows the value.
+        let refused = SecretValue::to_store("€€\u{0}MARKER".to_owned()).expect_err("NUL");
+        assert_eq!(refused, CoreError::ValueControlCharacter { position: 3 });
+        assert!(!refused.to_string().contains("MARKER"));
     }
 
     #[test]

@@ -48,6 +48,8 @@ pub enum Conflict {
     LastAccountable,
     /// A concurrent writer claimed the same audit chain position first.
     AuditChainMoved,
+    /// The revocation would leave no live operator token.
+    LastOperatorToken,
 }
 
 impl fmt::Display for Conflict {
@@ -63,6 +65,10 @@ impl fmt::Display for Conflict {
                 f.write_str("a project must keep at least one accountable member")
             }
             Conflict::AuditChainMoved => f.write_str("another audit record took this position"),
+            Conflict::LastOperatorToken => f.write_str(
+                "this is the last live operator token; issue another first (`vault-api token \
+                 create --kind operator` on the host), or revoke it there",
+            ),
         }
     }
 }

@@ -37,7 +37,10 @@ pub use error::{Conflict, Entity, StoreError, StoreResult};
 pub use integrity::{IntegrityInstall, KeyedFrom};
 pub use keks::{KekStatus, StoredKek};
 pub use migrate::MigrationState;
-pub use projects::{ListedProject, Member, Milestone, MilestoneRemoval, Project, ProjectRemoval};
+pub use projects::{
+    ListedProject, MAX_PROJECT_NAME_CHARS, Member, Milestone, MilestoneRemoval, Project,
+    ProjectRemoval,
+};
 pub use rewrap::RewrapItem;
 pub use secrets::{
     Generations, ListCursor, ListOwner, MAX_PAGE_SIZE, NewSecret, NewValue, Page, Sealed,
@@ -92,6 +95,31 @@ pub struct Store {
     max_entries_per_owner: u32,
     /// Set once the vault has unwrapped its integrity master; shared by every clone.
     integrity: Arc<std::sync::RwLock<Option<Arc<IntegrityKeys>>>>,
+    /// Why the last write the database refused failed, until a write succeeds again.
+    write_failure: Arc<std::sync::RwLock<Option<&'static str>>>,
+}
+
+/// The cause of a write the database itself refused, as readiness names it; `None` for
+/// failures that say nothing about the database taking writes (no free connection).
+fn write_failure_cause(error: &StoreError) -> Option<&'static str> {
+    let StoreError::Unavailable { detail } = error else {
+        return None;
+    };
+    let detail = detail.to_ascii_lowercase();
+    Some(if detail.contains("no database connection became free") {
+        return None;
+    } else if detail.contains("disk is full")
+        || detail.contains("no space left")
+        || detail.contains("disk full")
+    {
+        "disk_full"
+    } else if detail.contains("readonly") || detail.contains("read-only") {
+        "read_only"
+    } else if detail.contains("i/o") {
+        "io_error"
+    } else {
+        "write_failed"
+    })
 }
 
 impl std::fmt::Debug for Store {
@@ -123,6 +151,7 @@ impl Store {
             versions_kept: config.versions_kept.get(),
             max_entries_per_owner: config.max_entries_per_owner.get(),
             integrity: Arc::default(),
+            write_failure: Arc::default(),
         })
     }
 
@@ -194,14 +223,48 @@ impl Store {
         entry: AuditEntry,
         work: impl FnOnce(&mut DbConnection, Option<&IntegrityKeys>) -> StoreResult<T> + Send + 'static,
     ) -> StoreResult<T> {
-        self.run_keyed(move |conn, keys| {
-            db::write_transaction(conn, |conn| {
-                let done = work(conn, keys)?;
-                audit::record(conn, &entry, keys)?;
-                Ok(done)
+        let outcome = self
+            .run_keyed(move |conn, keys| {
+                db::write_transaction(conn, |conn| {
+                    let done = work(conn, keys)?;
+                    audit::record(conn, &entry, keys)?;
+                    Ok(done)
+                })
             })
-        })
-        .await
+            .await;
+        self.note_write(&outcome);
+        outcome
+    }
+
+    /// Remembers whether the database took the last write: readiness reports it.
+    fn note_write<T>(&self, outcome: &StoreResult<T>) {
+        let cause = match outcome {
+            Ok(_) => None,
+            Err(error) => match write_failure_cause(error) {
+                Some(cause) => Some(cause),
+                // A refusal by a rule (conflict, limit) is a write the database took.
+                None => return,
+            },
+        };
+        if let Ok(mut slot) = self.write_failure.write() {
+            *slot = cause;
+        }
+    }
+
+    /// The cause of the last write the database refused, while no write has succeeded
+    /// since: `disk_full`, `read_only`, `io_error` or `write_failed`.
+    pub fn write_failure(&self) -> Option<&'static str> {
+        self.write_failure.read().ok().and_then(|cause| *cause)
+    }
+
+    /// One small durable write (a timestamp in `vault_settings`), so readiness learns
+    /// that the database stopped taking writes even while no request writes.
+    pub async fn probe_write(&self) -> StoreResult<()> {
+        let outcome = self
+            .run(|conn| db::write_transaction(conn, settings::touch_probe))
+            .await;
+        self.note_write(&outcome);
+        outcome
     }
 
     /// As `run`, handing the work the integrity keys.
@@ -733,6 +796,20 @@ impl Store {
             .await
     }
 
+    /// As `revoke_token`, refusing to revoke the last live operator token
+    /// (`Conflict::LastOperatorToken`): what the HTTP API does. The host CLI may.
+    pub async fn revoke_token_keeping_an_operator(
+        &self,
+        id: String,
+        now: DateTime<Utc>,
+        audit: AuditEntry,
+    ) -> StoreResult<StoredToken> {
+        self.run_audited(audit, move |conn, _| {
+            tokens::revoke_keeping_an_operator(conn, &id, now)
+        })
+        .await
+    }
+
     /// Deletes session tokens that expired before `before`; returns how many.
     pub async fn purge_expired_sessions(&self, before: DateTime<Utc>) -> StoreResult<u64> {
         self.run(move |conn| tokens::purge_expired_sessions(conn, before))
@@ -748,8 +825,11 @@ impl Store {
     /// Appends records that accompany no change (resolutions, refusals) in one commit,
     /// chained after the current head; returns them in their places.
     pub async fn append_audit(&self, entries: Vec<AuditEntry>) -> StoreResult<Vec<ChainedAudit>> {
-        self.run_keyed(move |conn, keys| audit::append(conn, &entries, keys))
-            .await
+        let outcome = self
+            .run_keyed(move |conn, keys| audit::append(conn, &entries, keys))
+            .await;
+        self.note_write(&outcome);
+        outcome
     }
 
     /// Whether any audit record is keyed: a vault whose integrity master has gone

@@ -68,3 +68,29 @@ pub(crate) fn put(conn: &mut DbConnection, name: &str, value: Option<&str>) -> S
         Ok(())
     })
 }
+
+/// The setting the write probe rewrites.
+const WRITE_PROBE: &str = "write_probe";
+
+/// Rewrites the probe setting with the current time: one small row the database must
+/// make durable. A replica that lost the first insert to another has still written.
+pub(crate) fn touch_probe(conn: &mut DbConnection) -> StoreResult<()> {
+    let now = chrono::Utc::now().timestamp_micros().to_string();
+    let updated = diesel::update(vault_settings::table.find(WRITE_PROBE))
+        .set(vault_settings::value.eq(&now))
+        .execute(conn)?;
+    if updated == 0 {
+        match diesel::insert_into(vault_settings::table)
+            .values((
+                vault_settings::name.eq(WRITE_PROBE),
+                vault_settings::value.eq(&now),
+            ))
+            .execute(conn)
+            .map_err(StoreError::from)
+        {
+            Err(StoreError::Conflict(_)) | Ok(_) => {}
+            Err(other) => return Err(other),
+        }
+    }
+    Ok(())
+}

@@ -252,6 +252,41 @@ pub(crate) fn revoke(
         .into_token()
 }
 
+/// Transaction-scoped PostgreSQL lock class serializing operator-token revocations.
+const OPERATOR_REVOCATION_LOCK: i64 = 0x7661_756c_746f_7072;
+
+/// As `revoke`, refusing to revoke the last live operator token: the check and the
+/// revocation are one transaction, and on PostgreSQL revocations of operator tokens
+/// take turns, so two operators revoking each other cannot both succeed.
+pub(crate) fn revoke_keeping_an_operator(
+    conn: &mut DbConnection,
+    id: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<StoredToken> {
+    let token = api_tokens::table
+        .find(id)
+        .select(TokenRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(StoreError::NotFound(Entity::Token))?
+        .into_token()?;
+    if token.kind == TokenKind::Operator && token.is_live(now) {
+        if let DbConnection::Postgres(_) = conn {
+            diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+                .bind::<diesel::sql_types::BigInt, _>(OPERATOR_REVOCATION_LOCK)
+                .execute(conn)?;
+        }
+        let others_live = list(conn)?
+            .into_iter()
+            .filter(|t| t.kind == TokenKind::Operator && t.id != token.id && t.is_live(now))
+            .count();
+        if others_live == 0 {
+            return Err(StoreError::Conflict(Conflict::LastOperatorToken));
+        }
+    }
+    revoke(conn, id, now)
+}
+
 pub(crate) fn list(conn: &mut DbConnection) -> StoreResult<Vec<StoredToken>> {
     api_tokens::table
         .order((api_tokens::created_at.asc(), api_tokens::id.asc()))

@@ -265,6 +265,8 @@ pub fn row_from(json: &Value) -> Result<SecretRow, ApiFailure> {
             .and_then(|v| u32::try_from(v).ok())
             .unwrap_or(0),
         expires_at: time(&json["expires_at"]),
+        description: text("description").filter(|d| !d.is_empty()),
+        created_at: time(&json["created_at"]).unwrap_or_default(),
         updated_at: time(&json["updated_at"]).unwrap_or_default(),
     })
 }
@@ -380,15 +382,13 @@ impl ApiClient for HttpClient {
             .flatten()
             .map(|r| AuditRow {
                 seq: r["seq"].as_u64().unwrap_or(0),
+                id: r["id"].as_str().unwrap_or_default().to_owned(),
                 at: time(&r["at"]).unwrap_or_default(),
                 principal: r["principal"].as_str().unwrap_or_default().to_owned(),
                 action: r["action"].as_str().unwrap_or_default().to_owned(),
                 outcome: r["outcome"].as_str().unwrap_or_default().to_owned(),
-                target: if r["target"].is_null() {
-                    String::new()
-                } else {
-                    r["target"].to_string()
-                },
+                request_id: r["request_id"].as_str().unwrap_or_default().to_owned(),
+                target: Some(r["target"].clone()).filter(|t| !t.is_null()),
             })
             .collect())
     }

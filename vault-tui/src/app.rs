@@ -33,6 +33,16 @@ impl Tab {
         }
     }
 
+    /// Where the tab is in `ALL`, which is where its filter is kept.
+    fn index(self) -> usize {
+        match self {
+            Tab::UserSecrets => 0,
+            Tab::WorkspaceKeys => 1,
+            Tab::ProjectVault => 2,
+            Tab::Audit => 3,
+        }
+    }
+
     fn next(self) -> Tab {
         match self {
             Tab::UserSecrets => Tab::WorkspaceKeys,
@@ -72,6 +82,8 @@ pub struct RollbackModal {
 
 pub enum Modal {
     Help,
+    /// One audit record, whole.
+    Record(Box<AuditRow>),
     Rotate(RotateModal),
     Delete(DeleteModal),
     Rollback(RollbackModal),
@@ -132,7 +144,8 @@ pub struct App {
     /// The audit tab's records, newest first.
     pub audit: Vec<AuditRow>,
     pub selected: usize,
-    pub filter: String,
+    /// Each tab's `/` filter: switching tabs keeps what the other tab was narrowed to.
+    filters: [String; 4],
     pub filtering: bool,
     pub sort: SortKey,
     pub detail: Option<Vec<VersionRow>>,
@@ -219,7 +232,7 @@ impl App {
             rows: Vec::new(),
             audit: Vec::new(),
             selected: 0,
-            filter: String::new(),
+            filters: Default::default(),
             filtering: false,
             sort: SortKey::Name,
             detail: None,
@@ -233,12 +246,21 @@ impl App {
         }
     }
 
+    /// The current tab's filter.
+    pub fn filter(&self) -> &str {
+        &self.filters[self.tab.index()]
+    }
+
+    fn filter_mut(&mut self) -> &mut String {
+        &mut self.filters[self.tab.index()]
+    }
+
     /// The rows the filter keeps, in order.
     pub fn visible(&self) -> Vec<&SecretRow> {
         let mut rows: Vec<&SecretRow> = self
             .rows
             .iter()
-            .filter(|r| r.matches(&self.filter))
+            .filter(|r| r.matches(self.filter()))
             .collect();
         match self.sort {
             SortKey::Name => rows.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id))),
@@ -253,8 +275,12 @@ impl App {
     pub fn visible_audit(&self) -> Vec<&AuditRow> {
         self.audit
             .iter()
-            .filter(|r| r.matches(&self.filter))
+            .filter(|r| r.matches(self.filter()))
             .collect()
+    }
+
+    pub fn selected_record(&self) -> Option<&AuditRow> {
+        self.visible_audit().get(self.selected).copied()
     }
 
     /// How many lines the current tab lists.
@@ -286,14 +312,14 @@ pub fn update(app: &mut App, action: Action) -> Vec<Command> {
             app.quit = true;
             Vec::new()
         }
-        Action::Key(key) => match app.modal.take() {
-            Some(modal) => modal_key(app, modal, key),
-            None if app.filtering => {
-                filter_key(app, key);
-                Vec::new()
+        Action::Key(key) => {
+            // The last outcome or failure was read: the next key clears it.
+            app.notice = None;
+            if matches!(app.status, Status::Failed(_)) {
+                app.status = Status::Ready;
             }
-            None => browse_key(app, key),
-        },
+            key_action(app, key)
+        }
         Action::Paste(text) => {
             if let Some(Modal::Rotate(rotate)) = app.modal.as_mut()
                 && !rotate.confirming
@@ -438,6 +464,17 @@ pub fn update(app: &mut App, action: Action) -> Vec<Command> {
     }
 }
 
+fn key_action(app: &mut App, key: KeyEvent) -> Vec<Command> {
+    match app.modal.take() {
+        Some(modal) => modal_key(app, modal, key),
+        None if app.filtering => {
+            filter_key(app, key);
+            Vec::new()
+        }
+        None => browse_key(app, key),
+    }
+}
+
 /// Near the end of what is loaded, the next page is fetched.
 fn more_if_near_end(app: &mut App) -> Vec<Command> {
     let count = app.visible().len();
@@ -463,9 +500,15 @@ fn browse_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
 
 fn browse(app: &mut App, key: KeyEvent) -> Vec<Command> {
     let count = app.line_count();
-    // The audit tab is read-only.
+    // The audit tab is read-only; Enter opens the whole record.
     let on_audit = app.tab == Tab::Audit;
-    if on_audit && matches!(key.code, KeyCode::Char('R' | 'b' | 'd') | KeyCode::Enter) {
+    if on_audit && matches!(key.code, KeyCode::Char('R' | 'b' | 'd')) {
+        return Vec::new();
+    }
+    if on_audit && key.code == KeyCode::Enter {
+        if let Some(record) = app.selected_record() {
+            app.modal = Some(Modal::Record(Box::new(record.clone())));
+        }
         return Vec::new();
     }
     match key.code {
@@ -576,14 +619,14 @@ fn switch(app: &mut App, tab: Tab) -> Vec<Command> {
 fn filter_key(app: &mut App, key: KeyEvent) {
     match key.code {
         KeyCode::Esc => {
-            app.filter.clear();
+            app.filter_mut().clear();
             app.filtering = false;
         }
         KeyCode::Enter => app.filtering = false,
         KeyCode::Backspace => {
-            app.filter.pop();
+            app.filter_mut().pop();
         }
-        KeyCode::Char(c) => app.filter.push(c),
+        KeyCode::Char(c) => app.filter_mut().push(c),
         _ => {}
     }
     app.selected = 0;
@@ -592,10 +635,8 @@ fn filter_key(app: &mut App, key: KeyEvent) {
 
 fn modal_key(app: &mut App, modal: Modal, key: KeyEvent) -> Vec<Command> {
     match modal {
-        Modal::Help => {
-            // Any key closes help; `?` toggles it.
-            Vec::new()
-        }
+        // Any key closes help (`?` toggles it) and the audit record.
+        Modal::Help | Modal::Record(_) => Vec::new(),
         Modal::Rotate(mut rotate) => {
             match (key.code, rotate.confirming) {
                 // Dropping the modal zeroizes the buffer.
@@ -665,10 +706,15 @@ fn modal_key(app: &mut App, modal: Modal, key: KeyEvent) -> Vec<Command> {
                     app.modal = Some(Modal::DeleteProject(modal));
                     return vec![Command::DeleteProject { project_id }];
                 }
+                KeyCode::Enter => modal.error = Some(not_confirmed(&modal.typed, "id")),
                 KeyCode::Backspace => {
                     modal.typed.pop();
+                    modal.error = None;
                 }
-                KeyCode::Char(c) => modal.typed.push(c),
+                KeyCode::Char(c) => {
+                    modal.typed.push(c);
+                    modal.error = None;
+                }
                 _ => {}
             }
             app.modal = Some(Modal::DeleteProject(modal));
@@ -682,14 +728,32 @@ fn modal_key(app: &mut App, modal: Modal, key: KeyEvent) -> Vec<Command> {
                     app.modal = Some(Modal::Delete(delete));
                     return vec![Command::Delete { secret_id }];
                 }
+                KeyCode::Enter => delete.error = Some(not_confirmed(&delete.typed, "name")),
                 KeyCode::Backspace => {
                     delete.typed.pop();
+                    delete.error = None;
                 }
-                KeyCode::Char(c) => delete.typed.push(c),
+                KeyCode::Char(c) => {
+                    delete.typed.push(c);
+                    delete.error = None;
+                }
                 _ => {}
             }
             app.modal = Some(Modal::Delete(delete));
             Vec::new()
         }
+    }
+}
+
+/// Enter on a deletion prompt whose typed text is not the thing's name (or id): the
+/// prompt stays, and says why nothing happened.
+fn not_confirmed(typed: &str, what: &str) -> ApiFailure {
+    ApiFailure {
+        code: "not_confirmed".into(),
+        detail: if typed.is_empty() {
+            format!("type the {what} to delete it")
+        } else {
+            format!("\"{typed}\" is not the {what}; type it exactly")
+        },
     }
 }

@@ -3,6 +3,7 @@
 //! rotate buffer, which lives in `app.rs` and zeroizes itself.
 
 use chrono::{DateTime, Utc};
+use serde_json::Value;
 
 /// One row of a browser tab: a user secret, a workspace key or a project entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -19,6 +20,8 @@ pub struct SecretRow {
     pub masked: String,
     pub version: u32,
     pub expires_at: Option<DateTime<Utc>>,
+    pub description: Option<String>,
+    pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
@@ -88,20 +91,66 @@ impl std::fmt::Display for ApiFailure {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuditRow {
     pub seq: u64,
+    pub id: String,
     pub at: DateTime<Utc>,
     pub principal: String,
     pub action: String,
     pub outcome: String,
-    /// The record's target (ids and names, never a value), as compact JSON.
-    pub target: String,
+    pub request_id: String,
+    /// The record's target as stored: ids and names, never a value.
+    pub target: Option<Value>,
 }
 
 impl AuditRow {
-    /// The `/` filter on the audit tab: action, secret (target) or principal.
+    /// The target as a line an operator reads: the name first, then each id by what
+    /// it is (`secret sec_…`, `user alice`), a refused request's method and path,
+    /// nested contexts flattened. Never raw JSON.
+    pub fn target_label(&self) -> String {
+        let mut parts = Vec::new();
+        match &self.target {
+            None | Some(Value::Null) => {}
+            Some(Value::Object(fields)) => describe(fields, &mut parts),
+            Some(other) => parts.push(scalar(other)),
+        }
+        parts.join(" · ")
+    }
+
+    /// The `/` filter on the audit tab: action, target or principal.
     pub fn matches(&self, filter: &str) -> bool {
         let filter = filter.to_lowercase();
-        [&self.action, &self.target, &self.principal]
+        [&self.action, &self.target_label(), &self.principal]
             .iter()
             .any(|field| field.to_lowercase().contains(&filter))
+    }
+}
+
+fn scalar(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        Value::Array(items) => items.iter().map(scalar).collect::<Vec<_>>().join(","),
+        other => other.to_string(),
+    }
+}
+
+fn describe(fields: &serde_json::Map<String, Value>, parts: &mut Vec<String>) {
+    if let Some(name) = fields.get("name").and_then(Value::as_str) {
+        parts.push(name.to_owned());
+    }
+    if let (Some(method), Some(path)) = (
+        fields.get("method").and_then(Value::as_str),
+        fields.get("path").and_then(Value::as_str),
+    ) {
+        parts.push(format!("{method} {path}"));
+    }
+    for (key, value) in fields {
+        if matches!(key.as_str(), "name" | "method" | "path") {
+            continue;
+        }
+        let label = key.strip_suffix("_id").unwrap_or(key).replace('_', " ");
+        match value {
+            Value::Null => {}
+            Value::Object(inner) => describe(inner, parts),
+            other => parts.push(format!("{label} {}", scalar(other))),
+        }
     }
 }

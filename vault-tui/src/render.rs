@@ -11,7 +11,7 @@ use ratatui::widgets::{
 };
 
 use crate::app::{App, Modal, Status, Tab};
-use crate::model::Expiry;
+use crate::model::{AuditRow, Expiry, SecretRow, VersionRow};
 
 const HINTS: &str =
     "q quit ? help ↑↓ move Tab tab / filter ⏎ detail R rotate b rollback d delete r reload";
@@ -53,6 +53,7 @@ pub fn render(app: &App, frame: &mut Frame) {
 
     match &app.modal {
         Some(Modal::Help) => help(frame),
+        Some(Modal::Record(record)) => audit_record(record, frame),
         Some(Modal::Rotate(rotate)) => {
             let area = centered(frame.area(), 60, 9);
             let mut lines = vec![
@@ -149,7 +150,7 @@ pub fn render(app: &App, frame: &mut Frame) {
 }
 
 fn status_line(app: &App) -> Line<'_> {
-    let filter = (app.filtering || !app.filter.is_empty()).then(|| format!("/{}", app.filter));
+    let filter = (app.filtering || !app.filter().is_empty()).then(|| format!("/{}", app.filter()));
     if app.filtering {
         return Line::from(filter.unwrap_or_default());
     }
@@ -166,130 +167,249 @@ fn status_line(app: &App) -> Line<'_> {
     }
 }
 
+/// How a column gives up room when the content does not fit.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Shrink {
+    /// Dates, versions, masks: always whole.
+    Never,
+    /// What the operator looks for (a secret's name, an audit target): shrinks only
+    /// once the `First` columns are at their minimum.
+    Last,
+    First,
+}
+
+/// A column: its header, how it shrinks, and each row's text.
+struct Column {
+    header: &'static str,
+    shrinks: Shrink,
+    cells: Vec<String>,
+}
+
+impl Column {
+    fn new(header: &'static str, shrinks: Shrink, cells: Vec<String>) -> Column {
+        Column {
+            header,
+            shrinks,
+            cells,
+        }
+    }
+
+    fn natural(&self) -> u16 {
+        let widest = self
+            .cells
+            .iter()
+            .map(|c| c.chars().count())
+            .chain([self.header.chars().count()])
+            .max()
+            .unwrap_or(0);
+        u16::try_from(widest).unwrap_or(u16::MAX)
+    }
+}
+
+/// The narrowest a shrinking column gets: a few characters and the ellipsis.
+const MIN_SHRUNK: u16 = 8;
+
+/// Widths sized by content: every column as wide as its widest cell while they fit in
+/// `available` (one space between columns). Past that, the `First` columns give up a
+/// character at a time, widest first, down to `MIN_SHRUNK`; then the `Last` ones.
+fn column_widths(columns: &[Column], available: u16) -> Vec<u16> {
+    let mut widths: Vec<u16> = columns.iter().map(Column::natural).collect();
+    let spacing = u16::try_from(columns.len().saturating_sub(1)).unwrap_or(u16::MAX);
+    let total = |widths: &[u16]| widths.iter().sum::<u16>().saturating_add(spacing);
+    while total(&widths) > available {
+        let widest = columns
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .filter(|(_, (column, width))| column.shrinks != Shrink::Never && **width > MIN_SHRUNK)
+            .max_by_key(|(_, (column, width))| (column.shrinks, **width))
+            .map(|(index, _)| index);
+        match widest {
+            Some(index) => widths[index] -= 1,
+            None => break,
+        }
+    }
+    widths
+}
+
+/// `text` in `width` columns; what does not fit ends in an ellipsis, never a silent cut.
+pub fn fit(text: &str, width: u16) -> String {
+    let width = usize::from(width);
+    if text.chars().count() <= width {
+        return text.to_owned();
+    }
+    if width == 0 {
+        return String::new();
+    }
+    let mut shown: String = text.chars().take(width - 1).collect();
+    shown.push('…');
+    shown
+}
+
+/// A bordered table of `columns`, sized by content, with `styles` per row.
+fn sized_table(
+    frame: &mut Frame,
+    area: Rect,
+    title: String,
+    columns: &[Column],
+    styles: &[Style],
+    selected: Option<usize>,
+) {
+    let widths = column_widths(columns, area.width.saturating_sub(2));
+    let header = Row::new(
+        columns
+            .iter()
+            .zip(&widths)
+            .map(|(column, width)| Cell::from(fit(column.header, *width))),
+    )
+    .style(Style::new().add_modifier(Modifier::BOLD));
+    let rows = styles.iter().enumerate().map(|(n, style)| {
+        Row::new(
+            columns
+                .iter()
+                .zip(&widths)
+                .map(|(column, width)| Cell::from(fit(&column.cells[n], *width))),
+        )
+        .style(*style)
+    });
+    let table = Table::new(rows, widths.iter().map(|w| Constraint::Length(*w)))
+        .header(header)
+        .block(Block::new().borders(Borders::ALL).title(title))
+        .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED));
+    let mut state = TableState::default().with_selected(selected);
+    frame.render_stateful_widget(table, area, &mut state);
+}
+
+fn day(at: Option<chrono::DateTime<chrono::Utc>>) -> String {
+    at.map_or_else(|| "-".to_owned(), |at| at.format("%Y-%m-%d").to_string())
+}
+
 fn table(app: &App, frame: &mut Frame, area: Rect) {
     let visible = app.visible();
     // Narrow (80 columns with the detail open): the columns an operator acts on.
     let compact = area.width < 70;
     let wide = area.width >= 110;
-    let rows = visible.iter().map(|row| {
-        let style = match row.expiry(app.now) {
+    let styles: Vec<Style> = visible
+        .iter()
+        .map(|row| match row.expiry(app.now) {
             Expiry::Expired => Style::new().fg(Color::Red),
             Expiry::Soon => Style::new().fg(Color::Yellow),
             Expiry::Live => Style::new(),
-        };
-        let expires = row
-            .expires_at
-            .map_or_else(|| "-".to_owned(), |at| at.format("%Y-%m-%d").to_string());
-        let cells = if compact {
-            vec![
-                Cell::from(row.name.clone()),
-                Cell::from(row.masked.clone()),
-                Cell::from(format!("v{}", row.version)),
-                Cell::from(expires),
-            ]
-        } else {
-            vec![
-                Cell::from(row.name.clone()),
-                Cell::from(row.owner.clone()),
-                Cell::from(row.scope_label()),
-                Cell::from(row.category.clone()),
-                Cell::from(row.masked.clone()),
-                Cell::from(format!("v{}", row.version)),
-                Cell::from(expires),
-                Cell::from(
-                    row.updated_at
-                        .format(if wide { "%Y-%m-%d %H:%M" } else { "%Y-%m-%d" })
-                        .to_string(),
-                ),
-            ]
-        };
-        Row::new(cells).style(style)
-    });
-    let (header, widths): (Vec<&str>, Vec<Constraint>) = if compact {
-        (
-            vec!["NAME", "MASKED", "VER", "EXPIRES"],
-            vec![
-                Constraint::Min(12),
-                Constraint::Length(12),
-                Constraint::Length(4),
-                Constraint::Length(10),
-            ],
-        )
-    } else {
-        (
-            vec![
-                "NAME", "OWNER", "SCOPE", "CATEGORY", "MASKED", "VER", "EXPIRES", "UPDATED",
-            ],
-            vec![
-                Constraint::Min(12),
-                Constraint::Min(10),
-                Constraint::Min(6),
-                Constraint::Length(9),
-                // The widest mask: a 4-character prefix, ****, the last 3.
-                Constraint::Length(11),
-                Constraint::Length(3),
-                Constraint::Length(10),
-                Constraint::Length(if wide { 16 } else { 10 }),
-            ],
-        )
-    };
-    let header = Row::new(header).style(Style::new().add_modifier(Modifier::BOLD));
+        })
+        .collect();
+    let cells = |f: &dyn Fn(&SecretRow) -> String| visible.iter().map(|r| f(r)).collect();
+    let mut columns = vec![Column::new(
+        "NAME",
+        Shrink::Last,
+        cells(&|r| r.name.clone()),
+    )];
+    if !compact {
+        columns.push(Column::new(
+            "OWNER",
+            Shrink::First,
+            cells(&|r| r.owner.clone()),
+        ));
+        columns.push(Column::new(
+            "SCOPE",
+            Shrink::First,
+            cells(&|r| r.scope_label()),
+        ));
+        columns.push(Column::new(
+            "CATEGORY",
+            Shrink::Never,
+            cells(&|r| r.category.clone()),
+        ));
+    }
+    columns.push(Column::new(
+        "MASKED",
+        Shrink::Never,
+        cells(&|r| r.masked.clone()),
+    ));
+    columns.push(Column::new(
+        "VER",
+        Shrink::Never,
+        cells(&|r| format!("v{}", r.version)),
+    ));
+    columns.push(Column::new(
+        "EXPIRES",
+        Shrink::Never,
+        cells(&|r| day(r.expires_at)),
+    ));
+    if !compact {
+        let format = if wide { "%Y-%m-%d %H:%M" } else { "%Y-%m-%d" };
+        columns.push(Column::new(
+            "UPDATED",
+            Shrink::Never,
+            cells(&|r| r.updated_at.format(format).to_string()),
+        ));
+    }
     let title = format!(
         " {} ({}) · sorted by {} ",
         app.tab.title(),
         visible.len(),
         app.sort.label()
     );
-    let table = Table::new(rows, widths)
-        .header(header)
-        .block(Block::new().borders(Borders::ALL).title(title))
-        .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED));
-    let mut state =
-        TableState::default().with_selected((!visible.is_empty()).then_some(app.selected));
-    frame.render_stateful_widget(table, area, &mut state);
+    let selected = (!visible.is_empty()).then_some(app.selected);
+    sized_table(frame, area, title, &columns, &styles, selected);
 }
 
 fn audit_table(app: &App, frame: &mut Frame, area: Rect) {
     let visible = app.visible_audit();
-    let rows = visible.iter().map(|record| {
-        let style = if record.outcome == "ok" {
-            Style::new()
-        } else {
-            Style::new().fg(Color::Yellow)
-        };
-        Row::new(vec![
-            Cell::from(record.seq.to_string()),
-            Cell::from(record.at.format("%m-%d %H:%M:%S").to_string()),
-            Cell::from(record.principal.clone()),
-            Cell::from(record.action.clone()),
-            Cell::from(record.outcome.clone()),
-            Cell::from(record.target.clone()),
-        ])
-        .style(style)
-    });
-    let header = Row::new(["SEQ", "TIME", "PRINCIPAL", "ACTION", "OUTCOME", "TARGET"])
-        .style(Style::new().add_modifier(Modifier::BOLD));
-    let widths = [
-        Constraint::Length(6),
-        Constraint::Length(14),
-        Constraint::Length(22),
-        Constraint::Length(16),
-        Constraint::Length(12),
-        Constraint::Min(10),
+    let styles: Vec<Style> = visible
+        .iter()
+        .map(|record| {
+            if record.outcome == "ok" {
+                Style::new()
+            } else {
+                Style::new().fg(Color::Yellow)
+            }
+        })
+        .collect();
+    let cells = |f: &dyn Fn(&AuditRow) -> String| visible.iter().map(|r| f(r)).collect();
+    let columns = [
+        Column::new("SEQ", Shrink::Never, cells(&|r| r.seq.to_string())),
+        Column::new(
+            "TIME",
+            Shrink::Never,
+            cells(&|r| r.at.format("%m-%d %H:%M:%S").to_string()),
+        ),
+        Column::new("PRINCIPAL", Shrink::First, cells(&|r| r.principal.clone())),
+        Column::new("ACTION", Shrink::Last, cells(&|r| r.action.clone())),
+        Column::new("OUTCOME", Shrink::First, cells(&|r| r.outcome.clone())),
+        Column::new("TARGET", Shrink::Last, cells(&AuditRow::target_label)),
     ];
-    let title = format!(" Audit ({}) ", visible.len());
-    let table = Table::new(rows, widths)
-        .header(header)
-        .block(Block::new().borders(Borders::ALL).title(title))
-        .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED));
-    let mut state =
-        TableState::default().with_selected((!visible.is_empty()).then_some(app.selected));
-    frame.render_stateful_widget(table, area, &mut state);
+    let title = format!(" Audit ({}) · Enter: whole record ", visible.len());
+    let selected = (!visible.is_empty()).then_some(app.selected);
+    sized_table(frame, area, title, &columns, &styles, selected);
+}
+
+fn audit_record(record: &AuditRow, frame: &mut Frame) {
+    let area = centered(frame.area(), 100, 30);
+    let mut lines = vec![
+        Line::from(format!("seq        {}", record.seq)),
+        Line::from(format!("id         {}", record.id)),
+        Line::from(format!("at         {}", record.at.to_rfc3339())),
+        Line::from(format!("principal  {}", record.principal)),
+        Line::from(format!("action     {}", record.action)),
+        Line::from(format!("outcome    {}", record.outcome)),
+        Line::from(format!("request    {}", record.request_id)),
+        Line::from("target"),
+    ];
+    let target = record
+        .target
+        .as_ref()
+        .and_then(|t| serde_json::to_string_pretty(t).ok())
+        .unwrap_or_else(|| "-".to_owned());
+    lines.extend(target.lines().map(|l| Line::from(format!("  {l}"))));
+    lines.push(Line::from(""));
+    lines.push(Line::from("any key closes"));
+    modal_box(frame, area, " Audit record ", lines);
 }
 
 fn detail(app: &App, frame: &mut Frame, area: Rect) {
     let mut lines = Vec::new();
     if let Some(row) = app.selected_row() {
+        let stamp = |at: chrono::DateTime<chrono::Utc>| at.format("%Y-%m-%d %H:%M").to_string();
         lines.push(Line::from(Span::styled(
             row.name.clone(),
             Style::new().add_modifier(Modifier::BOLD),
@@ -299,16 +419,40 @@ fn detail(app: &App, frame: &mut Frame, area: Rect) {
         lines.push(Line::from(format!("scope    {}", row.scope_label())));
         lines.push(Line::from(format!("category {}", row.category)));
         lines.push(Line::from(format!("masked   {}", row.masked)));
+        let expires = match (row.expires_at, row.expiry(app.now)) {
+            (None, _) => "never".to_owned(),
+            (Some(at), Expiry::Expired) => format!("{} (expired)", day(Some(at))),
+            (Some(at), _) => format!("{} (in {} days)", day(Some(at)), (at - app.now).num_days()),
+        };
+        lines.push(Line::from(format!("expires  {expires}")));
+        lines.push(Line::from(format!("created  {}", stamp(row.created_at))));
+        lines.push(Line::from(format!("updated  {}", stamp(row.updated_at))));
+        lines.push(Line::from(format!(
+            "about    {}",
+            row.description.as_deref().unwrap_or("-")
+        )));
         lines.push(Line::from(""));
         lines.push(Line::from("versions"));
     }
-    for version in app.detail.iter().flatten() {
+    let versions: Vec<&VersionRow> = app.detail.iter().flatten().collect();
+    let mask_width = versions
+        .iter()
+        .map(|v| v.masked.chars().count())
+        .max()
+        .unwrap_or(0);
+    // A history line stays on one line: the time of day only where there is room.
+    let when = if area.width >= 46 {
+        "%Y-%m-%d %H:%M"
+    } else {
+        "%Y-%m-%d"
+    };
+    for version in versions {
         lines.push(Line::from(format!(
-            "{} v{:<3} {:<12} {}{}",
+            "{} v{:<3} {:<mask_width$} {}{}",
             if version.current { "*" } else { " " },
             version.version,
             version.masked,
-            version.created_at.format("%Y-%m-%d %H:%M"),
+            version.created_at.format(when),
             version
                 .restored_from
                 .map(|v| format!(" (from v{v})"))
@@ -324,14 +468,16 @@ fn detail(app: &App, frame: &mut Frame, area: Rect) {
 }
 
 fn help(frame: &mut Frame) {
-    let area = centered(frame.area(), 56, 19);
+    let area = centered(frame.area(), 56, 21);
     let lines = [
         "↑ ↓ j k      move",
         "g G          first, last",
         "Tab 1-4      switch tab (4: audit)",
         "/            filter: name or owner; on audit,",
-        "             action, secret or principal",
-        "Enter        detail and version history",
+        "             action, target or principal;",
+        "             each tab keeps its own",
+        "Enter        detail and version history; on",
+        "             audit, the whole record",
         "Esc          close detail, cancel",
         "R            rotate (hidden input)",
         "b            roll back (from the detail)",

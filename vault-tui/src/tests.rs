@@ -40,6 +40,8 @@ fn row(n: usize, name: &str, expires_in_days: Option<i64>) -> SecretRow {
         masked: "sk-****abc".into(),
         version: n as u32 + 1,
         expires_at: expires_in_days.map(at),
+        description: (n == 1).then(|| "CI's Twilio sender".to_owned()),
+        created_at: at(-9),
         updated_at: at(-3),
     }
 }
@@ -417,11 +419,13 @@ fn the_audit_tab_lists_filters_and_stays_read_only() {
     let record = |seq: u64, principal: &str, action: &str, outcome: &str, target: &str| {
         crate::model::AuditRow {
             seq,
+            id: format!("aud_{seq:020}"),
             at: at(-1) + chrono::Duration::minutes(seq as i64),
             principal: principal.into(),
             action: action.into(),
             outcome: outcome.into(),
-            target: target.into(),
+            request_id: format!("req_{seq:020}"),
+            target: serde_json::from_str(target).ok(),
         }
     };
     update(
@@ -432,21 +436,21 @@ fn the_audit_tab_lists_filters_and_stays_read_only() {
                 "operator:tok_ops",
                 "secret.rotate",
                 "ok",
-                r#"{"name":"STRIPE_KEY"}"#,
+                r#"{"name":"STRIPE_KEY","secret_id":"sec_V1StGXR8_Z5jdHi6B-myT","version":2}"#,
             ),
             record(
                 3,
                 "orchestrator:tok_orch",
                 "resolve",
                 "ok",
-                r#"{"user_id":"alice"}"#,
+                r#"{"user_id":"alice","profile_id":"prof_ci"}"#,
             ),
             record(
                 2,
                 "anonymous",
                 "secret.list",
                 "unauthenticated",
-                r#"{"path":"/v1/secrets"}"#,
+                r#"{"method":"GET","path":"/v1/secrets"}"#,
             ),
             record(
                 1,
@@ -458,6 +462,18 @@ fn the_audit_tab_lists_filters_and_stays_read_only() {
         ])),
     );
     snap("audit", &app);
+    assert_eq!(
+        app.visible_audit()[0].target_label(),
+        "STRIPE_KEY · secret sec_V1StGXR8_Z5jdHi6B-myT · version 2",
+        "names and ids, not JSON"
+    );
+    assert_eq!(app.visible_audit()[2].target_label(), "GET /v1/secrets");
+    // Enter opens the whole record; any key closes it.
+    update(&mut app, key(KeyCode::Enter));
+    assert!(matches!(&app.modal, Some(Modal::Record(r)) if r.seq == 4));
+    snap("audit_record", &app);
+    update(&mut app, key(KeyCode::Esc));
+    assert!(app.modal.is_none());
     press(&mut app, "/");
     press(&mut app, "stripe");
     update(&mut app, key(KeyCode::Enter));
@@ -547,4 +563,132 @@ fn deleting_a_project_first_shows_the_cascade() {
         app.notice.as_deref(),
         Some("project apollo deleted with 2 entries")
     );
+}
+
+#[test]
+fn a_wrong_name_in_the_delete_prompt_says_so() {
+    let mut app = loaded_app();
+    press(&mut app, "d");
+    press(&mut app, "STRIPE");
+    assert!(
+        update(&mut app, key(KeyCode::Enter)).is_empty(),
+        "nothing deleted"
+    );
+    let Some(Modal::Delete(delete)) = &app.modal else {
+        panic!("the prompt stays open");
+    };
+    let error = delete.error.as_ref().expect("says why");
+    assert_eq!(error.code, "not_confirmed");
+    assert!(
+        error.detail.contains("\"STRIPE\" is not the name"),
+        "{error}"
+    );
+    snap("delete_mismatch", &app);
+    // Typing again clears it; the right name deletes.
+    press(&mut app, "_KEY");
+    let Some(Modal::Delete(delete)) = &app.modal else {
+        panic!("open");
+    };
+    assert!(delete.error.is_none());
+    let commands = update(&mut app, key(KeyCode::Enter));
+    assert!(matches!(commands.as_slice(), [Command::Delete { .. }]));
+    // An empty prompt says what to type.
+    let mut app = loaded_app();
+    press(&mut app, "d");
+    update(&mut app, key(KeyCode::Enter));
+    let Some(Modal::Delete(delete)) = &app.modal else {
+        panic!("open");
+    };
+    assert_eq!(
+        delete.error.as_ref().map(|e| e.detail.as_str()),
+        Some("type the name to delete it")
+    );
+}
+
+#[test]
+fn the_status_line_clears_on_the_next_key() {
+    let mut app = loaded_app();
+    let mut rotated = row(0, "STRIPE_KEY", None);
+    rotated.version = 2;
+    update(&mut app, Action::Rotated(Ok(rotated)));
+    assert_eq!(
+        app.notice.as_deref(),
+        Some("STRIPE_KEY is now at version 2")
+    );
+    press(&mut app, "j");
+    assert_eq!(app.notice, None, "read once, then gone");
+    update(
+        &mut app,
+        Action::Loaded(
+            Tab::UserSecrets,
+            Err(ApiFailure {
+                code: "unreachable".into(),
+                detail: "connection refused".into(),
+            }),
+        ),
+    );
+    assert!(matches!(app.status, crate::app::Status::Failed(_)));
+    press(&mut app, "k");
+    assert_eq!(app.status, crate::app::Status::Ready);
+    assert!(!screen(&app, 80, 24).contains("connection refused"));
+}
+
+#[test]
+fn each_tab_keeps_its_own_filter() {
+    let mut app = loaded_app();
+    press(&mut app, "/token");
+    update(&mut app, key(KeyCode::Enter));
+    assert_eq!(app.filter(), "token");
+    press(&mut app, "4");
+    assert_eq!(app.filter(), "", "the audit tab starts unfiltered");
+    press(&mut app, "/stripe");
+    update(&mut app, key(KeyCode::Enter));
+    press(&mut app, "1");
+    assert_eq!(
+        app.filter(),
+        "token",
+        "back to what this tab was narrowed to"
+    );
+    press(&mut app, "4");
+    assert_eq!(app.filter(), "stripe");
+}
+
+#[test]
+fn long_names_end_in_an_ellipsis_and_columns_fit_their_content() {
+    let mut app = App::new(at(0));
+    let mut long = row(
+        1,
+        "GITHUB_PERSONAL_ACCESS_TOKEN_FOR_THE_RELEASE_PIPELINE",
+        Some(3),
+    );
+    long.owner = "workspace:acme-platform-engineering".into();
+    long.targets = vec!["prof_release".into(), "prof_nightly".into()];
+    let rows = vec![row(0, "DB_URL", None), long];
+    update(
+        &mut app,
+        Action::Loaded(Tab::UserSecrets, Ok(RowPage { rows, next: None })),
+    );
+    snap("long_names", &app);
+    let narrow = screen(&app, 80, 24);
+    // The owner and scope give way first; the name keeps the most it can, and ends
+    // in an ellipsis.
+    assert!(narrow.contains("GITHUB_PERSON…"), "{narrow}");
+    assert!(narrow.contains("workspa…"), "{narrow}");
+    assert!(
+        narrow.contains("2027-01-18"),
+        "the fixed columns keep their width"
+    );
+    // A short table takes only the room its content needs.
+    let short = screen(&loaded_app(), 160, 40);
+    assert!(short.contains("NAME         OWNER"), "{short}");
+}
+
+#[test]
+fn fitting_cuts_only_with_an_ellipsis() {
+    use crate::render::fit;
+    assert_eq!(fit("STRIPE_KEY", 10), "STRIPE_KEY");
+    assert_eq!(fit("STRIPE_KEY", 9), "STRIPE_K…");
+    assert_eq!(fit("STRIPE_KEY", 1), "…");
+    assert_eq!(fit("STRIPE_KEY", 0), "");
+    assert_eq!(fit("ÉTÉ_VALEUR", 4), "ÉTÉ…", "characters, not bytes");
 }

@@ -383,10 +383,10 @@ impl Seeded {
     }
 }
 
-struct Server {
+pub(crate) struct Server {
     name: &'static str,
     child: Child,
-    base: String,
+    pub(crate) base: String,
     token: String,
     log: PathBuf,
     agent: ureq::Agent,
@@ -437,7 +437,7 @@ impl Server {
         Server::spawn("OpenBao", command, port, log, token, "/v1/sys/health")
     }
 
-    fn spawn(
+    pub(crate) fn spawn(
         name: &'static str,
         mut command: Command,
         port: u16,
@@ -490,7 +490,7 @@ impl Server {
         }
     }
 
-    fn log_tail(&self) -> String {
+    pub(crate) fn log_tail(&self) -> String {
         let log = std::fs::read_to_string(&self.log).unwrap_or_default();
         let lines: Vec<&str> = log.lines().collect();
         lines[lines.len().saturating_sub(30)..].join("\n")
@@ -1092,7 +1092,7 @@ fn find_files(dir: &Path, name: &str) -> Result<Vec<PathBuf>> {
     Ok(found)
 }
 
-fn target_dir(root: &Path) -> Result<PathBuf> {
+pub(crate) fn target_dir(root: &Path) -> Result<PathBuf> {
     if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
         let dir = PathBuf::from(dir);
         return Ok(if dir.is_absolute() {
@@ -1105,7 +1105,7 @@ fn target_dir(root: &Path) -> Result<PathBuf> {
 }
 
 /// Runs a command and returns its stdout; a failure carries its stderr.
-fn output(command: &mut Command) -> Result<String> {
+pub(crate) fn output(command: &mut Command) -> Result<String> {
     let program = command.get_program().to_string_lossy().into_owned();
     let out = command
         .stdin(Stdio::null())
@@ -1159,12 +1159,12 @@ fn ensure_openbao(root: &Path) -> Result<PathBuf> {
 }
 
 /// A directory removed on drop.
-struct TempDir {
-    path: PathBuf,
+pub(crate) struct TempDir {
+    pub(crate) path: PathBuf,
 }
 
 impl TempDir {
-    fn new(prefix: &str) -> Result<TempDir> {
+    pub(crate) fn new(prefix: &str) -> Result<TempDir> {
         let stamp = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_nanos())

@@ -1,6 +1,7 @@
 //! `cargo xtask`: the project's developer tasks, in Rust rather than shell scripts.
 
 mod bench;
+mod contract;
 mod fga;
 mod localstack;
 mod migrate;
@@ -30,6 +31,10 @@ enum Task {
     Test,
     /// The OpenFGA CLI's offline test of authz/model.fga against its assertions.
     Authz,
+    /// The OpenAPI document against a running `serve --dev`: openapi-spec-validator,
+    /// a generated Python client running seed 000's flow, and schemathesis with every
+    /// check once per principal.
+    Contract(contract::Options),
     /// Starts LocalStack's KMS on a free loopback port and keeps it running until
     /// interrupted, printing the endpoint for `AWS_ENDPOINT_URL`.
     Localstack,
@@ -60,6 +65,7 @@ fn main() -> Result<()> {
         Task::Test => test::run(&root),
         Task::Tidy => tidy::run(&root),
         Task::Authz => fga::model_test(&root),
+        Task::Contract(options) => contract::run(&root, &options),
         Task::Bench(options) => bench::run(&root, options),
         Task::Localstack => {
             let server = localstack::LocalStack::start(&root)?;

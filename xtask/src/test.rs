@@ -7,7 +7,7 @@ use anyhow::{Result, bail};
 
 use crate::localstack::LocalStack;
 use crate::postgres::Postgres;
-use crate::{bench, cargo, fga, run_step, tidy};
+use crate::{bench, cargo, contract, fga, run_step, tidy};
 
 pub fn run(root: &Path) -> Result<()> {
     ensure_components(root)?;
@@ -45,6 +45,10 @@ pub fn run(root: &Path) -> Result<()> {
     )?;
     drop(localstack);
     drop(postgres);
+    // The document as its consumers read it: a validator, a generated client and
+    // schemathesis, against the dev vault `cargo test` just built.
+    eprintln!("\n==> cargo xtask contract");
+    contract::run(root, &contract::Options::ci())?;
     // Both servers under a 2-second load, answers checked: the benchmark harness works.
     eprintln!("\n==> cargo xtask bench --quick");
     bench::run(root, bench::Options::quick())?;

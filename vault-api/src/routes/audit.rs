@@ -14,6 +14,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditParams {
     /// 1 to 200; 50 when absent.
@@ -46,7 +47,8 @@ pub struct AuditPage {
     next_before: Option<u64>,
 }
 
-/// How many stored records one request scans at most while filtering.
+/// How many stored records one request scans while filtering before it answers with
+/// the matches it has (at least one; see `list`).
 const SCAN_LIMIT: u32 = 5_000;
 
 fn view(record: ChainedAudit) -> AuditView {
@@ -67,7 +69,7 @@ fn view(record: ChainedAudit) -> AuditView {
     }
 }
 
-#[utoipa::path(get, path = "/v1/audit", tag = "audit", params(AuditParams),
+#[utoipa::path(operation_id = "listAuditRecords", get, path = "/v1/audit", tag = "audit", params(AuditParams),
     responses((status = 200, body = AuditPage)))]
 pub async fn list(
     State(state): State<AppState>,
@@ -76,8 +78,38 @@ pub async fn list(
 ) -> ApiResult<Json<AuditPage>> {
     principal.require(&[TokenKind::Operator])?;
     let limit = params.limit.unwrap_or(50);
-    if limit == 0 || limit > 200 {
-        return Err(ApiError::invalid("limit", "must be between 1 and 200"));
+    if limit == 0 || limit > vault_store::MAX_PAGE_SIZE {
+        return Err(ApiError::invalid(
+            "limit",
+            format!("must be between 1 and {}", vault_store::MAX_PAGE_SIZE),
+        ));
+    }
+    if params.before == Some(0) {
+        // Positions start at 1: nothing is before 0, and a client that asks has lost
+        // its place rather than reached the end.
+        return Err(ApiError::invalid("before", "must be at least 1"));
+    }
+    for (field, filter) in [
+        ("action", &params.action),
+        ("principal", &params.principal),
+        ("target", &params.target),
+    ] {
+        if filter.as_deref().is_some_and(str::is_empty) {
+            return Err(ApiError::invalid(
+                field,
+                "must not be empty; leave it out instead",
+            ));
+        }
+        // Every filter matches a name, id or action, none of them longer than a name.
+        if filter
+            .as_deref()
+            .is_some_and(|f| f.chars().count() > vault_core::MAX_NAME_LEN)
+        {
+            return Err(ApiError::invalid(
+                field,
+                format!("must be at most {} characters", vault_core::MAX_NAME_LEN),
+            ));
+        }
     }
     let matches = |record: &ChainedAudit| {
         params
@@ -112,7 +144,9 @@ pub async fn list(
                 }
             }
         }
-        if data.len() == limit as usize || scanned >= SCAN_LIMIT {
+        // A page is cut short by the scan budget only once it holds a record: a client
+        // that stops at an empty page then never misses one that matches further back.
+        if data.len() == limit as usize || (scanned >= SCAN_LIMIT && !data.is_empty()) {
             break before.filter(|b| *b > 1);
         }
         if exhausted {

@@ -25,9 +25,10 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::value::IncomingValue;
 
-/// How often an update without `expected_version` retries when a concurrent rotation
-/// moved the secret between its read and its write.
-const ROTATION_ATTEMPTS: usize = 3;
+/// How often an update without `expected_version` retries when a rotation on another
+/// replica moved the secret between its read and its write (this replica's own
+/// rotations of one secret take turns and never race).
+const ROTATION_ATTEMPTS: usize = 10;
 
 /// Which scopes an owner's secrets take.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -123,7 +124,17 @@ impl Family {
             )),
             (None, Some(ids)) => match current {
                 Some(current) if current.kind() == narrow => self.narrow_scope(ids).map(Some),
-                _ => Err(ApiError::invalid(
+                // The body is well formed; the stored scope is what it does not fit.
+                Some(current) => Err(ApiError::Conflict {
+                    code: "scope_mismatch",
+                    detail: format!(
+                        "{field} applies only to scope {}, and this entry is at scope {}; \
+                         set scope too",
+                        narrow.as_str(),
+                        current.kind().as_str()
+                    ),
+                }),
+                None => Err(ApiError::invalid(
                     field,
                     format!("applies only to scope {}; set scope too", narrow.as_str()),
                 )),
@@ -250,7 +261,9 @@ pub struct VersionList {
 #[serde(deny_unknown_fields)]
 pub struct Rollback {
     /// The version whose value becomes current again (as a new version).
+    #[serde(deserialize_with = "crate::body::integral")]
     version: u32,
+    #[serde(default, deserialize_with = "crate::body::integral_opt")]
     expected_version: Option<u32>,
 }
 
@@ -359,7 +372,7 @@ pub(crate) async fn create(
         .as_deref()
         .map(|t| parse_expiry("expires_at", t, now))
         .transpose()?;
-    let value = new.value.into_secret("value")?;
+    let value = new.value.into_stored("value")?;
     let placement = Placement::new(owner.clone(), new.scope).map_err(ApiError::core("scope"))?;
     // Everything the store would refuse is refused before sealing: a refused write
     // spends no KEK wrap and calls no root provider.
@@ -503,7 +516,7 @@ pub(crate) async fn update(
         .expected_version
         .map(|v| Version::new(v).map_err(ApiError::core("expected_version")))
         .transpose()?;
-    let value = changes.value.map(|v| v.into_secret("value")).transpose()?;
+    let value = changes.value.map(|v| v.into_stored("value")).transpose()?;
     let action = if value.is_some() {
         "secret.rotate"
     } else {
@@ -516,7 +529,16 @@ pub(crate) async fn update(
             .check_secret_update(meta.id.clone(), expected, scope.clone())
             .await?;
     }
-    let mut current = meta;
+    // An unguarded rotation applies on top of whatever is current: this replica's
+    // rotations of the secret take turns, and the row is read again under the turn.
+    let _turn = match (&value, expected) {
+        (Some(_), None) => Some(state.rotations.lock(meta.id.as_str()).await),
+        _ => None,
+    };
+    let mut current = match (&value, expected) {
+        (Some(_), None) => state.store.secret(meta.id.clone()).await?,
+        _ => meta,
+    };
     for attempt in 1..=ROTATION_ATTEMPTS {
         let new_value = match &value {
             Some(value) => {
@@ -568,6 +590,11 @@ pub(crate) async fn update(
             Err(StoreError::Conflict(Conflict::StaleVersion { .. }))
                 if expected.is_none() && attempt < ROTATION_ATTEMPTS =>
             {
+                // Another replica's rotation landed in between: back off a little
+                // (jittered, so racing replicas do not retry in step) and seal again.
+                let jitter = u64::from(crate::tokens::random_bytes::<1>()?[0]);
+                let pause = (5u64 << attempt.min(6)) + jitter / 8;
+                tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
                 current = state.store.secret(current.id.clone()).await?;
             }
             Err(error) => return Err(error.into()),
@@ -651,9 +678,15 @@ pub(crate) async fn rollback(
         .sealed_version(meta.id.clone(), chosen)
         .await
         .map_err(|e| match e {
-            StoreError::NotFound(_) => {
-                ApiError::invalid("version", "is not a version this secret still keeps")
-            }
+            // The secret is there; the version is not (pruned, or never written). A
+            // conflict with the secret's state, not a malformed request.
+            StoreError::NotFound(_) => ApiError::Conflict {
+                code: "version_not_kept",
+                detail: format!(
+                    "version {} is not among the versions this secret keeps; its versions route lists them",
+                    chosen.get()
+                ),
+            },
             other => other.into(),
         })?;
     let owner = meta.placement.owner();

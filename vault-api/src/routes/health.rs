@@ -19,19 +19,29 @@ pub struct Health {
 #[derive(Serialize, ToSchema)]
 pub struct Readiness {
     ready: bool,
+    /// `ok`, `unavailable` (it does not answer) or `not_writable` (it answers but
+    /// refused the last write; `database_cause` says why).
     database: &'static str,
+    /// With `not_writable`: `disk_full`, `read_only`, `io_error` or `write_failed`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    database_cause: Option<&'static str>,
     root_key: &'static str,
 }
 
-#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, body = Health)))]
+#[utoipa::path(operation_id = "healthz", get, path = "/healthz", tag = "health", responses((status = 200, body = Health)))]
 pub async fn healthz() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
-#[utoipa::path(get, path = "/readyz", tag = "health",
+#[utoipa::path(operation_id = "readyz", get, path = "/readyz", tag = "health",
     responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
 pub async fn readyz(State(state): State<AppState>) -> Response {
+    // A database that answers reads may still refuse every write (a full disk), and
+    // then every resolution fails closed on its audit record: the last write's outcome
+    // (requests' own, or the background probe's) counts as much as the ping.
+    let database_cause = state.store.write_failure();
     let database = match state.store.ping().await {
+        Ok(()) if database_cause.is_some() => "not_writable",
         Ok(()) => "ok",
         Err(error) => {
             tracing::warn!(%error, "readiness: database check failed");
@@ -52,13 +62,14 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         Json(Readiness {
             ready,
             database,
+            database_cause,
             root_key,
         }),
     )
         .into_response()
 }
 
-#[utoipa::path(get, path = "/metrics", tag = "health",
+#[utoipa::path(operation_id = "metrics", get, path = "/metrics", tag = "health",
     responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain")))]
 pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
     let text = state.metrics.encode().map_err(|_| ApiError::Internal {

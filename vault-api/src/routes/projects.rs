@@ -133,10 +133,12 @@ pub struct UpdateEntry {
     #[schema(value_type = Option<String>)]
     expires_at: Option<Option<String>>,
     /// Refuse the change (409) unless the entry is at this version.
+    #[serde(default, deserialize_with = "crate::body::integral_opt")]
     expected_version: Option<u32>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct EntryListParams {
     /// 1 to 200; 50 when absent.
@@ -171,6 +173,7 @@ pub enum EntryList {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ProjectListParams {
     /// 1 to 200; 50 when absent.
@@ -308,7 +311,7 @@ fn project_view(project: Project, milestones: Vec<Milestone>, members: Vec<Membe
     }
 }
 
-#[utoipa::path(post, path = "/v1/projects", tag = "projects", request_body = CreateProject,
+#[utoipa::path(operation_id = "createProject", post, path = "/v1/projects", tag = "projects", request_body = CreateProject,
     responses((status = 201, body = ProjectView), (status = 409, description = "the id is taken")))]
 pub async fn create_project(
     State(state): State<AppState>,
@@ -340,7 +343,7 @@ pub async fn create_project(
         .into_response())
 }
 
-#[utoipa::path(get, path = "/v1/projects", tag = "projects", params(ProjectListParams),
+#[utoipa::path(operation_id = "listProjects", get, path = "/v1/projects", tag = "projects", params(ProjectListParams),
     responses((status = 200, body = ProjectPage)))]
 pub async fn list_projects(
     State(state): State<AppState>,
@@ -390,7 +393,7 @@ pub async fn list_projects(
     Ok(Json(ProjectPage { data, next_cursor }))
 }
 
-#[utoipa::path(get, path = "/v1/projects/{pid}", tag = "projects",
+#[utoipa::path(operation_id = "getProject", get, path = "/v1/projects/{pid}", tag = "projects",
     responses((status = 200, body = ProjectView), (status = 404)))]
 pub async fn get_project(
     State(state): State<AppState>,
@@ -405,7 +408,7 @@ pub async fn get_project(
     Ok(Json(project_view(found, milestones, members)))
 }
 
-#[utoipa::path(delete, path = "/v1/projects/{pid}", tag = "projects",
+#[utoipa::path(operation_id = "deleteProject", delete, path = "/v1/projects/{pid}", tag = "projects",
     responses((status = 200, body = ProjectRemovalView), (status = 404)))]
 pub async fn delete_project(
     State(state): State<AppState>,
@@ -433,7 +436,7 @@ pub async fn delete_project(
     }))
 }
 
-#[utoipa::path(post, path = "/v1/projects/{pid}/milestones", tag = "projects", request_body = CreateMilestone,
+#[utoipa::path(operation_id = "createMilestone", post, path = "/v1/projects/{pid}/milestones", tag = "projects", request_body = CreateMilestone,
     responses((status = 201, body = MilestoneView), (status = 404), (status = 409, description = "the id is taken")))]
 pub async fn create_milestone(
     State(state): State<AppState>,
@@ -467,7 +470,7 @@ pub async fn create_milestone(
     Ok((StatusCode::CREATED, Json(milestone_view(milestone))).into_response())
 }
 
-#[utoipa::path(delete, path = "/v1/projects/{pid}/milestones/{mid}", tag = "projects",
+#[utoipa::path(operation_id = "deleteMilestone", delete, path = "/v1/projects/{pid}/milestones/{mid}", tag = "projects",
     responses((status = 200, body = MilestoneRemovalView), (status = 404)))]
 pub async fn delete_milestone(
     State(state): State<AppState>,
@@ -501,7 +504,7 @@ pub async fn delete_milestone(
     }))
 }
 
-#[utoipa::path(put, path = "/v1/projects/{pid}/members/{user_id}", tag = "projects", request_body = PutMember,
+#[utoipa::path(operation_id = "putProjectMember", put, path = "/v1/projects/{pid}/members/{user_id}", tag = "projects", request_body = PutMember,
     responses((status = 200, body = MemberView), (status = 404), (status = 409, description = "would leave no Accountable")))]
 pub async fn put_member(
     State(state): State<AppState>,
@@ -533,7 +536,7 @@ pub async fn put_member(
     Ok(Json(member_view(member)))
 }
 
-#[utoipa::path(delete, path = "/v1/projects/{pid}/members/{user_id}", tag = "projects",
+#[utoipa::path(operation_id = "removeProjectMember", delete, path = "/v1/projects/{pid}/members/{user_id}", tag = "projects",
     responses((status = 204), (status = 404), (status = 409, description = "would leave no Accountable")))]
 pub async fn remove_member(
     State(state): State<AppState>,
@@ -576,7 +579,7 @@ async fn entry(
     entries::load_owned(state, id, &Owner::Project(project)).await
 }
 
-#[utoipa::path(post, path = "/v1/projects/{pid}/vault", tag = "project vault", request_body = CreateEntry,
+#[utoipa::path(operation_id = "createProjectEntry", post, path = "/v1/projects/{pid}/vault", tag = "project vault", request_body = CreateEntry,
     responses((status = 201, body = SecretView), (status = 404), (status = 409, description = "name/scope overlap"),
         (status = 422, description = "an invalid field (`invalid_value`), a protected name (`protected_name`, field `name`), or the owner at `VAULT_MAX_ENTRIES_PER_OWNER` (`entry_limit_reached`, with `limit`)")))]
 pub async fn create_entry(
@@ -608,7 +611,7 @@ pub async fn create_entry(
     entries::create(&state, &principal, Owner::Project(project), new).await
 }
 
-#[utoipa::path(get, path = "/v1/projects/{pid}/vault", tag = "project vault", params(EntryListParams),
+#[utoipa::path(operation_id = "listProjectEntries", get, path = "/v1/projects/{pid}/vault", tag = "project vault", params(EntryListParams),
     responses((status = 200, body = EntryList), (status = 404)))]
 pub async fn list_entries(
     State(state): State<AppState>,
@@ -651,7 +654,7 @@ pub async fn list_entries(
     })))
 }
 
-#[utoipa::path(get, path = "/v1/projects/{pid}/vault/{id}", tag = "project vault",
+#[utoipa::path(operation_id = "getProjectEntry", get, path = "/v1/projects/{pid}/vault/{id}", tag = "project vault",
     responses((status = 200, body = SecretView), (status = 404)))]
 pub async fn get_entry(
     State(state): State<AppState>,
@@ -669,7 +672,7 @@ pub async fn get_entry(
     entries::get(&state, &meta).await
 }
 
-#[utoipa::path(patch, path = "/v1/projects/{pid}/vault/{id}", tag = "project vault", request_body = UpdateEntry,
+#[utoipa::path(operation_id = "updateProjectEntry", patch, path = "/v1/projects/{pid}/vault/{id}", tag = "project vault", request_body = UpdateEntry,
     responses((status = 200, body = SecretView), (status = 404), (status = 409, description = "stale version or overlap")))]
 pub async fn update_entry(
     State(state): State<AppState>,
@@ -697,7 +700,7 @@ pub async fn update_entry(
     entries::update(&state, &principal, meta, changes).await
 }
 
-#[utoipa::path(delete, path = "/v1/projects/{pid}/vault/{id}", tag = "project vault",
+#[utoipa::path(operation_id = "deleteProjectEntry", delete, path = "/v1/projects/{pid}/vault/{id}", tag = "project vault",
     responses((status = 204), (status = 404)))]
 pub async fn delete_entry(
     State(state): State<AppState>,
@@ -716,7 +719,7 @@ pub async fn delete_entry(
     entries::delete(&state, &principal, meta).await
 }
 
-#[utoipa::path(get, path = "/v1/projects/{pid}/vault/{id}/versions", tag = "project vault",
+#[utoipa::path(operation_id = "listProjectEntryVersions", get, path = "/v1/projects/{pid}/vault/{id}/versions", tag = "project vault",
     responses((status = 200, body = VersionList), (status = 404)))]
 pub async fn entry_versions(
     State(state): State<AppState>,
@@ -734,8 +737,9 @@ pub async fn entry_versions(
     entries::versions(&state, &meta).await
 }
 
-#[utoipa::path(post, path = "/v1/projects/{pid}/vault/{id}/rollback", tag = "project vault", request_body = Rollback,
-    responses((status = 200, body = SecretView), (status = 404)))]
+#[utoipa::path(operation_id = "rollbackProjectEntry", post, path = "/v1/projects/{pid}/vault/{id}/rollback", tag = "project vault", request_body = Rollback,
+    responses((status = 200, body = SecretView), (status = 404, description = "no such entry"),
+        (status = 409, description = "a stale `expected_version` (`stale_version`), or a version no longer kept (`version_not_kept`)")))]
 pub async fn rollback_entry(
     State(state): State<AppState>,
     principal: Principal,

@@ -98,7 +98,7 @@ fn supplied(field: &str, env: Option<BTreeMap<String, IncomingValue>>) -> ApiRes
         .map(|(name, value)| {
             let env_name =
                 EnvName::parse(&name).map_err(ApiError::core(format!("{field}.{name}")))?;
-            Ok((env_name, value.into_secret(&format!("{field}.{name}"))?))
+            Ok((env_name, value.into_supplied(&format!("{field}.{name}"))?))
         })
         .collect()
 }
@@ -211,7 +211,7 @@ struct ResolveRecord<'a> {
     workspace_id: Option<&'a str>,
 }
 
-#[utoipa::path(post, path = "/v1/resolve", tag = "resolution", request_body = ResolveRequest,
+#[utoipa::path(operation_id = "resolveEnv", post, path = "/v1/resolve", tag = "resolution", request_body = ResolveRequest,
     responses((status = 200, body = ResolveResponse),
         (status = 403, description = "not an orchestrator token (`forbidden`), or a context whose user may not have its workspace or project (`workspace_injection_denied`, `project_injection_denied`)"),
         (status = 422, description = "an invalid field (`invalid_value`), or an env over `VAULT_MAX_ENV_BYTES` (`env_too_large`, with `limit`, `bytes` and the `largest` variables by name)"),

@@ -55,6 +55,7 @@ pub struct UpdateSecret {
     #[schema(value_type = Option<String>)]
     expires_at: Option<Option<String>>,
     /// Refuse the change (409) unless the secret is at this version.
+    #[serde(default, deserialize_with = "crate::body::integral_opt")]
     expected_version: Option<u32>,
 }
 
@@ -73,6 +74,7 @@ impl From<UpdateSecret> for Changes {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
     /// 1 to 200; 50 when absent.
@@ -118,7 +120,7 @@ async fn visible(state: &AppState, principal: &Principal, id: &str) -> ApiResult
     }
 }
 
-#[utoipa::path(post, path = "/v1/secrets", tag = "secrets", request_body = CreateSecret,
+#[utoipa::path(operation_id = "createSecret", post, path = "/v1/secrets", tag = "secrets", request_body = CreateSecret,
     responses((status = 201, body = SecretView), (status = 409, description = "name/scope overlap"),
         (status = 422, description = "an invalid field (`invalid_value`), a protected name (`protected_name`, field `name`), or the owner at `VAULT_MAX_ENTRIES_PER_OWNER` (`entry_limit_reached`, with `limit`)")))]
 pub async fn create(
@@ -141,7 +143,7 @@ pub async fn create(
     entries::create(&state, &principal, Owner::User(user), new).await
 }
 
-#[utoipa::path(get, path = "/v1/secrets", tag = "secrets", params(ListParams),
+#[utoipa::path(operation_id = "listSecrets", get, path = "/v1/secrets", tag = "secrets", params(ListParams),
     responses((status = 200, body = SecretPage)))]
 pub async fn list(
     State(state): State<AppState>,
@@ -164,7 +166,7 @@ pub async fn list(
     Ok(Json(entries::list_views(&state, owner, filter).await?))
 }
 
-#[utoipa::path(get, path = "/v1/secrets/{id}", tag = "secrets",
+#[utoipa::path(operation_id = "getSecret", get, path = "/v1/secrets/{id}", tag = "secrets",
     responses((status = 200, body = SecretView), (status = 404)))]
 pub async fn get(
     State(state): State<AppState>,
@@ -175,7 +177,7 @@ pub async fn get(
     entries::get(&state, &meta).await
 }
 
-#[utoipa::path(patch, path = "/v1/secrets/{id}", tag = "secrets", request_body = UpdateSecret,
+#[utoipa::path(operation_id = "updateSecret", patch, path = "/v1/secrets/{id}", tag = "secrets", request_body = UpdateSecret,
     responses((status = 200, body = SecretView), (status = 409, description = "stale version or overlap")))]
 pub async fn update(
     State(state): State<AppState>,
@@ -187,7 +189,7 @@ pub async fn update(
     entries::update(&state, &principal, meta, body.into()).await
 }
 
-#[utoipa::path(delete, path = "/v1/secrets/{id}", tag = "secrets",
+#[utoipa::path(operation_id = "deleteSecret", delete, path = "/v1/secrets/{id}", tag = "secrets",
     responses((status = 204), (status = 404)))]
 pub async fn delete(
     State(state): State<AppState>,
@@ -199,7 +201,7 @@ pub async fn delete(
     entries::delete(&state, &principal, meta).await
 }
 
-#[utoipa::path(get, path = "/v1/secrets/{id}/versions", tag = "secrets",
+#[utoipa::path(operation_id = "listSecretVersions", get, path = "/v1/secrets/{id}/versions", tag = "secrets",
     responses((status = 200, body = VersionList), (status = 404)))]
 pub async fn versions(
     State(state): State<AppState>,
@@ -210,8 +212,9 @@ pub async fn versions(
     entries::versions(&state, &meta).await
 }
 
-#[utoipa::path(post, path = "/v1/secrets/{id}/rollback", tag = "secrets", request_body = Rollback,
-    responses((status = 200, body = SecretView), (status = 404, description = "no such secret or version")))]
+#[utoipa::path(operation_id = "rollbackSecret", post, path = "/v1/secrets/{id}/rollback", tag = "secrets", request_body = Rollback,
+    responses((status = 200, body = SecretView), (status = 404, description = "no such entry"),
+        (status = 409, description = "a stale `expected_version` (`stale_version`), or a version no longer kept (`version_not_kept`)")))]
 pub async fn rollback(
     State(state): State<AppState>,
     principal: Principal,

@@ -39,6 +39,7 @@ pub struct CreateSession {
     project_id: Option<String>,
     milestone_id: Option<String>,
     /// 1 to 86400; 3600 when absent.
+    #[serde(default, deserialize_with = "crate::body::integral_opt")]
     ttl_seconds: Option<u64>,
 }
 
@@ -78,7 +79,7 @@ fn expose_value<S: Serializer>(
     }
 }
 
-#[utoipa::path(post, path = "/v1/sessions", tag = "sessions", request_body = CreateSession,
+#[utoipa::path(operation_id = "createSession", post, path = "/v1/sessions", tag = "sessions", request_body = CreateSession,
     responses((status = 201, body = SessionView),
         (status = 403, description = "not an orchestrator token, or a context whose user may not have its workspace or project (`workspace_injection_denied`, `project_injection_denied`)")))]
 pub async fn create(
@@ -172,7 +173,7 @@ pub async fn create(
     Ok(response)
 }
 
-#[utoipa::path(delete, path = "/v1/sessions/{id}", tag = "sessions",
+#[utoipa::path(operation_id = "endSession", delete, path = "/v1/sessions/{id}", tag = "sessions",
     responses((status = 204), (status = 404)))]
 pub async fn end(
     State(state): State<AppState>,
@@ -202,7 +203,7 @@ pub async fn end(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(get, path = "/v1/runtime/secrets/{name}", tag = "sessions",
+#[utoipa::path(operation_id = "lookupRuntimeSecret", get, path = "/v1/runtime/secrets/{name}", tag = "sessions",
     responses((status = 200, body = RuntimeSecret),
         (status = 401, description = "unknown, expired or revoked session, or one whose minting orchestrator token is revoked or expired"),
         (status = 403, description = "not a session token, or the session's user may no longer have its context"),

@@ -23,6 +23,31 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::tokens;
 
+/// The longest token label.
+/// A token lifetime over HTTP, exactly as the OpenAPI document states it: a whole
+/// number without leading zeros and one unit. One grammar, so a schema-valid lifetime
+/// is never refused and a refused one never matches the schema.
+pub const TTL_PATTERN: &str = "^[1-9][0-9]{0,5}[smhdw]$";
+
+fn parse_ttl(text: &str) -> Option<std::time::Duration> {
+    let (digits, unit) = text.split_at(text.len().checked_sub(1)?);
+    let seconds_per_unit: u64 = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        "w" => 604_800,
+        _ => return None,
+    };
+    let well_formed = (1..=6).contains(&digits.len())
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && !digits.starts_with('0');
+    let count: u64 = digits.parse().ok().filter(|_| well_formed)?;
+    Some(std::time::Duration::from_secs(count * seconds_per_unit))
+}
+
+pub const MAX_TOKEN_LABEL_CHARS: usize = 200;
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateToken {
@@ -112,20 +137,23 @@ impl TokenRequest {
         }
         let ttl = ttl
             .map(|t| {
-                humantime::parse_duration(t)
-                    .ok()
-                    .filter(|d| !d.is_zero())
-                    .ok_or_else(|| {
-                        ApiError::invalid("ttl", "must be a positive duration such as 30d or 12h")
-                    })
+                parse_ttl(t).ok_or_else(|| {
+                    ApiError::invalid(
+                        "ttl",
+                        "must be a whole number and one unit of s, m, h, d or w, such as 30d or 12h",
+                    )
+                })
             })
             .transpose()?;
         if let Some(label) = &label
-            && (label.chars().count() > 200 || label.chars().any(char::is_control))
+            && (label.chars().count() > MAX_TOKEN_LABEL_CHARS
+                || label.chars().any(char::is_control))
         {
             return Err(ApiError::invalid(
                 "label",
-                "must be at most 200 characters without control characters",
+                format!(
+                    "must be at most {MAX_TOKEN_LABEL_CHARS} characters without control characters"
+                ),
             ));
         }
         Ok(TokenRequest {
@@ -214,7 +242,7 @@ pub async fn revoke_token(
     Ok(store.revoke_token(id, audit.clock.now(), record).await?)
 }
 
-#[utoipa::path(post, path = "/v1/tokens", tag = "tokens", request_body = CreateToken,
+#[utoipa::path(operation_id = "createToken", post, path = "/v1/tokens", tag = "tokens", request_body = CreateToken,
     responses((status = 201, body = IssuedTokenView),
         (status = 403, description = "not an operator token, or a kind issued on the host only (`token_kind_host_only`)")))]
 pub async fn create(
@@ -245,7 +273,7 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
-#[utoipa::path(get, path = "/v1/tokens", tag = "tokens",
+#[utoipa::path(operation_id = "listTokens", get, path = "/v1/tokens", tag = "tokens",
     responses((status = 200, body = TokenList)))]
 pub async fn list(
     State(state): State<AppState>,
@@ -264,21 +292,27 @@ pub async fn list(
     Ok(Json(TokenList { data }))
 }
 
-#[utoipa::path(delete, path = "/v1/tokens/{id}", tag = "tokens",
-    responses((status = 204), (status = 404)))]
+#[utoipa::path(operation_id = "revokeToken", delete, path = "/v1/tokens/{id}", tag = "tokens",
+    responses((status = 204), (status = 404),
+        (status = 409, description = "the last live operator token (`last_operator_token`); revoke it on the host")))]
 pub async fn revoke(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     principal.require(&[TokenKind::Operator])?;
-    revoke_token(
-        &state.store,
-        state.audit_context(),
-        id,
+    let audit = state.audit_entry(
         principal.request_id(),
         &principal.actor(),
-    )
-    .await?;
+        "token.revoke",
+        json!({ "token_id": id }),
+        "ok",
+    )?;
+    // Over HTTP the last operator token stays: without one, the vault could be
+    // administered only from its host. `vault-api token revoke` there still may.
+    state
+        .store
+        .revoke_token_keeping_an_operator(id, state.clock.now(), audit)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -46,6 +46,7 @@ pub struct CreateKey {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct KeyListParams {
     /// 1 to 200; 50 when absent.
@@ -145,7 +146,7 @@ async fn managed_key(
     entries::load_owned(state, id, &Owner::Workspace(workspace)).await
 }
 
-#[utoipa::path(put, path = "/v1/workspaces/{wid}/admins/{user_id}", tag = "workspaces",
+#[utoipa::path(operation_id = "putWorkspaceAdmin", put, path = "/v1/workspaces/{wid}/admins/{user_id}", tag = "workspaces",
     responses((status = 200, body = WorkspaceUserView), (status = 403)))]
 pub async fn put_admin(
     State(state): State<AppState>,
@@ -168,7 +169,7 @@ pub async fn put_admin(
     Ok(Json(admin.into()))
 }
 
-#[utoipa::path(delete, path = "/v1/workspaces/{wid}/admins/{user_id}", tag = "workspaces",
+#[utoipa::path(operation_id = "removeWorkspaceAdmin", delete, path = "/v1/workspaces/{wid}/admins/{user_id}", tag = "workspaces",
     responses((status = 204), (status = 404)))]
 pub async fn remove_admin(
     State(state): State<AppState>,
@@ -191,7 +192,7 @@ pub async fn remove_admin(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(get, path = "/v1/workspaces/{wid}/admins", tag = "workspaces",
+#[utoipa::path(operation_id = "listWorkspaceAdmins", get, path = "/v1/workspaces/{wid}/admins", tag = "workspaces",
     responses((status = 200, body = WorkspaceUserList)))]
 pub async fn list_admins(
     State(state): State<AppState>,
@@ -210,7 +211,7 @@ pub async fn list_admins(
     Ok(Json(WorkspaceUserList { data }))
 }
 
-#[utoipa::path(put, path = "/v1/workspaces/{wid}/members/{user_id}", tag = "workspaces",
+#[utoipa::path(operation_id = "putWorkspaceMember", put, path = "/v1/workspaces/{wid}/members/{user_id}", tag = "workspaces",
     responses((status = 200, body = WorkspaceUserView), (status = 403), (status = 404)))]
 pub async fn put_member(
     State(state): State<AppState>,
@@ -234,7 +235,7 @@ pub async fn put_member(
     Ok(Json(member.into()))
 }
 
-#[utoipa::path(delete, path = "/v1/workspaces/{wid}/members/{user_id}", tag = "workspaces",
+#[utoipa::path(operation_id = "removeWorkspaceMember", delete, path = "/v1/workspaces/{wid}/members/{user_id}", tag = "workspaces",
     responses((status = 204), (status = 403), (status = 404)))]
 pub async fn remove_member(
     State(state): State<AppState>,
@@ -258,7 +259,7 @@ pub async fn remove_member(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(get, path = "/v1/workspaces/{wid}/members/{user_id}", tag = "workspaces",
+#[utoipa::path(operation_id = "getWorkspaceMember", get, path = "/v1/workspaces/{wid}/members/{user_id}", tag = "workspaces",
     responses((status = 200, body = WorkspaceUserView), (status = 403), (status = 404)))]
 pub async fn get_member(
     State(state): State<AppState>,
@@ -277,7 +278,7 @@ pub async fn get_member(
     Ok(Json(member.into()))
 }
 
-#[utoipa::path(get, path = "/v1/workspaces/{wid}/members", tag = "workspaces",
+#[utoipa::path(operation_id = "listWorkspaceMembers", get, path = "/v1/workspaces/{wid}/members", tag = "workspaces",
     responses((status = 200, body = WorkspaceUserList), (status = 403), (status = 404)))]
 pub async fn list_members(
     State(state): State<AppState>,
@@ -297,7 +298,7 @@ pub async fn list_members(
     Ok(Json(WorkspaceUserList { data }))
 }
 
-#[utoipa::path(post, path = "/v1/workspaces/{wid}/keys", tag = "workspaces", request_body = CreateKey,
+#[utoipa::path(operation_id = "createWorkspaceKey", post, path = "/v1/workspaces/{wid}/keys", tag = "workspaces", request_body = CreateKey,
     responses((status = 201, body = SecretView), (status = 404), (status = 409, description = "name/scope overlap"),
         (status = 422, description = "an invalid field (`invalid_value`), a protected name (`protected_name`, field `name`), or the owner at `VAULT_MAX_ENTRIES_PER_OWNER` (`entry_limit_reached`, with `limit`)")))]
 pub async fn create_key(
@@ -321,7 +322,7 @@ pub async fn create_key(
     entries::create(&state, &principal, Owner::Workspace(workspace), new).await
 }
 
-#[utoipa::path(get, path = "/v1/workspaces/{wid}/keys", tag = "workspaces", params(KeyListParams),
+#[utoipa::path(operation_id = "listWorkspaceKeys", get, path = "/v1/workspaces/{wid}/keys", tag = "workspaces", params(KeyListParams),
     responses((status = 200, body = SecretPage), (status = 404)))]
 pub async fn list_keys(
     State(state): State<AppState>,
@@ -342,7 +343,7 @@ pub async fn list_keys(
     ))
 }
 
-#[utoipa::path(get, path = "/v1/workspaces/{wid}/keys/{id}", tag = "workspaces",
+#[utoipa::path(operation_id = "getWorkspaceKey", get, path = "/v1/workspaces/{wid}/keys/{id}", tag = "workspaces",
     responses((status = 200, body = SecretView), (status = 404)))]
 pub async fn get_key(
     State(state): State<AppState>,
@@ -353,7 +354,7 @@ pub async fn get_key(
     entries::get(&state, &meta).await
 }
 
-#[utoipa::path(patch, path = "/v1/workspaces/{wid}/keys/{id}", tag = "workspaces", request_body = UpdateSecret,
+#[utoipa::path(operation_id = "updateWorkspaceKey", patch, path = "/v1/workspaces/{wid}/keys/{id}", tag = "workspaces", request_body = UpdateSecret,
     responses((status = 200, body = SecretView), (status = 404), (status = 409, description = "stale version or overlap")))]
 pub async fn update_key(
     State(state): State<AppState>,
@@ -365,7 +366,7 @@ pub async fn update_key(
     entries::update(&state, &principal, meta, body.into()).await
 }
 
-#[utoipa::path(delete, path = "/v1/workspaces/{wid}/keys/{id}", tag = "workspaces",
+#[utoipa::path(operation_id = "deleteWorkspaceKey", delete, path = "/v1/workspaces/{wid}/keys/{id}", tag = "workspaces",
     responses((status = 204), (status = 404)))]
 pub async fn delete_key(
     State(state): State<AppState>,
@@ -377,7 +378,7 @@ pub async fn delete_key(
     entries::delete(&state, &principal, meta).await
 }
 
-#[utoipa::path(get, path = "/v1/workspaces/{wid}/keys/{id}/versions", tag = "workspaces",
+#[utoipa::path(operation_id = "listWorkspaceKeyVersions", get, path = "/v1/workspaces/{wid}/keys/{id}/versions", tag = "workspaces",
     responses((status = 200, body = VersionList), (status = 404)))]
 pub async fn key_versions(
     State(state): State<AppState>,
@@ -388,8 +389,9 @@ pub async fn key_versions(
     entries::versions(&state, &meta).await
 }
 
-#[utoipa::path(post, path = "/v1/workspaces/{wid}/keys/{id}/rollback", tag = "workspaces", request_body = Rollback,
-    responses((status = 200, body = SecretView), (status = 404)))]
+#[utoipa::path(operation_id = "rollbackWorkspaceKey", post, path = "/v1/workspaces/{wid}/keys/{id}/rollback", tag = "workspaces", request_body = Rollback,
+    responses((status = 200, body = SecretView), (status = 404, description = "no such entry"),
+        (status = 409, description = "a stale `expected_version` (`stale_version`), or a version no longer kept (`version_not_kept`)")))]
 pub async fn rollback_key(
     State(state): State<AppState>,
     principal: Principal,
@@ -400,7 +402,7 @@ pub async fn rollback_key(
     entries::rollback(&state, &principal, meta, body).await
 }
 
-#[utoipa::path(get, path = "/v1/workspace-keys", tag = "workspaces", params(KeyListParams),
+#[utoipa::path(operation_id = "listAllWorkspaceKeys", get, path = "/v1/workspace-keys", tag = "workspaces", params(KeyListParams),
     responses((status = 200, body = SecretPage), (status = 403)))]
 pub async fn list_all_keys(
     State(state): State<AppState>,
