@@ -531,13 +531,16 @@ pub(crate) async fn update(
     }
     // An unguarded rotation applies on top of whatever is current: this replica's
     // rotations of the secret take turns, and the row is read again under the turn.
-    let _turn = match (&value, expected) {
-        (Some(_), None) => Some(state.rotations.lock(meta.id.as_str()).await),
-        _ => None,
+    let unguarded_rotation = value.is_some() && expected.is_none();
+    let _turn = if unguarded_rotation {
+        Some(state.rotations.lock(meta.id.as_str()).await)
+    } else {
+        None
     };
-    let mut current = match (&value, expected) {
-        (Some(_), None) => state.store.secret(meta.id.clone()).await?,
-        _ => meta,
+    let mut current = if unguarded_rotation {
+        state.store.secret(meta.id.clone()).await?
+    } else {
+        meta
     };
     for attempt in 1..=ROTATION_ATTEMPTS {
         let new_value = match &value {
