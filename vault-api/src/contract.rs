@@ -219,10 +219,15 @@ fn body_conditions() -> Vec<(&'static str, Value)> {
                 "then": {"properties": {targets: {"type": "null"}}}}),
             json!({"if": {"required": ["scope"], "properties": {"scope": {"const": narrow}}},
                 "then": {"required": [targets], "properties": {targets: {"type": "array"}}}}),
-            json!({"if": {"properties": {"scope": {"type": "null"}}},
-                "then": {"properties": {targets: {"type": "null"}}}}),
         ];
+        // On create, no scope (absent or null) is the wide default, which takes no
+        // targets. On update it means "keep the stored scope", which the targets may
+        // fit or not: a state question (409 `scope_mismatch`), not a schema rule.
         if create {
+            conditions.push(
+                json!({"if": {"required": ["scope"], "properties": {"scope": {"type": "null"}}},
+                "then": {"properties": {targets: {"type": "null"}}}}),
+            );
             conditions.push(json!({"if": {"not": {"required": ["scope"]}},
                 "then": {"properties": {targets: {"type": "null"}}}}));
         }
