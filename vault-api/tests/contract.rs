@@ -8,6 +8,7 @@ mod support;
 use reqwest::Method;
 use serde_json::{Value, json};
 use support::{TestDb, TestServer};
+use vault_api::clock::Clock;
 
 on_both_backends!(
     unguarded_rotations_from_many_writers_all_land,
@@ -284,10 +285,56 @@ async fn the_last_operator_token_cannot_be_revoked_over_http(db: TestDb) {
         )
         .await;
     assert_eq!(refused["code"], "last_operator_token");
-    // An expired operator token does not count as one left.
-    server
-        .expect(200, Method::GET, "/v1/tokens", &second, None)
+    // An operator token that has expired does not count as one left.
+    server.token_lasting("operator", None, Some("1h")).await;
+    server.clock.advance(chrono::Duration::hours(2));
+    let refused = server
+        .expect(
+            409,
+            Method::DELETE,
+            &format!("/v1/tokens/{second_id}"),
+            &second,
+            None,
+        )
         .await;
+    assert_eq!(refused["code"], "last_operator_token");
+    // Two operators revoking each other at once: one goes, one stays.
+    let (third_id, third) = server.token_lasting("operator", None, None).await;
+    let (third_path, second_path) = (
+        format!("/v1/tokens/{third_id}"),
+        format!("/v1/tokens/{second_id}"),
+    );
+    let (one, other) = tokio::join!(
+        server.call(Method::DELETE, &third_path, &second, None),
+        server.call(Method::DELETE, &second_path, &third, None),
+    );
+    let statuses = [one.0, other.0];
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 204).count(),
+        1,
+        "{one:?} {other:?}"
+    );
+    // The loser is refused as the last one, or no longer authenticates at all.
+    assert!(
+        statuses.iter().all(|s| [204, 401, 409].contains(s)),
+        "{statuses:?}"
+    );
+    let survivor = if one.0 == 204 { &second } else { &third };
+    let listed = server
+        .expect(200, Method::GET, "/v1/tokens", survivor, None)
+        .await;
+    let live = listed["data"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter(|t| t["kind"] == "operator" && t["revoked_at"].is_null())
+        .filter(|t| {
+            t["expires_at"].as_str().is_none_or(|at| {
+                chrono::DateTime::parse_from_rfc3339(at).is_ok_and(|at| at > server.clock.now())
+            })
+        })
+        .count();
+    assert_eq!(live, 1, "{listed}");
 }
 
 /// `/readyz` answers from the last write, not only from a `SELECT 1`: a database that
