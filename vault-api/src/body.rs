@@ -159,13 +159,17 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 /// of scalars (`invalid type: string "..."`); those are replaced, so a value typed
 /// into the wrong field never reaches a response or a log.
 fn describe_data_error(message: &str, field: Option<String>) -> ApiError {
-    if let Some(rest) = message.strip_prefix("unknown field `") {
+    // serde names the key alone; the path it sits at is the field, said once.
+    let named = |rest: &str| {
         let name = rest.split('`').next().unwrap_or_default();
-        let field = match field {
-            Some(path) if path.ends_with(name) => path,
+        match &field {
+            Some(path) if path.ends_with(name) => path.clone(),
             Some(path) => format!("{path}.{name}"),
             None => name.to_owned(),
-        };
+        }
+    };
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        let field = named(rest);
         return ApiError::Malformed {
             code: "unknown_field",
             detail: format!("unknown field {field}"),
@@ -173,12 +177,7 @@ fn describe_data_error(message: &str, field: Option<String>) -> ApiError {
         };
     }
     if let Some(rest) = message.strip_prefix("duplicate field `") {
-        let name = rest.split('`').next().unwrap_or_default();
-        let field = match field {
-            Some(path) if path.ends_with(name) => path,
-            Some(path) => format!("{path}.{name}"),
-            None => name.to_owned(),
-        };
+        let field = named(rest);
         return ApiError::Malformed {
             code: "duplicate_field",
             detail: format!("the field {field} appears more than once; send it once"),
