@@ -16,6 +16,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use vault_core::AuditAction;
 use crate::audit::Actor;
 use crate::auth::RequestCtx;
 use crate::body::MAX_BODY_BYTES;
@@ -187,57 +188,57 @@ async fn method_not_allowed() -> ApiError {
 }
 
 /// The audit action a route performs, for records of refused requests.
-fn action_of(method: &str, route: &str) -> String {
-    let action = match (method, route) {
-        ("POST", "/v1/secrets") => "secret.create",
-        ("GET", "/v1/secrets") => "secret.list",
-        ("GET", "/v1/secrets/{id}") => "secret.read",
-        ("PATCH", "/v1/secrets/{id}") => "secret.update",
-        ("DELETE", "/v1/secrets/{id}") => "secret.delete",
-        ("GET", "/v1/secrets/{id}/versions") => "secret.versions",
-        ("POST", "/v1/secrets/{id}/rollback") => "secret.rollback",
-        ("GET", "/v1/workspaces/{wid}/admins") => "workspace.admin.list",
-        ("GET", "/v1/workspace-keys") => "secret.list",
-        ("PUT", "/v1/workspaces/{wid}/admins/{user_id}") => "workspace.admin.put",
-        ("DELETE", "/v1/workspaces/{wid}/admins/{user_id}") => "workspace.admin.remove",
-        ("GET", "/v1/workspaces/{wid}/members") => "workspace.member.list",
-        ("GET", "/v1/workspaces/{wid}/members/{user_id}") => "workspace.member.read",
-        ("PUT", "/v1/workspaces/{wid}/members/{user_id}") => "workspace.member.put",
-        ("DELETE", "/v1/workspaces/{wid}/members/{user_id}") => "workspace.member.remove",
+pub fn action_of(method: &str, route: &str) -> Option<AuditAction> {
+    use AuditAction::*;
+    Some(match (method, route) {
+        ("POST", "/v1/secrets") => SecretCreate,
+        ("GET", "/v1/secrets") => SecretList,
+        ("GET", "/v1/secrets/{id}") => SecretRead,
+        ("PATCH", "/v1/secrets/{id}") => SecretUpdate,
+        ("DELETE", "/v1/secrets/{id}") => SecretDelete,
+        ("GET", "/v1/secrets/{id}/versions") => SecretVersions,
+        ("POST", "/v1/secrets/{id}/rollback") => SecretRollback,
+        ("GET", "/v1/workspaces/{wid}/admins") => WorkspaceAdminList,
+        ("GET", "/v1/workspace-keys") => SecretList,
+        ("PUT", "/v1/workspaces/{wid}/admins/{user_id}") => WorkspaceAdminPut,
+        ("DELETE", "/v1/workspaces/{wid}/admins/{user_id}") => WorkspaceAdminRemove,
+        ("GET", "/v1/workspaces/{wid}/members") => WorkspaceMemberList,
+        ("GET", "/v1/workspaces/{wid}/members/{user_id}") => WorkspaceMemberRead,
+        ("PUT", "/v1/workspaces/{wid}/members/{user_id}") => WorkspaceMemberPut,
+        ("DELETE", "/v1/workspaces/{wid}/members/{user_id}") => WorkspaceMemberRemove,
         ("POST", "/v1/workspaces/{wid}/keys") | ("POST", "/v1/projects/{pid}/vault") => {
-            "secret.create"
+            SecretCreate
         }
-        ("GET", "/v1/workspaces/{wid}/keys") | ("GET", "/v1/projects/{pid}/vault") => "secret.list",
+        ("GET", "/v1/workspaces/{wid}/keys") | ("GET", "/v1/projects/{pid}/vault") => SecretList,
         ("GET", "/v1/workspaces/{wid}/keys/{id}") | ("GET", "/v1/projects/{pid}/vault/{id}") => {
-            "secret.read"
+            SecretRead
         }
         ("PATCH", "/v1/workspaces/{wid}/keys/{id}")
-        | ("PATCH", "/v1/projects/{pid}/vault/{id}") => "secret.update",
+        | ("PATCH", "/v1/projects/{pid}/vault/{id}") => SecretUpdate,
         ("DELETE", "/v1/workspaces/{wid}/keys/{id}")
-        | ("DELETE", "/v1/projects/{pid}/vault/{id}") => "secret.delete",
+        | ("DELETE", "/v1/projects/{pid}/vault/{id}") => SecretDelete,
         ("GET", "/v1/workspaces/{wid}/keys/{id}/versions")
-        | ("GET", "/v1/projects/{pid}/vault/{id}/versions") => "secret.versions",
+        | ("GET", "/v1/projects/{pid}/vault/{id}/versions") => SecretVersions,
         ("POST", "/v1/workspaces/{wid}/keys/{id}/rollback")
-        | ("POST", "/v1/projects/{pid}/vault/{id}/rollback") => "secret.rollback",
-        ("POST", "/v1/projects") => "project.create",
-        ("GET", "/v1/projects") => "project.list",
-        ("GET", "/v1/projects/{pid}") => "project.read",
-        ("DELETE", "/v1/projects/{pid}") => "project.delete",
-        ("POST", "/v1/projects/{pid}/milestones") => "milestone.create",
-        ("DELETE", "/v1/projects/{pid}/milestones/{mid}") => "milestone.delete",
-        ("PUT", "/v1/projects/{pid}/members/{user_id}") => "member.put",
-        ("DELETE", "/v1/projects/{pid}/members/{user_id}") => "member.remove",
-        ("POST", "/v1/sessions") => "session.create",
-        ("DELETE", "/v1/sessions/{id}") => "session.end",
-        ("GET", "/v1/runtime/secrets/{name}") => "runtime.lookup",
-        ("POST", "/v1/resolve") => "resolve",
-        ("POST", "/v1/tokens") => "token.create",
-        ("GET", "/v1/tokens") => "token.list",
-        ("DELETE", "/v1/tokens/{id}") => "token.revoke",
-        ("GET", "/v1/audit") => "audit.read",
-        _ => return format!("{method} {route}"),
-    };
-    action.to_owned()
+        | ("POST", "/v1/projects/{pid}/vault/{id}/rollback") => SecretRollback,
+        ("POST", "/v1/projects") => ProjectCreate,
+        ("GET", "/v1/projects") => ProjectList,
+        ("GET", "/v1/projects/{pid}") => ProjectRead,
+        ("DELETE", "/v1/projects/{pid}") => ProjectDelete,
+        ("POST", "/v1/projects/{pid}/milestones") => MilestoneCreate,
+        ("DELETE", "/v1/projects/{pid}/milestones/{mid}") => MilestoneDelete,
+        ("PUT", "/v1/projects/{pid}/members/{user_id}") => MemberPut,
+        ("DELETE", "/v1/projects/{pid}/members/{user_id}") => MemberRemove,
+        ("POST", "/v1/sessions") => SessionCreate,
+        ("DELETE", "/v1/sessions/{id}") => SessionEnd,
+        ("GET", "/v1/runtime/secrets/{name}") => RuntimeLookup,
+        ("POST", "/v1/resolve") => Resolve,
+        ("POST", "/v1/tokens") => TokenCreate,
+        ("GET", "/v1/tokens") => TokenList,
+        ("DELETE", "/v1/tokens/{id}") => TokenRevoke,
+        ("GET", "/v1/audit") => AuditRead,
+        _ => return None,
+    })
 }
 
 /// Marks a response with the problem code it carries, for the middleware's record.
@@ -301,7 +302,9 @@ async fn observe(
         let recorded = match state.audit_entry(
             &request_id,
             &actor,
-            &action_of(&method, &route),
+            ctx.action()
+                .or_else(|| action_of(&method, &route))
+                .unwrap_or(AuditAction::Unrouted),
             target,
             outcome,
         ) {
@@ -338,4 +341,44 @@ async fn observe(
         response.headers_mut().insert("x-request-id", value);
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A refused request is recorded under its route's action; a route added without
+    /// one would be recorded as `request.unrouted`, hiding what was refused.
+    #[test]
+    fn every_route_of_the_document_names_its_action() {
+        let document = document();
+        let paths = document["paths"].as_object().expect("paths");
+        let mut checked = 0;
+        for (path, item) in paths {
+            if crate::contract::UNAUTHENTICATED.contains(&path.as_str()) {
+                continue;
+            }
+            for method in ["get", "put", "post", "patch", "delete"] {
+                if item.get(method).is_some() {
+                    let upper = method.to_ascii_uppercase();
+                    assert!(
+                        action_of(&upper, path).is_some(),
+                        "{upper} {path} has no audit action"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 40, "only {checked} operations found");
+    }
+
+    #[test]
+    fn unknown_routes_have_no_action() {
+        assert_eq!(action_of("GET", "unmatched"), None);
+        assert_eq!(action_of("POST", "/v1/secrets/{id}"), None);
+        assert_eq!(
+            action_of("PATCH", "/v1/secrets/{id}"),
+            Some(AuditAction::SecretUpdate)
+        );
+    }
 }

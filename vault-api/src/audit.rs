@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
-use vault_core::AuditEntry;
+use vault_core::{AuditAction, AuditEntry};
 use vault_store::{Store, StoreError};
 
 use crate::clock::Clock;
@@ -98,7 +98,7 @@ impl AuditContext {
         &self,
         request_id: &str,
         actor: &Actor,
-        action: &str,
+        action: AuditAction,
         target: impl Serialize,
         outcome: &str,
     ) -> Result<AuditEntry, ApiError> {
@@ -109,7 +109,7 @@ impl AuditContext {
             id: random_id("aud_")?,
             at: self.clock.now(),
             principal: actor.0.clone(),
-            action: action.to_owned(),
+            action: action.as_str().to_owned(),
             target: (target != "null").then_some(target),
             outcome: outcome.to_owned(),
             request_id: request_id.to_owned(),

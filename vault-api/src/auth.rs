@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
+use vault_core::AuditAction;
 use vault_core::{MilestoneId, ProfileId, ProjectId, ResolutionContext, UserId, WorkspaceId};
 use vault_store::{FoundToken, StoredToken, TokenKind};
 
@@ -23,6 +24,7 @@ pub struct RequestCtx {
     pub request_id: String,
     pub actor: Arc<Mutex<Option<Actor>>>,
     target: Arc<Mutex<Option<serde_json::Value>>>,
+    action: Arc<Mutex<Option<AuditAction>>>,
 }
 
 impl RequestCtx {
@@ -31,6 +33,7 @@ impl RequestCtx {
             request_id,
             actor: Arc::new(Mutex::new(None)),
             target: Arc::new(Mutex::new(None)),
+            action: Arc::new(Mutex::new(None)),
         }
     }
 
@@ -58,6 +61,18 @@ impl RequestCtx {
 
     pub fn target(&self) -> Option<serde_json::Value> {
         self.target.lock().ok().and_then(|t| t.clone())
+    }
+
+    /// The action the handler found the request to be, once the route alone does not
+    /// say it (a PATCH with a value is a rotation), for the record of a refusal.
+    pub fn note_action(&self, action: AuditAction) {
+        if let Ok(mut slot) = self.action.lock() {
+            *slot = Some(action);
+        }
+    }
+
+    pub fn action(&self) -> Option<AuditAction> {
+        self.action.lock().ok().and_then(|a| *a)
     }
 }
 

@@ -281,7 +281,9 @@ fn query_constraint(name: &str) -> Option<Value> {
         "expired" => json!({"type": "boolean"}),
         "user_id" => opaque_id(),
         "before" => json!({"type": "integer", "minimum": 1, "maximum": u64::MAX}),
-        "action" | "principal" | "target" => {
+        "action" => json!({"type": "string",
+            "enum": vault_core::AuditAction::ALL.iter().map(|a| a.as_str()).collect::<Vec<_>>()}),
+        "principal" | "target" => {
             json!({"type": "string", "minLength": 1, "maxLength": MAX_NAME_LEN})
         }
         _ => return None,

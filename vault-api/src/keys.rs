@@ -7,6 +7,7 @@
 //! any moment leaves every version openable. They run while the server serves.
 
 use serde_json::json;
+use vault_core::AuditAction;
 use vault_core::{SecretId, Version};
 use vault_kms::{Envelope, KekId, Keyring, KmsError, RootKeyId, SealBinding, WrappedKek};
 use vault_store::{KekStatus, Store};
@@ -97,7 +98,7 @@ async fn record(
     store: &Store,
     audit: &AuditContext,
     request_id: &str,
-    action: &str,
+    action: AuditAction,
     target: serde_json::Value,
     outcome: &str,
 ) -> ApiResult<()> {
@@ -119,7 +120,7 @@ pub async fn rotate(
         store,
         audit,
         request_id,
-        "keys.rotate",
+        AuditAction::KeysRotate,
         json!({"kek_id": id, "root_key_id": keyring.current_root_key().to_string()}),
         "ok",
     )
@@ -331,6 +332,6 @@ pub async fn rewrap(
             error.code(),
         ),
     };
-    record(store, audit, request_id, "keys.rewrap", target, result).await?;
+    record(store, audit, request_id, AuditAction::KeysRewrap, target, result).await?;
     outcome
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
+use vault_core::AuditAction;
 use vault_core::{EnvName, PrecedencePolicy, ProtectedNames};
 use vault_kms::{
     AwsKmsProvider, AwsKmsSettings, Keyring, KeyringConfig, LayeredRootProvider, LocalRootProvider,
@@ -192,7 +193,7 @@ pub async fn open_integrity(
     let entry = crate::audit::AuditContext { clock }.entry(
         &crate::tokens::random_id("start_")?,
         &crate::audit::Actor::system(),
-        "integrity.install",
+        AuditAction::IntegrityInstall,
         serde_json::json!({ "instance": keyring.instance().as_str() }),
         "ok",
     )?;

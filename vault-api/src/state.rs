@@ -212,7 +212,7 @@ impl AppState {
             let written = match self.audit_entry(
                 &request_id,
                 &Actor::anonymous(),
-                "auth.refused.summary",
+                vault_core::AuditAction::RefusedSummary,
                 &summary,
                 "refused",
             ) {
@@ -235,7 +235,7 @@ impl Shared {
         &self,
         request_id: &str,
         actor: &Actor,
-        action: &str,
+        action: vault_core::AuditAction,
         target: impl serde::Serialize,
         outcome: &str,
     ) -> ApiResult<AuditEntry> {

@@ -13,26 +13,6 @@ use crate::error::ApiError;
 
 const TOKEN_RANDOM_BYTES: usize = 32;
 
-pub fn prefix(kind: TokenKind) -> &'static str {
-    match kind {
-        TokenKind::Operator => "vault_op_",
-        TokenKind::Orchestrator => "vault_orch_",
-        TokenKind::User => "vault_user_",
-        TokenKind::Session => "vault_sess_",
-    }
-}
-
-const KINDS: [TokenKind; 4] = [
-    TokenKind::Operator,
-    TokenKind::Orchestrator,
-    TokenKind::User,
-    TokenKind::Session,
-];
-
-pub fn parse_kind(text: &str) -> Option<TokenKind> {
-    KINDS.into_iter().find(|kind| kind.as_str() == text)
-}
-
 /// A new token's plaintext (shown once) and what is stored of it.
 pub struct IssuedToken {
     pub id: String,
@@ -68,7 +48,7 @@ pub fn issue(kind: TokenKind) -> Result<IssuedToken, ApiError> {
     let random = Zeroizing::new(random_bytes::<TOKEN_RANDOM_BYTES>()?);
     let secret = Zeroizing::new(format!(
         "{}{}",
-        prefix(kind),
+        kind.prefix(),
         URL_SAFE_NO_PAD.encode(random.as_slice())
     ));
     Ok(IssuedToken {
@@ -88,10 +68,8 @@ pub fn hash(token: &str) -> [u8; TOKEN_HASH_BYTES] {
 
 /// The kind a presented token claims by its prefix, when it has the shape of one.
 pub fn claimed_kind(token: &str) -> Option<TokenKind> {
-    let kind = KINDS
-        .into_iter()
-        .find(|kind| token.starts_with(prefix(*kind)))?;
-    let random = &token[prefix(kind).len()..];
+    let kind = TokenKind::of_prefixed(token)?;
+    let random = &token[kind.prefix().len()..];
     let well_formed = random.len() == 43
         && random
             .bytes()
@@ -105,11 +83,11 @@ mod tests {
 
     #[test]
     fn issued_tokens_carry_their_kind_and_256_random_bits() {
-        for kind in KINDS {
+        for kind in TokenKind::ALL {
             let token = issue(kind).expect("random");
-            assert!(token.secret.starts_with(prefix(kind)));
+            assert!(token.secret.starts_with(kind.prefix()));
             assert_eq!(claimed_kind(&token.secret), Some(kind));
-            assert_eq!(token.secret.len(), prefix(kind).len() + 43);
+            assert_eq!(token.secret.len(), kind.prefix().len() + 43);
             assert_eq!(hash(&token.secret), token.hash);
             assert!(!format!("{token:?}").contains(token.secret.as_str()));
         }

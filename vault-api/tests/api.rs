@@ -13,6 +13,7 @@ on_both_backends!(
     bad_input_names_the_field_and_changes_nothing,
     scopes_expiry_and_precedence_shape_the_env,
     a_stale_expected_version_is_refused,
+    a_refused_rotation_is_recorded_as_a_rotation,
     pagination_walks_every_row_once_while_rows_are_added,
     the_audit_chain_catches_altered_deleted_and_reordered_rows,
     the_openapi_document_lists_every_route,
@@ -990,6 +991,53 @@ async fn a_stale_expected_version_is_refused(db: TestDb) {
             patched["description"].clone()
         ),
         (200, json!(2), json!("now described"))
+    );
+}
+
+/// The record of a refused PATCH names what was refused: a change carrying a value is
+/// a rotation, one without is an update, the same names the accepted ones get.
+async fn a_refused_rotation_is_recorded_as_a_rotation(db: TestDb) {
+    let server = TestServer::start(db).await;
+    let alice = server.token("user", Some("alice")).await;
+    let created = server
+        .expect(
+            201,
+            Method::POST,
+            "/v1/secrets",
+            &alice,
+            Some(json!({"name": "A", "value": "first-value"})),
+        )
+        .await;
+    let path = format!("/v1/secrets/{}", created["id"].as_str().expect("id"));
+    for (body, action) in [
+        (json!({"value": "lost", "expected_version": 7}), "secret.rotate"),
+        (json!({"description": "d", "expected_version": 7}), "secret.update"),
+    ] {
+        let (status, _) = server.call(Method::PATCH, &path, &alice, Some(body)).await;
+        assert_eq!(status, 409);
+        let page = server
+            .expect(
+                200,
+                Method::GET,
+                &format!("/v1/audit?action={action}&limit=1"),
+                &server.operator,
+                None,
+            )
+            .await;
+        assert_eq!(page["data"][0]["outcome"], "stale_version", "{page}");
+        assert_eq!(page["data"][0]["target"]["method"], "PATCH", "{page}");
+    }
+    let (status, refused) = server
+        .call(
+            Method::GET,
+            "/v1/audit?action=secret.frobnicate",
+            &server.operator,
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, refused["code"].as_str(), refused["field"].as_str()),
+        (422, Some("invalid_value"), Some("action"))
     );
 }
 

@@ -607,7 +607,7 @@ async fn a_vault_from_before_the_integrity_master_is_stamped_and_keyed_at_its_fi
         .entry(
             "req_old",
             &vault_api::audit::Actor::cli(),
-            "secret.create",
+            vault_core::AuditAction::SecretCreate,
             json!({}),
             "ok",
         )

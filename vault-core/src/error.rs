@@ -77,6 +77,12 @@ pub enum CoreError {
     #[error("unknown role; expected one of {expected}")]
     UnknownRole { expected: &'static str },
 
+    #[error("unknown audit action")]
+    UnknownAuditAction,
+
+    #[error("unknown token kind; expected one of {expected}")]
+    UnknownTokenKind { expected: &'static str },
+
     #[error("scope {scope} needs at least one {}", kind.as_str())]
     EmptyTargets { scope: &'static str, kind: IdKind },
 

@@ -3,6 +3,7 @@
 //! precedence policy. No I/O, no async, no clock: `now` is always a parameter.
 
 mod access;
+mod action;
 mod audit;
 mod authz;
 mod category;
@@ -20,8 +21,10 @@ mod resolve;
 mod role;
 mod scope;
 mod secret;
+mod token;
 mod value;
 
+pub use action::AuditAction;
 pub use access::{ContextRoles, InjectionRefused, check_injection};
 pub use audit::{
     AUDIT_HASH_BYTES, AuditEntry, AuditHash, ChainBreak, ChainFormat, ChainVerifier, ChainedAudit,
@@ -51,4 +54,5 @@ pub use scope::{MAX_SCOPE_TARGETS, Owner, OwnerKind, Placement, Scope, ScopeKind
 pub use secret::{
     DESCRIPTION_FORBIDDEN_CHARS, Description, ExpiresAt, MAX_DESCRIPTION_CHARS, SecretMeta, Version,
 };
+pub use token::TokenKind;
 pub use value::{MAX_VALUE_BYTES, REDACTED, SecretValue, VALUE_FORBIDDEN_CHARS};

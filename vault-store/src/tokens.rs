@@ -10,38 +10,10 @@ use crate::db::{DbConnection, on_backend};
 use crate::error::{Conflict, Entity, StoreError, StoreResult};
 use crate::schema::api_tokens;
 
+/// The kinds live in vault-core with their prefixes; the store keeps `as_str`.
+pub use vault_core::TokenKind;
+
 pub const TOKEN_HASH_BYTES: usize = 32;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TokenKind {
-    Operator,
-    Orchestrator,
-    User,
-    Session,
-}
-
-impl TokenKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TokenKind::Operator => "operator",
-            TokenKind::Orchestrator => "orchestrator",
-            TokenKind::User => "user",
-            TokenKind::Session => "session",
-        }
-    }
-
-    fn parse(stored: &str) -> StoreResult<Self> {
-        [
-            TokenKind::Operator,
-            TokenKind::Orchestrator,
-            TokenKind::User,
-            TokenKind::Session,
-        ]
-        .into_iter()
-        .find(|kind| kind.as_str() == stored)
-        .ok_or_else(|| StoreError::corrupt("api_tokens.kind", format!("unknown kind {stored:?}")))
-    }
-}
 
 /// The ids a token is bound to; which ones a kind needs is the API's rule.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -128,7 +100,9 @@ impl TokenRow {
     fn into_token(self) -> StoreResult<StoredToken> {
         Ok(StoredToken {
             id: self.id,
-            kind: TokenKind::parse(&self.kind)?,
+            kind: self.kind.parse().map_err(|_| {
+                StoreError::corrupt("api_tokens.kind", format!("unknown kind {:?}", self.kind))
+            })?,
             binding: TokenBinding {
                 user_id: self.user_id,
                 profile_id: self.profile_id,

@@ -5,7 +5,7 @@ use axum::extract::State;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use vault_core::ChainedAudit;
+use vault_core::{AuditAction, ChainedAudit};
 use vault_store::TokenKind;
 
 use crate::auth::Principal;
@@ -21,6 +21,7 @@ pub struct AuditParams {
     limit: Option<u32>,
     /// Only records before this position (the `next_before` of the previous page).
     before: Option<u64>,
+    /// One of the actions the trail records (`secret.create`, `resolve`, ...).
     action: Option<String>,
     principal: Option<String>,
     /// Records whose target mentions this text (a secret id or name).
@@ -111,11 +112,14 @@ pub async fn list(
             ));
         }
     }
+    let action = params
+        .action
+        .as_deref()
+        .map(str::parse::<AuditAction>)
+        .transpose()
+        .map_err(ApiError::core("action"))?;
     let matches = |record: &ChainedAudit| {
-        params
-            .action
-            .as_ref()
-            .is_none_or(|a| &record.entry.action == a)
+        action.is_none_or(|a| record.entry.action == a.as_str())
             && params
                 .principal
                 .as_ref()

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
+use vault_core::AuditAction;
 use vault_core::{
     Category, Description, ExpiresAt, MilestoneId, Owner, Placement, ProfileId, Scope, ScopeKind,
     SecretId, SecretMeta, SecretName, SecretValue, Version,
@@ -387,7 +388,7 @@ pub(crate) async fn create(
     let audit = state.audit_entry(
         principal.request_id(),
         &principal.actor(),
-        "secret.create",
+        AuditAction::SecretCreate,
         json!({
             "secret_id": id.as_str(),
             "owner": owner.kind().as_str(),
@@ -488,6 +489,12 @@ pub(crate) async fn update(
     meta: SecretMeta,
     changes: Changes,
 ) -> ApiResult<Json<SecretView>> {
+    let action = if changes.value.is_some() {
+        AuditAction::SecretRotate
+    } else {
+        AuditAction::SecretUpdate
+    };
+    principal.ctx.note_action(action);
     let now = state.clock.now();
     let family = Family::of(meta.placement.owner());
     let scope = family.parse_scope(
@@ -517,11 +524,6 @@ pub(crate) async fn update(
         .map(|v| Version::new(v).map_err(ApiError::core("expected_version")))
         .transpose()?;
     let value = changes.value.map(|v| v.into_stored("value")).transpose()?;
-    let action = if value.is_some() {
-        "secret.rotate"
-    } else {
-        "secret.update"
-    };
     if value.is_some() {
         // Checked before the first seal; the store checks again as it writes.
         state
@@ -633,7 +635,7 @@ pub(crate) async fn delete(
     let audit = state.audit_entry(
         principal.request_id(),
         &principal.actor(),
-        "secret.delete",
+        AuditAction::SecretDelete,
         target(&meta),
         "ok",
     )?;
@@ -717,7 +719,7 @@ pub(crate) async fn rollback(
     let audit = state.audit_entry(
         principal.request_id(),
         &principal.actor(),
-        "secret.rollback",
+        AuditAction::SecretRollback,
         record_target,
         "ok",
     )?;

@@ -15,6 +15,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
+use vault_core::AuditAction;
 use vault_core::{
     Category, MilestoneId, Owner, ProjectId, ProjectPermission, ProjectRole, SecretMeta, UserId,
 };
@@ -327,7 +328,7 @@ pub async fn create_project(
     let audit = state.audit_entry(
         principal.request_id(),
         &principal.actor(),
-        "project.create",
+        AuditAction::ProjectCreate,
         json!({"project_id": id.as_str(), "accountable_user_id": accountable.as_str()}),
         "ok",
     )?;
@@ -420,7 +421,7 @@ pub async fn delete_project(
     let audit = state.audit_entry(
         principal.request_id(),
         &principal.actor(),
-        "project.delete",
+        AuditAction::ProjectDelete,
         json!({"project_id": project.as_str()}),
         "ok",
     )?;
@@ -459,7 +460,7 @@ pub async fn create_milestone(
     let audit = state.audit_entry(
         principal.request_id(),
         &principal.actor(),
-        "milestone.create",
+        AuditAction::MilestoneCreate,
         json!({"project_id": project.as_str(), "milestone_id": id.as_str()}),
         "ok",
     )?;
@@ -489,7 +490,7 @@ pub async fn delete_milestone(
     let audit = state.audit_entry(
         principal.request_id(),
         &principal.actor(),
-        "milestone.delete",
+        AuditAction::MilestoneDelete,
         json!({"project_id": project.as_str(), "milestone_id": milestone.as_str()}),
         "ok",
     )?;
@@ -525,7 +526,7 @@ pub async fn put_member(
     let audit = state.audit_entry(
         principal.request_id(),
         &principal.actor(),
-        "member.put",
+        AuditAction::MemberPut,
         json!({"project_id": project.as_str(), "user_id": user.as_str(), "role": role.as_str()}),
         "ok",
     )?;
@@ -555,7 +556,7 @@ pub async fn remove_member(
     let audit = state.audit_entry(
         principal.request_id(),
         &principal.actor(),
-        "member.remove",
+        AuditAction::MemberRemove,
         json!({"project_id": project.as_str(), "user_id": user.as_str()}),
         "ok",
     )?;

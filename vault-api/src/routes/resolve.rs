@@ -15,6 +15,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize, Serializer};
 use utoipa::ToSchema;
+use vault_core::AuditAction;
 use vault_core::{
     Candidate, EnvMap, EnvName, MilestoneId, ProfileId, ProjectId, Resolution, ResolutionContext,
     ResolutionInput, ResolvedValue, SecretValue, SkipReason, Source, UserId, WorkspaceId,
@@ -339,7 +340,7 @@ async fn resolve_for(
     let entry = state.audit_entry(
         principal.request_id(),
         &principal.actor(),
-        "resolve",
+        AuditAction::Resolve,
         &record,
         "ok",
     )?;

@@ -15,6 +15,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::json;
 use utoipa::ToSchema;
+use vault_core::AuditAction;
 use vault_core::{
     EnvName, ResolutionInput, ResolvedValue, SecretName, SecretValue, SkipReason, resolve_shared,
 };
@@ -128,7 +129,7 @@ pub async fn create(
     let audit = state.audit_entry(
         principal.request_id(),
         &principal.actor(),
-        "session.create",
+        AuditAction::SessionCreate,
         json!({
             "session_id": issued.id,
             "user_id": binding.user_id,
@@ -192,7 +193,7 @@ pub async fn end(
     let audit = state.audit_entry(
         principal.request_id(),
         &principal.actor(),
-        "session.end",
+        AuditAction::SessionEnd,
         json!({"session_id": id}),
         "ok",
     )?;
@@ -262,7 +263,7 @@ pub async fn lookup(
     let entry = state.audit_entry(
         principal.request_id(),
         &principal.actor(),
-        "runtime.lookup",
+        AuditAction::RuntimeLookup,
         json!({
             "name": name.as_str(),
             "secret_id": secret_id.as_ref().map(|id| id.as_str()),

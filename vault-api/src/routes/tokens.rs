@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
+use vault_core::AuditAction;
 use vault_core::UserId;
 use vault_store::{NewToken, Store, StoredToken, TokenBinding, TokenKind};
 
@@ -114,7 +115,7 @@ impl TokenRequest {
         ttl: Option<&str>,
         label: Option<String>,
     ) -> ApiResult<Self> {
-        let kind = match tokens::parse_kind(kind) {
+        let kind = match kind.parse::<TokenKind>().ok() {
             Some(TokenKind::Session) | None => {
                 return Err(ApiError::invalid(
                     "kind",
@@ -196,7 +197,7 @@ impl TokenRequest {
         let record = audit.entry(
             request_id,
             actor,
-            "token.create",
+            AuditAction::TokenCreate,
             json!({
                 "token_id": issued.id,
                 "kind": self.kind.as_str(),
@@ -235,7 +236,7 @@ pub async fn revoke_token(
     let record = audit.entry(
         request_id,
         actor,
-        "token.revoke",
+        AuditAction::TokenRevoke,
         json!({ "token_id": id }),
         "ok",
     )?;
@@ -304,7 +305,7 @@ pub async fn revoke(
     let audit = state.audit_entry(
         principal.request_id(),
         &principal.actor(),
-        "token.revoke",
+        AuditAction::TokenRevoke,
         json!({ "token_id": id }),
         "ok",
     )?;

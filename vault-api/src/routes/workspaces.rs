@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
+use vault_core::AuditAction;
 use vault_core::{
     Category, Owner, OwnerKind, Scope, SecretMeta, UserId, WorkspaceId, WorkspacePermission,
 };
@@ -87,7 +88,7 @@ fn registration_change(
     principal: &Principal,
     workspace: &WorkspaceId,
     user_id: &str,
-    action: &str,
+    action: AuditAction,
 ) -> ApiResult<(UserId, vault_core::AuditEntry)> {
     let user = UserId::parse(user_id).map_err(ApiError::core("user_id"))?;
     let audit = state.audit_entry(
@@ -160,7 +161,7 @@ pub async fn put_admin(
         &principal,
         &workspace,
         &user_id,
-        "workspace.admin.put",
+        AuditAction::WorkspaceAdminPut,
     )?;
     let admin = state
         .store
@@ -183,7 +184,7 @@ pub async fn remove_admin(
         &principal,
         &workspace,
         &user_id,
-        "workspace.admin.remove",
+        AuditAction::WorkspaceAdminRemove,
     )?;
     state
         .store
@@ -226,7 +227,7 @@ pub async fn put_member(
         &principal,
         &workspace,
         &user_id,
-        "workspace.member.put",
+        AuditAction::WorkspaceMemberPut,
     )?;
     let member = state
         .store
@@ -250,7 +251,7 @@ pub async fn remove_member(
         &principal,
         &workspace,
         &user_id,
-        "workspace.member.remove",
+        AuditAction::WorkspaceMemberRemove,
     )?;
     state
         .store
