@@ -16,7 +16,6 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use vault_core::AuditAction;
 use crate::audit::Actor;
 use crate::auth::RequestCtx;
 use crate::body::MAX_BODY_BYTES;
@@ -27,6 +26,7 @@ use crate::routes::{audit, health, projects, resolve, secrets, sessions, tokens,
 use crate::server::Connection;
 use crate::state::AppState;
 use crate::tokens::random_id;
+use vault_core::AuditAction;
 
 /// The most header fields, and header bytes (names and values), a request may carry.
 /// hyper's own limits sit above these (see `server.rs`), so a request between the two
@@ -243,7 +243,7 @@ pub fn action_of(method: &str, route: &str) -> Option<AuditAction> {
 
 /// Marks a response with the problem code it carries, for the middleware's record.
 #[derive(Clone, Copy, Debug)]
-pub struct ProblemCode(pub &'static str);
+pub struct AnsweredWith(pub vault_client::ProblemCode);
 
 async fn observe(
     State(state): State<AppState>,
@@ -265,8 +265,8 @@ async fn observe(
 
     let outcome = response
         .extensions()
-        .get::<ProblemCode>()
-        .map_or("error", |c| c.0);
+        .get::<AnsweredWith>()
+        .map_or("error", |c| c.0.as_str());
     let actor = ctx.actor();
     let anonymous_refusal = actor == Actor::anonymous()
         && matches!(

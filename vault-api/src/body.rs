@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 use zeroize::Zeroize;
 
 use crate::error::ApiError;
+use vault_client::ProblemCode;
 
 /// 128 KiB: room for the largest value (64 KiB) with JSON escaping.
 pub const MAX_BODY_BYTES: usize = 128 * 1024;
@@ -46,7 +47,7 @@ where
                     }
                 } else {
                     ApiError::Malformed {
-                        code: "malformed_body",
+                        code: ProblemCode::MalformedBody,
                         detail: "the request body could not be read".into(),
                         field: None,
                     }
@@ -59,43 +60,6 @@ where
         }
         parsed.map(JsonBody)
     }
-}
-
-/// An integer field that also takes an integral JSON number written with a fraction
-/// (`3.0`): JSON Schema calls both integers, and so do clients whose numbers are floats
-/// (Python's `json.dumps(3.0)`). Anything else is refused as serde would refuse it.
-pub fn integral<'de, D, T>(deserializer: D) -> Result<T, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: TryFrom<u64>,
-{
-    use serde::Deserialize;
-    use serde::de::{Error, Unexpected};
-    let number = serde_json::Number::deserialize(deserializer)?;
-    let whole = number.as_u64().or_else(|| {
-        number
-            .as_f64()
-            .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= u64::MAX as f64)
-            .map(|f| f as u64)
-    });
-    let expected = &"a non-negative integer in range";
-    let whole = whole.ok_or_else(|| match number.as_f64() {
-        Some(f) => D::Error::invalid_type(Unexpected::Float(f), expected),
-        None => D::Error::invalid_type(Unexpected::Other("number"), expected),
-    })?;
-    T::try_from(whole).map_err(|_| D::Error::invalid_value(Unexpected::Unsigned(whole), expected))
-}
-
-/// `integral` for an optional field (`null` or absent is `None`).
-pub fn integral_opt<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: TryFrom<u64>,
-{
-    #[derive(serde::Deserialize)]
-    struct Wrapped<T: TryFrom<u64>>(#[serde(deserialize_with = "integral")] T);
-    use serde::Deserialize;
-    Option::<Wrapped<T>>::deserialize(deserializer).map(|w| w.map(|Wrapped(v)| v))
 }
 
 /// Query parameters, refused as problem+json naming the parameter.
@@ -135,7 +99,7 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         match inner.classify() {
             serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
                 ApiError::Malformed {
-                    code: "malformed_json",
+                    code: ProblemCode::MalformedJson,
                     detail: format!(
                         "the body is not valid JSON (line {}, column {})",
                         inner.line(),
@@ -148,7 +112,7 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         }
     })?;
     deserializer.end().map_err(|_| ApiError::Malformed {
-        code: "malformed_json",
+        code: ProblemCode::MalformedJson,
         detail: "the body has trailing characters after the JSON value".into(),
         field: None,
     })?;
@@ -171,7 +135,7 @@ fn describe_data_error(message: &str, field: Option<String>) -> ApiError {
     if let Some(rest) = message.strip_prefix("unknown field `") {
         let field = named(rest);
         return ApiError::Malformed {
-            code: "unknown_field",
+            code: ProblemCode::UnknownField,
             detail: format!("unknown field {field}"),
             field: Some(field),
         };
@@ -179,7 +143,7 @@ fn describe_data_error(message: &str, field: Option<String>) -> ApiError {
     if let Some(rest) = message.strip_prefix("duplicate field `") {
         let field = named(rest);
         return ApiError::Malformed {
-            code: "duplicate_field",
+            code: ProblemCode::DuplicateField,
             detail: format!("the field {field} appears more than once; send it once"),
             field: Some(field),
         };
@@ -237,7 +201,12 @@ mod tests {
             ApiError::Invalid { field, .. } => Some(field.clone()),
             _ => None,
         };
-        (error.status().as_u16(), error.code(), field, detail)
+        (
+            error.status().as_u16(),
+            error.code().as_str(),
+            field,
+            detail,
+        )
     }
 
     #[test]

@@ -4,8 +4,9 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
 use thiserror::Error;
+use vault_client::wire::RootKeyState;
+use vault_client::{Contributor, Problem, ProblemCode};
 use vault_core::{CoreError, EnvTooLarge, InjectionRefused};
 use vault_kms::KmsError;
 use vault_store::{Conflict, StoreError};
@@ -15,7 +16,7 @@ pub enum ApiError {
     /// The body is not JSON, or not the JSON object this route takes.
     #[error("{detail}")]
     Malformed {
-        code: &'static str,
+        code: ProblemCode,
         detail: String,
         field: Option<String>,
     },
@@ -24,7 +25,7 @@ pub enum ApiError {
     /// `invalid_value` unless the rule has a code of its own (`protected_name`).
     #[error("invalid {field}: {detail}")]
     Invalid {
-        code: &'static str,
+        code: ProblemCode,
         field: String,
         detail: String,
     },
@@ -80,7 +81,7 @@ pub enum ApiError {
     NotFound(&'static str),
 
     #[error("{detail}")]
-    Conflict { code: &'static str, detail: String },
+    Conflict { code: ProblemCode, detail: String },
 
     #[error("the request body is over the {limit} byte limit")]
     PayloadTooLarge { limit: usize },
@@ -105,12 +106,12 @@ pub enum ApiError {
     #[error("service unavailable: {detail}")]
     Unavailable { detail: String },
 
-    /// The root key provider refused or failed: `code` says which way, so operators
-    /// can tell a disabled key from missing permissions from an unreachable KMS.
+    /// The root key provider refused or failed: `failure` says which way, so
+    /// operators can tell a disabled key from missing permissions from an unreachable
+    /// KMS.
     #[error("root key: {detail}")]
     RootKey {
-        code: &'static str,
-        retryable: bool,
+        failure: RootKeyFailure,
         detail: String,
     },
 
@@ -124,37 +125,10 @@ pub enum ApiError {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
-#[derive(Serialize)]
-struct Problem<'a> {
-    #[serde(rename = "type")]
-    problem_type: String,
-    title: &'static str,
-    status: u16,
-    detail: String,
-    code: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    field: Option<&'a str>,
-    /// The limit a refusal is about (`entry_limit_reached`, `env_too_large`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    limit: Option<u64>,
-    /// `env_too_large`: the size the environment would have had.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    bytes: Option<u64>,
-    /// `env_too_large`: the variables that weigh most, by name, largest first.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    largest: Option<Vec<Contributor<'a>>>,
-}
-
-#[derive(Serialize)]
-struct Contributor<'a> {
-    name: &'a str,
-    bytes: u64,
-}
-
 impl ApiError {
     pub fn invalid(field: impl Into<String>, detail: impl std::fmt::Display) -> Self {
         ApiError::Invalid {
-            code: "invalid_value",
+            code: ProblemCode::InvalidValue,
             field: field.into(),
             detail: detail.to_string(),
         }
@@ -165,8 +139,8 @@ impl ApiError {
         let field = field.into();
         move |error| ApiError::Invalid {
             code: match error {
-                CoreError::ProtectedName { .. } => "protected_name",
-                _ => "invalid_value",
+                CoreError::ProtectedName { .. } => ProblemCode::ProtectedName,
+                _ => ProblemCode::InvalidValue,
             },
             field,
             detail: error.to_string(),
@@ -193,9 +167,9 @@ impl ApiError {
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::RootKey {
-                retryable: true, ..
-            } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::RootKey { failure, .. } if failure.is_retryable() => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::RootKey { .. } | ApiError::IntegrityViolation { .. } => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -206,33 +180,33 @@ impl ApiError {
     }
 
     /// The stable machine-readable code; also the outcome audit records carry.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ProblemCode {
         match self {
             ApiError::Malformed { code, .. }
             | ApiError::Conflict { code, .. }
-            | ApiError::Invalid { code, .. } => code,
-            ApiError::Unauthenticated => "unauthenticated",
-            ApiError::Forbidden(_) => "forbidden",
+            | ApiError::Invalid { code, .. } => *code,
+            ApiError::Unauthenticated => ProblemCode::Unauthenticated,
+            ApiError::Forbidden(_) => ProblemCode::Forbidden,
             ApiError::InjectionRefused(InjectionRefused::Workspace { .. }) => {
-                "workspace_injection_denied"
+                ProblemCode::WorkspaceInjectionDenied
             }
             ApiError::InjectionRefused(InjectionRefused::Project { .. }) => {
-                "project_injection_denied"
+                ProblemCode::ProjectInjectionDenied
             }
-            ApiError::HostOnlyToken { .. } => "token_kind_host_only",
-            ApiError::ClientCertificateRequired => "client_certificate_required",
-            ApiError::IntegrityViolation { .. } => "integrity_violation",
-            ApiError::TooManyFailures { .. } => "too_many_failed_authentications",
-            ApiError::EntryLimit { .. } => "entry_limit_reached",
-            ApiError::EnvTooLarge(_) => "env_too_large",
-            ApiError::NotFound(_) => "not_found",
-            ApiError::PayloadTooLarge { .. } => "payload_too_large",
-            ApiError::UnsupportedMediaType => "unsupported_media_type",
-            ApiError::MethodNotAllowed => "method_not_allowed",
-            ApiError::HeadersTooLarge { .. } => "headers_too_large",
-            ApiError::Unavailable { .. } => "unavailable",
-            ApiError::RootKey { code, .. } => code,
-            ApiError::Internal { .. } | ApiError::Config { .. } => "internal",
+            ApiError::HostOnlyToken { .. } => ProblemCode::TokenKindHostOnly,
+            ApiError::ClientCertificateRequired => ProblemCode::ClientCertificateRequired,
+            ApiError::IntegrityViolation { .. } => ProblemCode::IntegrityViolation,
+            ApiError::TooManyFailures { .. } => ProblemCode::TooManyFailedAuthentications,
+            ApiError::EntryLimit { .. } => ProblemCode::EntryLimitReached,
+            ApiError::EnvTooLarge(_) => ProblemCode::EnvTooLarge,
+            ApiError::NotFound(_) => ProblemCode::NotFound,
+            ApiError::PayloadTooLarge { .. } => ProblemCode::PayloadTooLarge,
+            ApiError::UnsupportedMediaType => ProblemCode::UnsupportedMediaType,
+            ApiError::MethodNotAllowed => ProblemCode::MethodNotAllowed,
+            ApiError::HeadersTooLarge { .. } => ProblemCode::HeadersTooLarge,
+            ApiError::Unavailable { .. } => ProblemCode::Unavailable,
+            ApiError::RootKey { failure, .. } => failure.code(),
+            ApiError::Internal { .. } | ApiError::Config { .. } => ProblemCode::Internal,
         }
     }
 
@@ -284,16 +258,7 @@ impl ApiError {
             ApiError::Unavailable { .. } => {
                 "the vault cannot serve this request right now; retry later".into()
             }
-            ApiError::RootKey { code, .. } => match *code {
-                "root_key_disabled" => "the vault's root key is disabled; nothing can be \
-                    decrypted or sealed until an operator enables it"
-                    .into(),
-                "root_key_access_denied" => "the vault may not use its root key (permissions); \
-                    an operator must fix its access"
-                    .into(),
-                "invalid_ciphertext" => "a stored key does not decrypt under the root key".into(),
-                _ => "the root key provider is unreachable; retry later".into(),
-            },
+            ApiError::RootKey { failure, .. } => failure.public_detail().into(),
             ApiError::Internal { .. } | ApiError::Config { .. } => {
                 "the vault failed to handle this request".into()
             }
@@ -310,7 +275,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         if status.is_server_error() {
-            tracing::error!(code = self.code(), error = %self, "request failed");
+            tracing::error!(code = %self.code(), error = %self, "request failed");
         }
         let code = self.code();
         let (bytes, largest) = match &self {
@@ -321,7 +286,7 @@ impl IntoResponse for ApiError {
                         .largest
                         .iter()
                         .map(|(name, bytes)| Contributor {
-                            name: name.as_str(),
+                            name: name.as_str().to_owned(),
                             bytes: u64::try_from(*bytes).unwrap_or(u64::MAX),
                         })
                         .collect(),
@@ -330,12 +295,12 @@ impl IntoResponse for ApiError {
             _ => (None, None),
         };
         let problem = Problem {
-            problem_type: format!("https://vault.invalid/problems/{code}"),
-            title: self.title(),
+            problem_type: Problem::type_of(code),
+            title: self.title().to_owned(),
             status: status.as_u16(),
             detail: self.public_detail(),
             code,
-            field: self.field(),
+            field: self.field().map(str::to_owned),
             limit: self.limit(),
             bytes,
             largest,
@@ -348,7 +313,7 @@ impl IntoResponse for ApiError {
         );
         response
             .extensions_mut()
-            .insert(crate::app::ProblemCode(code));
+            .insert(crate::app::AnsweredWith(code));
         if status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()
@@ -379,12 +344,12 @@ impl From<StoreError> for ApiError {
             }),
             StoreError::Conflict(conflict) => {
                 let code = match &conflict {
-                    Conflict::Overlap(_) => "scope_overlap",
-                    Conflict::StaleVersion { .. } => "stale_version",
-                    Conflict::AlreadyExists(_) => "already_exists",
-                    Conflict::LastAccountable => "last_accountable",
-                    Conflict::AuditChainMoved => "audit_contention",
-                    Conflict::LastOperatorToken => "last_operator_token",
+                    Conflict::Overlap(_) => ProblemCode::ScopeOverlap,
+                    Conflict::StaleVersion { .. } => ProblemCode::StaleVersion,
+                    Conflict::AlreadyExists(_) => ProblemCode::AlreadyExists,
+                    Conflict::LastAccountable => ProblemCode::LastAccountable,
+                    Conflict::AuditChainMoved => ProblemCode::AuditContention,
+                    Conflict::LastOperatorToken => ProblemCode::LastOperatorToken,
                 };
                 ApiError::Conflict {
                     code,
@@ -411,23 +376,19 @@ impl From<KmsError> for ApiError {
     fn from(error: KmsError) -> Self {
         match error {
             KmsError::RootKeyDisabled { .. } => ApiError::RootKey {
-                code: "root_key_disabled",
-                retryable: true,
+                failure: RootKeyFailure::Disabled,
                 detail: error.to_string(),
             },
             KmsError::RootAccessDenied { .. } => ApiError::RootKey {
-                code: "root_key_access_denied",
-                retryable: true,
+                failure: RootKeyFailure::AccessDenied,
                 detail: error.to_string(),
             },
             KmsError::RootProviderUnavailable { .. } => ApiError::RootKey {
-                code: "root_key_unavailable",
-                retryable: true,
+                failure: RootKeyFailure::Unavailable,
                 detail: error.to_string(),
             },
             KmsError::KekUnwrapFailed { .. } => ApiError::RootKey {
-                code: "invalid_ciphertext",
-                retryable: false,
+                failure: RootKeyFailure::InvalidCiphertext,
                 detail: error.to_string(),
             },
             KmsError::KekContention => ApiError::Unavailable {
@@ -437,6 +398,57 @@ impl From<KmsError> for ApiError {
             other => ApiError::Internal {
                 detail: other.to_string(),
             },
+        }
+    }
+}
+
+/// How the root key provider failed, each with its code, its status and what a client
+/// is told; readiness reports the same states.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RootKeyFailure {
+    Disabled,
+    AccessDenied,
+    Unavailable,
+    /// A stored key does not decrypt under the root key: no retry helps.
+    InvalidCiphertext,
+}
+
+impl RootKeyFailure {
+    pub fn code(self) -> ProblemCode {
+        match self {
+            RootKeyFailure::Disabled => ProblemCode::RootKeyDisabled,
+            RootKeyFailure::AccessDenied => ProblemCode::RootKeyAccessDenied,
+            RootKeyFailure::Unavailable => ProblemCode::RootKeyUnavailable,
+            RootKeyFailure::InvalidCiphertext => ProblemCode::InvalidCiphertext,
+        }
+    }
+
+    /// An operator can fix it without a restart: the same request may then succeed.
+    pub fn is_retryable(self) -> bool {
+        !matches!(self, RootKeyFailure::InvalidCiphertext)
+    }
+
+    pub fn state(self) -> RootKeyState {
+        match self {
+            RootKeyFailure::Disabled => RootKeyState::Disabled,
+            RootKeyFailure::AccessDenied => RootKeyState::AccessDenied,
+            RootKeyFailure::Unavailable => RootKeyState::Unavailable,
+            RootKeyFailure::InvalidCiphertext => RootKeyState::InvalidCiphertext,
+        }
+    }
+
+    fn public_detail(self) -> &'static str {
+        match self {
+            RootKeyFailure::Disabled => {
+                "the vault's root key is disabled; nothing can be decrypted or sealed until \
+                 an operator enables it"
+            }
+            RootKeyFailure::AccessDenied => {
+                "the vault may not use its root key (permissions); an operator must fix its \
+                 access"
+            }
+            RootKeyFailure::InvalidCiphertext => "a stored key does not decrypt under the root key",
+            RootKeyFailure::Unavailable => "the root key provider is unreachable; retry later",
         }
     }
 }

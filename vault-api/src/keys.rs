@@ -329,9 +329,17 @@ pub async fn rewrap(
         ),
         Err(error) => (
             json!({"root_key_id": keyring.current_root_key().to_string(), "deks": options.deks}),
-            error.code(),
+            error.code().as_str(),
         ),
     };
-    record(store, audit, request_id, AuditAction::KeysRewrap, target, result).await?;
+    record(
+        store,
+        audit,
+        request_id,
+        AuditAction::KeysRewrap,
+        target,
+        result,
+    )
+    .await?;
     outcome
 }

@@ -5,6 +5,7 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
+use vault_client::wire::RootKeyState;
 
 use tokio::net::TcpListener;
 use vault_core::AuditAction;
@@ -250,23 +251,21 @@ pub fn watch_root_key(state: &AppState, interval: Duration) {
 
 /// One check of the root key, recorded in `health` and logged when it changes.
 pub async fn check_root_key(keyring: &Keyring, health: &crate::state::KeyHealth) {
-    let label = match keyring.check_ready().await {
-        Ok(()) => "ok",
+    let state = match keyring.check_ready().await {
+        Ok(()) => RootKeyState::Ok,
         Err(error) => {
-            let label = match ApiError::from(error).code() {
-                "root_key_disabled" => "disabled",
-                "root_key_access_denied" => "access_denied",
-                "invalid_ciphertext" => "invalid_ciphertext",
-                _ => "unavailable",
+            let state = match ApiError::from(error) {
+                ApiError::RootKey { failure, .. } => failure.state(),
+                _ => RootKeyState::Unavailable,
             };
-            if health.get() == "ok" {
-                tracing::error!(state = label, "root key unusable; unwrapped keys dropped");
+            if health.get() == RootKeyState::Ok {
+                tracing::error!(?state, "root key unusable; unwrapped keys dropped");
             }
-            label
+            state
         }
     };
-    let before = health.set(label);
-    if label == "ok" && before != "ok" {
+    let before = health.set(state);
+    if state == RootKeyState::Ok && before != RootKeyState::Ok {
         tracing::info!("root key usable again");
     }
 }

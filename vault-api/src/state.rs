@@ -6,6 +6,7 @@ use std::num::NonZeroU32;
 use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
+use vault_client::wire::RootKeyState;
 
 use vault_core::{AuditEntry, EnvLimit, PrecedencePolicy};
 use vault_kms::Keyring;
@@ -79,24 +80,26 @@ impl RotationLocks {
 /// readiness label of the failure (`disabled`, `access_denied`, `invalid_ciphertext`,
 /// `unavailable`). A vault starts `ok` because opening its keyring checked the key.
 #[derive(Clone)]
-pub struct KeyHealth(Arc<std::sync::RwLock<&'static str>>);
+pub struct KeyHealth(Arc<std::sync::RwLock<RootKeyState>>);
 
 impl Default for KeyHealth {
     fn default() -> Self {
-        KeyHealth(Arc::new(std::sync::RwLock::new("ok")))
+        KeyHealth(Arc::new(std::sync::RwLock::new(RootKeyState::Ok)))
     }
 }
 
 impl KeyHealth {
-    pub fn get(&self) -> &'static str {
-        self.0.read().map_or("unavailable", |label| *label)
+    pub fn get(&self) -> RootKeyState {
+        self.0
+            .read()
+            .map_or(RootKeyState::Unavailable, |state| *state)
     }
 
-    /// Records a check's outcome; returns the label it replaced.
-    pub fn set(&self, label: &'static str) -> &'static str {
+    /// Records a check's outcome; returns the state it replaced.
+    pub fn set(&self, state: RootKeyState) -> RootKeyState {
         match self.0.write() {
-            Ok(mut slot) => std::mem::replace(&mut *slot, label),
-            Err(_) => "unavailable",
+            Ok(mut slot) => std::mem::replace(&mut *slot, state),
+            Err(_) => RootKeyState::Unavailable,
         }
     }
 }

@@ -1010,8 +1010,14 @@ async fn a_refused_rotation_is_recorded_as_a_rotation(db: TestDb) {
         .await;
     let path = format!("/v1/secrets/{}", created["id"].as_str().expect("id"));
     for (body, action) in [
-        (json!({"value": "lost", "expected_version": 7}), "secret.rotate"),
-        (json!({"description": "d", "expected_version": 7}), "secret.update"),
+        (
+            json!({"value": "lost", "expected_version": 7}),
+            "secret.rotate",
+        ),
+        (
+            json!({"description": "d", "expected_version": 7}),
+            "secret.update",
+        ),
     ] {
         let (status, _) = server.call(Method::PATCH, &path, &alice, Some(body)).await;
         assert_eq!(status, 409);

@@ -118,10 +118,7 @@ mod tests {
         assert_eq!(AuditAction::SecretRotate.as_str(), "secret.rotate");
         assert_eq!(AuditAction::SecretUpdate.as_str(), "secret.update");
         assert_eq!(AuditAction::Resolve.as_str(), "resolve");
-        assert_eq!(
-            AuditAction::RefusedSummary.as_str(),
-            "auth.refused.summary"
-        );
+        assert_eq!(AuditAction::RefusedSummary.as_str(), "auth.refused.summary");
         assert!("secret.Create".parse::<AuditAction>().is_err());
         assert!("".parse::<AuditAction>().is_err());
     }

@@ -24,8 +24,8 @@ mod secret;
 mod token;
 mod value;
 
-pub use action::AuditAction;
 pub use access::{ContextRoles, InjectionRefused, check_injection};
+pub use action::AuditAction;
 pub use audit::{
     AUDIT_HASH_BYTES, AuditEntry, AuditHash, ChainBreak, ChainFormat, ChainVerifier, ChainedAudit,
     GENESIS_HASH, chain_hash, chain_mac,

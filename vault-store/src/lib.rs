@@ -96,12 +96,22 @@ pub struct Store {
     /// Set once the vault has unwrapped its integrity master; shared by every clone.
     integrity: Arc<std::sync::RwLock<Option<Arc<IntegrityKeys>>>>,
     /// Why the last write the database refused failed, until a write succeeds again.
-    write_failure: Arc<std::sync::RwLock<Option<&'static str>>>,
+    write_failure: Arc<std::sync::RwLock<Option<WriteFailure>>>,
 }
 
-/// The cause of a write the database itself refused, as readiness names it; `None` for
-/// failures that say nothing about the database taking writes (no free connection).
-fn write_failure_cause(error: &StoreError) -> Option<&'static str> {
+/// Why the database refused a write, as readiness reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriteFailure {
+    DiskFull,
+    ReadOnly,
+    IoError,
+    /// Refused for a reason the driver's message does not name.
+    WriteFailed,
+}
+
+/// The cause of a write the database itself refused; `None` for failures that say
+/// nothing about the database taking writes (no free connection).
+fn write_failure_cause(error: &StoreError) -> Option<WriteFailure> {
     let StoreError::Unavailable { detail } = error else {
         return None;
     };
@@ -112,13 +122,13 @@ fn write_failure_cause(error: &StoreError) -> Option<&'static str> {
         || detail.contains("no space left")
         || detail.contains("disk full")
     {
-        "disk_full"
+        WriteFailure::DiskFull
     } else if detail.contains("readonly") || detail.contains("read-only") {
-        "read_only"
+        WriteFailure::ReadOnly
     } else if detail.contains("i/o") {
-        "io_error"
+        WriteFailure::IoError
     } else {
-        "write_failed"
+        WriteFailure::WriteFailed
     })
 }
 
@@ -252,8 +262,8 @@ impl Store {
     }
 
     /// The cause of the last write the database refused, while no write has succeeded
-    /// since: `disk_full`, `read_only`, `io_error` or `write_failed`.
-    pub fn write_failure(&self) -> Option<&'static str> {
+    /// since.
+    pub fn write_failure(&self) -> Option<WriteFailure> {
         self.write_failure.read().ok().and_then(|cause| *cause)
     }
 

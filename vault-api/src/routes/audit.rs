@@ -2,51 +2,15 @@
 
 use axum::Json;
 use axum::extract::State;
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
 use vault_core::{AuditAction, ChainedAudit};
 use vault_store::TokenKind;
+
+use vault_client::wire::{AuditPage, AuditParams, AuditView};
 
 use crate::auth::Principal;
 use crate::body::QueryParams;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct AuditParams {
-    /// 1 to 200; 50 when absent.
-    limit: Option<u32>,
-    /// Only records before this position (the `next_before` of the previous page).
-    before: Option<u64>,
-    /// One of the actions the trail records (`secret.create`, `resolve`, ...).
-    action: Option<String>,
-    principal: Option<String>,
-    /// Records whose target mentions this text (a secret id or name).
-    target: Option<String>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AuditView {
-    seq: u64,
-    id: String,
-    at: DateTime<Utc>,
-    principal: String,
-    action: String,
-    #[schema(value_type = Option<Object>)]
-    target: Option<serde_json::Value>,
-    outcome: String,
-    request_id: String,
-    hash: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AuditPage {
-    data: Vec<AuditView>,
-    next_before: Option<u64>,
-}
 
 /// How many stored records one request scans while filtering before it answers with
 /// the matches it has (at least one; see `list`).

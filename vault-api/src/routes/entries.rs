@@ -7,9 +7,9 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use serde_json::json;
-use utoipa::ToSchema;
+use vault_client::Plaintext;
+use vault_client::wire::{Rollback, SecretPage, SecretView, VersionList, VersionView};
 use vault_core::AuditAction;
 use vault_core::{
     Category, Description, ExpiresAt, MilestoneId, Owner, Placement, ProfileId, Scope, ScopeKind,
@@ -25,6 +25,7 @@ use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::value::IncomingValue;
+use vault_client::ProblemCode;
 
 /// How often an update without `expected_version` retries when a rotation on another
 /// replica moved the secret between its read and its write (this replica's own
@@ -127,7 +128,7 @@ impl Family {
                 Some(current) if current.kind() == narrow => self.narrow_scope(ids).map(Some),
                 // The body is well formed; the stored scope is what it does not fit.
                 Some(current) => Err(ApiError::Conflict {
-                    code: "scope_mismatch",
+                    code: ProblemCode::ScopeMismatch,
                     detail: format!(
                         "{field} applies only to scope {}, and this entry is at scope {}; \
                          set scope too",
@@ -170,59 +171,29 @@ pub(crate) fn parse_secret_id(id: &str) -> ApiResult<SecretId> {
     SecretId::parse(id).map_err(ApiError::core("id"))
 }
 
-/// Metadata and masked value of a user secret, workspace key or project entry.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SecretView {
-    id: String,
-    /// Set on user secrets.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    user_id: Option<String>,
-    /// Set on workspace keys.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    workspace_id: Option<String>,
-    /// Set on project entries.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    project_id: Option<String>,
-    name: String,
-    /// `all` or `agents` (user secrets, workspace keys); `project` or `milestone`
-    /// (project entries).
-    #[schema(value_type = String)]
-    scope: ScopeKind,
-    /// The profiles an `agents` scope reaches (user secrets and workspace keys).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    profile_ids: Option<Vec<String>>,
-    /// The milestones a `milestone` scope reaches (project entries).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    milestone_ids: Option<Vec<String>>,
-    #[schema(value_type = String)]
-    category: Category,
-    masked: String,
-    version: u32,
-    description: Option<String>,
-    expires_at: Option<DateTime<Utc>>,
-    expired: bool,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-}
-
 pub(crate) fn view(meta: &SecretMeta, masked: String, now: DateTime<Utc>) -> SecretView {
     let owner = meta.placement.owner();
-    let targets = || match meta.placement.scope() {
-        Scope::Agents(targets) => targets.iter().map(|p| p.as_str().to_owned()).collect(),
-        Scope::Milestones(targets) => targets.iter().map(|m| m.as_str().to_owned()).collect(),
-        Scope::All | Scope::Project => Vec::new(),
+    let (profile_ids, milestone_ids) = match (Family::of(owner), meta.placement.scope()) {
+        (Family::Profiles, Scope::Agents(targets)) => {
+            (Some(targets.iter().cloned().collect()), None)
+        }
+        (Family::Milestones, Scope::Milestones(targets)) => {
+            (None, Some(targets.iter().cloned().collect()))
+        }
+        (Family::Profiles, _) => (Some(Vec::new()), None),
+        (Family::Milestones, _) => (None, Some(Vec::new())),
     };
-    let (profile_ids, milestone_ids) = match Family::of(owner) {
-        Family::Profiles => (Some(targets()), None),
-        Family::Milestones => (None, Some(targets())),
+    let (user_id, workspace_id, project_id) = match owner {
+        Owner::User(user) => (Some(user.clone()), None, None),
+        Owner::Workspace(workspace) => (None, Some(workspace.clone()), None),
+        Owner::Project(project) => (None, None, Some(project.clone())),
     };
-    let owner_id = |kind| (owner.kind() == kind).then(|| owner.id().to_owned());
     SecretView {
-        id: meta.id.as_str().to_owned(),
-        user_id: owner_id(vault_core::OwnerKind::User),
-        workspace_id: owner_id(vault_core::OwnerKind::Workspace),
-        project_id: owner_id(vault_core::OwnerKind::Project),
-        name: meta.name.as_str().to_owned(),
+        id: meta.id.clone(),
+        user_id,
+        workspace_id,
+        project_id,
+        name: meta.name.clone(),
         scope: meta.placement.scope().kind(),
         profile_ids,
         milestone_ids,
@@ -237,41 +208,10 @@ pub(crate) fn view(meta: &SecretMeta, masked: String, now: DateTime<Utc>) -> Sec
     }
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SecretPage {
-    data: Vec<SecretView>,
-    next_cursor: Option<String>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct VersionView {
-    version: u32,
-    masked: String,
-    current: bool,
-    restored_from: Option<u32>,
-    kek_id: String,
-    created_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct VersionList {
-    data: Vec<VersionView>,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Rollback {
-    /// The version whose value becomes current again (as a new version).
-    #[serde(deserialize_with = "crate::body::integral")]
-    version: u32,
-    #[serde(default, deserialize_with = "crate::body::integral_opt")]
-    expected_version: Option<u32>,
-}
-
 /// A new secret as the request gave it, scope already parsed.
 pub(crate) struct NewEntry {
     pub name: String,
-    pub value: IncomingValue,
+    pub value: Plaintext,
     pub scope: Scope,
     pub category: Category,
     pub description: Option<String>,
@@ -280,7 +220,7 @@ pub(crate) struct NewEntry {
 
 /// A change as the request gave it; `None` leaves a field alone.
 pub(crate) struct Changes {
-    pub value: Option<IncomingValue>,
+    pub value: Option<Plaintext>,
     pub scope: Option<String>,
     pub targets: Option<Vec<String>>,
     /// Project entries only; the other owners carry no category of their own.
@@ -606,7 +546,7 @@ pub(crate) async fn update(
         }
     }
     Err(ApiError::Conflict {
-        code: "stale_version",
+        code: ProblemCode::StaleVersion,
         detail: "the secret kept changing; retry".into(),
     })
 }
@@ -686,7 +626,7 @@ pub(crate) async fn rollback(
             // The secret is there; the version is not (pruned, or never written). A
             // conflict with the secret's state, not a malformed request.
             StoreError::NotFound(_) => ApiError::Conflict {
-                code: "version_not_kept",
+                code: ProblemCode::VersionNotKept,
                 detail: format!(
                     "version {} is not among the versions this secret keeps; its versions route lists them",
                     chosen.get()

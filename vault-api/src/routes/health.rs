@@ -5,32 +5,17 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
-use utoipa::ToSchema;
+
+use vault_client::wire::{DatabaseState, Health, Readiness, RootKeyState, WriteFailure};
 
 use crate::error::ApiError;
 use crate::state::AppState;
 
-#[derive(Serialize, ToSchema)]
-pub struct Health {
-    status: &'static str,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct Readiness {
-    ready: bool,
-    /// `ok`, `unavailable` (it does not answer) or `not_writable` (it answers but
-    /// refused the last write; `database_cause` says why).
-    database: &'static str,
-    /// With `not_writable`: `disk_full`, `read_only`, `io_error` or `write_failed`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    database_cause: Option<&'static str>,
-    root_key: &'static str,
-}
-
 #[utoipa::path(operation_id = "healthz", get, path = "/healthz", tag = "health", responses((status = 200, body = Health)))]
 pub async fn healthz() -> Json<Health> {
-    Json(Health { status: "ok" })
+    Json(Health {
+        status: "ok".into(),
+    })
 }
 
 #[utoipa::path(operation_id = "readyz", get, path = "/readyz", tag = "health",
@@ -39,19 +24,24 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     // A database that answers reads may still refuse every write (a full disk), and
     // then every resolution fails closed on its audit record: the last write's outcome
     // (requests' own, or the background probe's) counts as much as the ping.
-    let database_cause = state.store.write_failure();
+    let database_cause = state.store.write_failure().map(|cause| match cause {
+        vault_store::WriteFailure::DiskFull => WriteFailure::DiskFull,
+        vault_store::WriteFailure::ReadOnly => WriteFailure::ReadOnly,
+        vault_store::WriteFailure::IoError => WriteFailure::IoError,
+        vault_store::WriteFailure::WriteFailed => WriteFailure::WriteFailed,
+    });
     let database = match state.store.ping().await {
-        Ok(()) if database_cause.is_some() => "not_writable",
-        Ok(()) => "ok",
+        Ok(()) if database_cause.is_some() => DatabaseState::NotWritable,
+        Ok(()) => DatabaseState::Ok,
         Err(error) => {
             tracing::warn!(%error, "readiness: database check failed");
-            "unavailable"
+            DatabaseState::Unavailable
         }
     };
     // The background checker's last answer: a probe, however often it comes, never
     // reaches the root provider (a KMS call per probe could be throttled fleet-wide).
     let root_key = state.key_health.get();
-    let ready = database == "ok" && root_key == "ok";
+    let ready = database == DatabaseState::Ok && root_key == RootKeyState::Ok;
     let status = if ready {
         StatusCode::OK
     } else {

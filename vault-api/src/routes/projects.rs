@@ -11,194 +11,24 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use serde_json::json;
-use utoipa::{IntoParams, ToSchema};
 use vault_core::AuditAction;
 use vault_core::{
-    Category, MilestoneId, Owner, ProjectId, ProjectPermission, ProjectRole, SecretMeta, UserId,
+    MilestoneId, Owner, ProjectId, ProjectPermission, ProjectRole, SecretMeta, UserId,
 };
 use vault_store::{Member, Milestone, Project, TokenKind};
 
 use crate::auth::{Caller, Principal};
 use crate::body::{JsonBody, QueryParams};
 use crate::error::{ApiError, ApiResult};
-use crate::routes::entries::{
-    self, Changes, Family, ListFilter, NewEntry, Rollback, SecretPage, SecretView, VersionList,
-};
-use crate::routes::nullable;
+use crate::routes::entries::{self, Changes, Family, ListFilter, NewEntry};
 use crate::state::AppState;
-use crate::value::IncomingValue;
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateProject {
-    /// 1-128 characters of A-Z, a-z, 0-9, `_`, `.`, `-`; generated when absent.
-    id: Option<String>,
-    name: String,
-    /// The project's first Accountable member.
-    accountable_user_id: String,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateMilestone {
-    /// Generated when absent.
-    id: Option<String>,
-    name: String,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PutMember {
-    /// `accountable`, `responsible`, `consulted` or `informed`.
-    role: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct MilestoneView {
-    id: String,
-    name: String,
-    created_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct MemberView {
-    user_id: String,
-    #[schema(value_type = String)]
-    role: ProjectRole,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ProjectView {
-    id: String,
-    name: String,
-    milestones: Vec<MilestoneView>,
-    members: Vec<MemberView>,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ProjectRemovalView {
-    project_id: String,
-    /// Vault entries deleted with every version.
-    entries_removed: u64,
-    milestones_removed: u64,
-    members_removed: u64,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct MilestoneRemovalView {
-    milestone_id: String,
-    /// Entries that still reach other milestones, now without this one.
-    entries_narrowed: u64,
-    /// Entries whose only milestone this was, deleted with every version.
-    entries_deleted: u64,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateEntry {
-    /// `^[A-Z_][A-Z0-9_]*$`, at most 256 characters.
-    name: String,
-    /// UTF-8, at most 64 KiB. Never returned.
-    #[schema(value_type = String, format = Password)]
-    value: IncomingValue,
-    /// `api_key`, `access_token`, `secret`, `certificate`, `password`,
-    /// `webhook_secret` or `other`.
-    category: String,
-    /// `project` or `milestone`.
-    scope: String,
-    milestone_ids: Option<Vec<String>>,
-    description: Option<String>,
-    /// RFC 3339, in the future.
-    expires_at: Option<String>,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateEntry {
-    #[schema(value_type = Option<String>, format = Password)]
-    value: Option<IncomingValue>,
-    scope: Option<String>,
-    milestone_ids: Option<Vec<String>>,
-    category: Option<String>,
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
-    description: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
-    expires_at: Option<Option<String>>,
-    /// Refuse the change (409) unless the entry is at this version.
-    #[serde(default, deserialize_with = "crate::body::integral_opt")]
-    expected_version: Option<u32>,
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct EntryListParams {
-    /// 1 to 200; 50 when absent.
-    limit: Option<u32>,
-    cursor: Option<String>,
-    name_prefix: Option<String>,
-    category: Option<String>,
-    /// Needs a role that reads entry metadata (not Informed).
-    expired: Option<bool>,
-}
-
-/// What an Informed member sees of an entry.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct EntryName {
-    name: String,
-    #[schema(value_type = String)]
-    category: Category,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct EntryNamePage {
-    data: Vec<EntryName>,
-    next_cursor: Option<String>,
-}
-
-/// Full masked metadata, or names and categories only for Informed members.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(untagged)]
-pub enum EntryList {
-    Full(SecretPage),
-    Names(EntryNamePage),
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct ProjectListParams {
-    /// 1 to 200; 50 when absent.
-    limit: Option<u32>,
-    cursor: Option<String>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ProjectSummary {
-    id: String,
-    name: String,
-    /// The caller's role, for user tokens.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>)]
-    role: Option<ProjectRole>,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ProjectPage {
-    data: Vec<ProjectSummary>,
-    next_cursor: Option<String>,
-}
+use vault_client::wire::{
+    CreateEntry, CreateMilestone, CreateProject, EntryList, EntryListParams, EntryName,
+    EntryNamePage, MemberView, MilestoneRemovalView, MilestoneView, ProjectListParams, ProjectPage,
+    ProjectRemovalView, ProjectSummary, ProjectView, PutMember, Rollback, SecretView, UpdateEntry,
+    VersionList,
+};
 
 fn parse_project(id: &str) -> ApiResult<ProjectId> {
     ProjectId::parse(id).map_err(ApiError::core("project_id"))

@@ -13,13 +13,12 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize, Serializer};
-use utoipa::ToSchema;
+use vault_client::Plaintext;
+use vault_client::wire::{Explained, ResolveRequest, ResolveResponse, SkippedSource};
 use vault_core::AuditAction;
 use vault_core::{
     Candidate, EnvMap, EnvName, MilestoneId, ProfileId, ProjectId, Resolution, ResolutionContext,
-    ResolutionInput, ResolvedValue, SecretValue, SkipReason, Source, UserId, WorkspaceId,
-    resolve_shared,
+    ResolutionInput, ResolvedValue, SecretValue, UserId, WorkspaceId, resolve_shared,
 };
 use vault_kms::{Envelope, SealBinding};
 use vault_store::Sealed;
@@ -31,69 +30,7 @@ use crate::metrics::OutcomeLabels;
 use crate::state::AppState;
 use crate::value::IncomingValue;
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ResolveRequest {
-    user_id: String,
-    profile_id: String,
-    workspace_id: Option<String>,
-    project_id: Option<String>,
-    milestone_id: Option<String>,
-    /// The profile's `setup_commands` env: the highest layer.
-    #[schema(value_type = Option<HashMap<String, String>>)]
-    profile_env: Option<BTreeMap<String, IncomingValue>>,
-    /// The platform's baseline env: the lowest layer, and the only one reserved names
-    /// may come from.
-    #[schema(value_type = Option<HashMap<String, String>>)]
-    baseline_env: Option<BTreeMap<String, IncomingValue>>,
-    /// Add `sources` (per name, the winner, what it shadowed and what was skipped) and
-    /// `unresolved` (names every source of which was skipped, with why).
-    #[serde(default)]
-    explain: bool,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct ResolveResponse {
-    #[schema(value_type = HashMap<String, String>)]
-    #[serde(serialize_with = "expose_env")]
-    env: EnvMap,
-    /// Names left out because every entry holding them has expired.
-    expired: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
-    sources: Option<BTreeMap<String, Explained>>,
-    /// With `explain`: names no source could set (expired, reserved for the baseline,
-    /// or protected), each with the sources skipped and the reason.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
-    unresolved: Option<BTreeMap<String, Vec<SkippedSource>>>,
-}
-
-#[derive(Serialize)]
-struct Explained {
-    #[serde(flatten)]
-    winner: Source,
-    shadowed: Vec<Source>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    skipped: Vec<SkippedSource>,
-}
-
-#[derive(Serialize)]
-pub struct SkippedSource {
-    #[serde(flatten)]
-    source: Source,
-    reason: SkipReason,
-}
-
-/// The one place a resolution's plaintext is written out: the response body.
-fn expose_env<S: Serializer>(env: &EnvMap, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.collect_map(
-        env.iter()
-            .map(|(name, value)| (name.as_str(), value.expose())),
-    )
-}
-
-fn supplied(field: &str, env: Option<BTreeMap<String, IncomingValue>>) -> ApiResult<EnvMap> {
+fn supplied(field: &str, env: Option<BTreeMap<String, Plaintext>>) -> ApiResult<EnvMap> {
     env.unwrap_or_default()
         .into_iter()
         .map(|(name, value)| {
@@ -198,7 +135,7 @@ pub(crate) async fn open_winners(
 
 /// The audit record of a resolution: the context and what was disclosed, never a value.
 /// Fields in name order, as the records written before it were.
-#[derive(Serialize)]
+#[derive(serde::Serialize)]
 struct ResolveRecord<'a> {
     expired: &'a [String],
     milestone_id: Option<&'a str>,

@@ -6,58 +6,18 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use serde::Deserialize;
-use utoipa::{IntoParams, ToSchema};
+use vault_client::wire::{CreateSecret, ListParams, UpdateSecret};
 use vault_core::{Category, Owner, OwnerKind, Scope, SecretMeta, UserId};
 use vault_store::ListOwner;
 
 use crate::auth::Principal;
 use crate::body::{JsonBody, QueryParams};
 use crate::error::{ApiError, ApiResult};
-use crate::routes::entries::{
-    self, Changes, Family, ListFilter, NewEntry, Rollback, SecretPage, SecretView, VersionList,
-};
-use crate::routes::nullable;
+use crate::routes::entries::{self, Changes, Family, ListFilter, NewEntry};
 use crate::state::AppState;
-use crate::value::IncomingValue;
+use vault_client::wire::{Rollback, SecretPage, SecretView, VersionList};
 
 use vault_store::TokenKind::{Operator, Orchestrator, User};
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateSecret {
-    /// `^[A-Z_][A-Z0-9_]*$`, at most 256 characters.
-    name: String,
-    /// UTF-8, at most 64 KiB. Never returned.
-    #[schema(value_type = String, format = Password)]
-    value: IncomingValue,
-    /// `all` (default) or `agents`.
-    scope: Option<String>,
-    profile_ids: Option<Vec<String>>,
-    description: Option<String>,
-    /// RFC 3339, in the future.
-    expires_at: Option<String>,
-    /// For operator and orchestrator tokens: the user who owns the secret.
-    user_id: Option<String>,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateSecret {
-    #[schema(value_type = Option<String>, format = Password)]
-    value: Option<IncomingValue>,
-    scope: Option<String>,
-    profile_ids: Option<Vec<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
-    description: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
-    expires_at: Option<Option<String>>,
-    /// Refuse the change (409) unless the secret is at this version.
-    #[serde(default, deserialize_with = "crate::body::integral_opt")]
-    expected_version: Option<u32>,
-}
 
 impl From<UpdateSecret> for Changes {
     fn from(body: UpdateSecret) -> Self {
@@ -71,20 +31,6 @@ impl From<UpdateSecret> for Changes {
             expected_version: body.expected_version,
         }
     }
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct ListParams {
-    /// 1 to 200; 50 when absent.
-    limit: Option<u32>,
-    cursor: Option<String>,
-    name_prefix: Option<String>,
-    expired: Option<bool>,
-    /// Whose secrets: required for orchestrator tokens; an operator without it lists
-    /// every user's.
-    user_id: Option<String>,
 }
 
 /// The user a request acts for: a user token's own, or the `user_id` an operator or

@@ -11,18 +11,15 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize, Serializer};
 use serde_json::json;
-use utoipa::ToSchema;
 use vault_core::AuditAction;
-use vault_core::{
-    EnvName, ResolutionInput, ResolvedValue, SecretName, SecretValue, SkipReason, resolve_shared,
-};
+use vault_core::{EnvName, ResolutionInput, ResolvedValue, SecretName, SkipReason, resolve_shared};
 use vault_store::{NewToken, TokenBinding, TokenKind};
 
 use crate::auth::{Caller, Principal};
 use crate::body::JsonBody;
+use vault_client::wire::{CreateSession, RuntimeSecret, SessionView};
+
 use crate::error::{ApiError, ApiResult};
 use crate::routes::resolve::{check_context, open_winners, parse_context};
 use crate::state::AppState;
@@ -30,55 +27,6 @@ use crate::tokens;
 
 pub const DEFAULT_SESSION_TTL_SECONDS: u64 = 3600;
 pub const MAX_SESSION_TTL_SECONDS: u64 = 24 * 3600;
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateSession {
-    user_id: String,
-    profile_id: String,
-    workspace_id: Option<String>,
-    project_id: Option<String>,
-    milestone_id: Option<String>,
-    /// 1 to 86400; 3600 when absent.
-    #[serde(default, deserialize_with = "crate::body::integral_opt")]
-    ttl_seconds: Option<u64>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct SessionView {
-    id: String,
-    /// The session's bearer token. Shown once; only its hash is kept.
-    token: String,
-    expires_at: DateTime<Utc>,
-    user_id: String,
-    profile_id: String,
-    workspace_id: Option<String>,
-    project_id: Option<String>,
-    milestone_id: Option<String>,
-}
-
-/// A name looked up by an agent tool: the value when live, `null` with `expired`
-/// when the entry that would answer has expired.
-#[derive(Serialize, ToSchema)]
-pub struct RuntimeSecret {
-    name: String,
-    #[schema(value_type = Option<String>)]
-    #[serde(serialize_with = "expose_value")]
-    value: Option<SecretValue>,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    expired: bool,
-}
-
-/// The one place a looked-up value is written out: the response body.
-fn expose_value<S: Serializer>(
-    value: &Option<SecretValue>,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    match value {
-        Some(value) => serializer.serialize_some(value.expose()),
-        None => serializer.serialize_none(),
-    }
-}
 
 #[utoipa::path(operation_id = "createSession", post, path = "/v1/sessions", tag = "sessions", request_body = CreateSession,
     responses((status = 201, body = SessionView),
@@ -159,7 +107,7 @@ pub async fn create(
         .await?;
     let view = SessionView {
         id: stored.id,
-        token: issued.secret.to_string(),
+        token: vault_client::Plaintext::from(issued.secret),
         expires_at,
         user_id: context.user().as_str().to_owned(),
         profile_id: context.profile().as_str().to_owned(),

@@ -9,10 +9,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use serde_json::json;
-use utoipa::ToSchema;
+use vault_client::wire::{CreateToken, IssuedTokenView, TokenList, TokenView};
 use vault_core::AuditAction;
 use vault_core::UserId;
 use vault_store::{NewToken, Store, StoredToken, TokenBinding, TokenKind};
@@ -49,48 +47,11 @@ fn parse_ttl(text: &str) -> Option<std::time::Duration> {
 
 pub const MAX_TOKEN_LABEL_CHARS: usize = 200;
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateToken {
-    /// `user`. Operator and orchestrator tokens are issued on the host only
-    /// (`vault-api token create`); asking for one here is a 403.
-    kind: String,
-    /// Required for (and only for) user tokens.
-    user_id: Option<String>,
-    /// How long the token lives, e.g. `30d`, `12h`; no expiry when absent.
-    ttl: Option<String>,
-    label: Option<String>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TokenView {
-    id: String,
-    kind: &'static str,
-    user_id: Option<String>,
-    label: Option<String>,
-    expires_at: Option<DateTime<Utc>>,
-    revoked_at: Option<DateTime<Utc>>,
-    created_at: DateTime<Utc>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct IssuedTokenView {
-    #[serde(flatten)]
-    token: TokenView,
-    /// The bearer token. Shown once; only its hash is kept.
-    secret: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TokenList {
-    data: Vec<TokenView>,
-}
-
-impl From<StoredToken> for TokenView {
-    fn from(token: StoredToken) -> Self {
+fn token_view(token: StoredToken) -> TokenView {
+    {
         TokenView {
             id: token.id,
-            kind: token.kind.as_str(),
+            kind: token.kind,
             user_id: token.binding.user_id,
             label: token.label,
             expires_at: token.expires_at,
@@ -268,8 +229,8 @@ pub async fn create(
         )
         .await?;
     let body = IssuedTokenView {
-        token: stored.into(),
-        secret: secret.to_string(),
+        token: token_view(stored),
+        secret: vault_client::Plaintext::from(secret),
     };
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
@@ -288,7 +249,7 @@ pub async fn list(
         .into_iter()
         // Sessions come and go by the thousand; they are ended through /v1/sessions.
         .filter(|token| token.kind != TokenKind::Session)
-        .map(TokenView::from)
+        .map(token_view)
         .collect();
     Ok(Json(TokenList { data }))
 }

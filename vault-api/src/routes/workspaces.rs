@@ -8,10 +8,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use serde_json::json;
-use utoipa::{IntoParams, ToSchema};
 use vault_core::AuditAction;
 use vault_core::{
     Category, Owner, OwnerKind, Scope, SecretMeta, UserId, WorkspaceId, WorkspacePermission,
@@ -21,64 +18,20 @@ use vault_store::{ListOwner, WorkspaceUser};
 use crate::auth::Principal;
 use crate::body::{JsonBody, QueryParams};
 use crate::error::{ApiError, ApiResult};
-use crate::routes::entries::{
-    self, Family, ListFilter, NewEntry, Rollback, SecretPage, SecretView, VersionList,
-};
-use crate::routes::secrets::UpdateSecret;
+use crate::routes::entries::{self, Family, ListFilter, NewEntry};
 use crate::state::AppState;
-use crate::value::IncomingValue;
+use vault_client::wire::{
+    CreateKey, KeyListParams, Rollback, SecretPage, SecretView, UpdateSecret, VersionList,
+    WorkspaceUserList, WorkspaceUserView,
+};
 
 use vault_store::TokenKind::{Operator, User};
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateKey {
-    /// `^[A-Z_][A-Z0-9_]*$`, at most 256 characters.
-    name: String,
-    /// UTF-8, at most 64 KiB. Never returned.
-    #[schema(value_type = String, format = Password)]
-    value: IncomingValue,
-    /// `all` (default) or `agents`.
-    scope: Option<String>,
-    profile_ids: Option<Vec<String>>,
-    description: Option<String>,
-    /// RFC 3339, in the future.
-    expires_at: Option<String>,
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct KeyListParams {
-    /// 1 to 200; 50 when absent.
-    limit: Option<u32>,
-    cursor: Option<String>,
-    name_prefix: Option<String>,
-    expired: Option<bool>,
-}
-
-/// A workspace's admin or member registration.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct WorkspaceUserView {
-    workspace_id: String,
-    user_id: String,
-    created_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct WorkspaceUserList {
-    /// For members: the registered ones; the workspace's admins are members too
-    /// without a registration of their own.
-    data: Vec<WorkspaceUserView>,
-}
-
-impl From<WorkspaceUser> for WorkspaceUserView {
-    fn from(registered: WorkspaceUser) -> Self {
-        WorkspaceUserView {
-            workspace_id: registered.workspace_id.as_str().to_owned(),
-            user_id: registered.user_id.as_str().to_owned(),
-            created_at: registered.created_at,
-        }
+fn user_view(registered: WorkspaceUser) -> WorkspaceUserView {
+    WorkspaceUserView {
+        workspace_id: registered.workspace_id.as_str().to_owned(),
+        user_id: registered.user_id.as_str().to_owned(),
+        created_at: registered.created_at,
     }
 }
 
@@ -167,7 +120,7 @@ pub async fn put_admin(
         .store
         .put_workspace_admin(workspace, user, state.clock.now(), audit)
         .await?;
-    Ok(Json(admin.into()))
+    Ok(Json(user_view(admin)))
 }
 
 #[utoipa::path(operation_id = "removeWorkspaceAdmin", delete, path = "/v1/workspaces/{wid}/admins/{user_id}", tag = "workspaces",
@@ -207,7 +160,7 @@ pub async fn list_admins(
         .workspace_admins(workspace)
         .await?
         .into_iter()
-        .map(WorkspaceUserView::from)
+        .map(user_view)
         .collect();
     Ok(Json(WorkspaceUserList { data }))
 }
@@ -233,7 +186,7 @@ pub async fn put_member(
         .store
         .put_workspace_member(workspace, user, state.clock.now(), audit)
         .await?;
-    Ok(Json(member.into()))
+    Ok(Json(user_view(member)))
 }
 
 #[utoipa::path(operation_id = "removeWorkspaceMember", delete, path = "/v1/workspaces/{wid}/members/{user_id}", tag = "workspaces",
@@ -276,7 +229,7 @@ pub async fn get_member(
         .workspace_member(workspace, user)
         .await?
         .ok_or(ApiError::NotFound("workspace member"))?;
-    Ok(Json(member.into()))
+    Ok(Json(user_view(member)))
 }
 
 #[utoipa::path(operation_id = "listWorkspaceMembers", get, path = "/v1/workspaces/{wid}/members", tag = "workspaces",
@@ -294,7 +247,7 @@ pub async fn list_members(
         .workspace_members(workspace)
         .await?
         .into_iter()
-        .map(WorkspaceUserView::from)
+        .map(user_view)
         .collect();
     Ok(Json(WorkspaceUserList { data }))
 }

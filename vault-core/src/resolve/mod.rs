@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::CoreError;
 use crate::ids::{MilestoneId, ProfileId, ProjectId, SecretId, UserId, WorkspaceId};
@@ -119,14 +119,14 @@ pub struct ResolutionInput<C> {
 }
 
 /// Where an entry came from: a layer, and for stored secrets which one.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Source {
     pub layer: Layer,
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub secret: Option<SecretRef>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SecretRef {
     #[serde(rename = "secret_id")]
     pub id: SecretId,
@@ -148,7 +148,7 @@ pub struct Resolved<V> {
     pub shadowed: Vec<Source>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SkipReason {
     /// Past its `expires_at`: never decrypted, never served.

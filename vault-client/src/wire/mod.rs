@@ -1,0 +1,29 @@
+//! The request and response bodies of every route, defined once: vault-api
+//! serializes the answers and parses the requests with these very types, so a field
+//! renamed on one side does not compile on the other.
+
+mod audit;
+mod health;
+mod projects;
+mod resolve;
+mod secrets;
+mod tokens;
+mod workspaces;
+
+pub use audit::{AuditPage, AuditParams, AuditView};
+pub use health::{DatabaseState, Health, Readiness, RootKeyState, WriteFailure};
+pub use projects::{
+    CreateEntry, CreateMilestone, CreateProject, EntryList, EntryListParams, EntryName,
+    EntryNamePage, MemberView, MilestoneRemovalView, MilestoneView, ProjectListParams, ProjectPage,
+    ProjectRemovalView, ProjectSummary, ProjectView, PutMember, UpdateEntry,
+};
+pub use resolve::{
+    Context, CreateSession, Explained, ResolveRequest, ResolveResponse, RuntimeSecret, SessionView,
+    SkippedSource,
+};
+pub use secrets::{
+    CreateKey, CreateSecret, KeyListParams, ListParams, Rollback, SecretPage, SecretView,
+    UpdateSecret, VersionList, VersionView,
+};
+pub use tokens::{CreateToken, IssuedTokenView, TokenList, TokenView};
+pub use workspaces::{WorkspaceUserList, WorkspaceUserView};
