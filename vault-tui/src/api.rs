@@ -1,16 +1,21 @@
-//! The console's only way to data: vault-api over HTTP with an operator token. The
-//! `ApiClient` trait keeps the event loop testable; `HttpClient` is the real one.
-//! Responses carry masked values only; the one value sent is a rotation's, in the body
-//! of a PATCH, from a zeroizing buffer.
+//! The console's only way to data: vault-api over HTTP with an operator token, through
+//! vault-client's typed client. The `ApiClient` trait keeps the event loop testable;
+//! `HttpClient` is the real one. Responses carry masked values only; the one value
+//! sent is a rotation's, in the body of a PATCH, from a zeroizing buffer.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
+use vault_client::wire::{
+    AuditParams, EntryListParams, KeyListParams, ListParams, ProjectListParams, Rollback,
+    SecretView, VersionView,
+};
+use vault_client::{Client, ClientError, Config, EntryChange, EntryRef, Plaintext};
+use vault_core::ProjectId;
 use zeroize::Zeroizing;
 
 use crate::app::Tab;
 use crate::model::{ApiFailure, AuditRow, RowPage, SecretRow, VersionRow};
+
+pub use vault_client::TlsSettings;
 
 /// The most entries one project contributes to a page of the project tab.
 const MAX_PROJECT_ROWS: usize = 2000;
@@ -42,74 +47,7 @@ pub trait ApiClient: Send + Sync {
 }
 
 pub struct HttpClient {
-    base: String,
-    token: Zeroizing<String>,
-    http: reqwest::Client,
-}
-
-/// How the client trusts the vault and proves itself, by the Vault CLI's variables:
-/// `VAULT_CACERT` (PEM CA certificates that alone are trusted for the server),
-/// `VAULT_CLIENT_CERT` and `VAULT_CLIENT_KEY` (a client certificate for mTLS).
-#[derive(Clone, Debug, Default)]
-pub struct TlsSettings {
-    pub ca_cert: Option<std::path::PathBuf>,
-    pub client_cert: Option<std::path::PathBuf>,
-    pub client_key: Option<std::path::PathBuf>,
-}
-
-impl TlsSettings {
-    pub fn from_env() -> Self {
-        let path = |name: &str| {
-            std::env::var_os(name)
-                .filter(|v| !v.is_empty())
-                .map(std::path::PathBuf::from)
-        };
-        TlsSettings {
-            ca_cert: path("VAULT_CACERT"),
-            client_cert: path("VAULT_CLIENT_CERT"),
-            client_key: path("VAULT_CLIENT_KEY"),
-        }
-    }
-
-    fn apply(&self, builder: reqwest::ClientBuilder) -> Result<reqwest::ClientBuilder, ApiFailure> {
-        let read = |variable: &str, path: &std::path::Path| {
-            std::fs::read(path)
-                .map_err(|e| failure("tls", format!("{variable} {}: {e}", path.display())))
-        };
-        let mut builder = builder;
-        if let Some(path) = &self.ca_cert {
-            let certs = reqwest::Certificate::from_pem_bundle(&read("VAULT_CACERT", path)?)
-                .map_err(|e| failure("tls", format!("VAULT_CACERT {}: {e}", path.display())))?;
-            if certs.is_empty() {
-                return Err(failure(
-                    "tls",
-                    format!("VAULT_CACERT {}: no PEM certificate in it", path.display()),
-                ));
-            }
-            builder = builder.tls_certs_only(certs);
-        }
-        match (&self.client_cert, &self.client_key) {
-            (Some(cert), Some(key)) => {
-                let mut pem = read("VAULT_CLIENT_CERT", cert)?;
-                pem.push(b'\n');
-                pem.extend(Zeroizing::new(read("VAULT_CLIENT_KEY", key)?).iter());
-                let pem = Zeroizing::new(pem);
-                let identity = reqwest::Identity::from_pem(&pem).map_err(|e| {
-                    failure("tls", format!("VAULT_CLIENT_CERT / VAULT_CLIENT_KEY: {e}"))
-                })?;
-                builder = builder.identity(identity);
-            }
-            (None, None) => {}
-            _ => {
-                return Err(failure(
-                    "tls",
-                    "VAULT_CLIENT_CERT and VAULT_CLIENT_KEY go together; set both or neither"
-                        .into(),
-                ));
-            }
-        }
-        Ok(builder)
-    }
+    client: Client,
 }
 
 impl HttpClient {
@@ -123,97 +61,17 @@ impl HttpClient {
         token: Zeroizing<String>,
         tls: &TlsSettings,
     ) -> Result<Self, ApiFailure> {
-        let builder = reqwest::Client::builder().timeout(std::time::Duration::from_secs(15));
-        let http = tls
-            .apply(builder)?
-            .build()
-            .map_err(|e| failure("client", e.to_string()))?;
-        Ok(HttpClient {
-            base: base.trim_end_matches('/').to_owned(),
-            token,
-            http,
-        })
-    }
-
-    async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> Result<Value, ApiFailure> {
-        let mut request = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(self.token.as_str());
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.map_err(|e| {
-            failure(
-                "unreachable",
-                format!(
-                    "vault-api at {} did not answer ({})",
-                    self.base,
-                    e.without_url()
-                ),
-            )
-        })?;
-        let status = response.status();
-        let text = response
-            .text()
-            .await
-            .map_err(|e| failure("unreachable", e.without_url().to_string()))?;
-        let json: Value = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text)
-                .map_err(|_| failure("bad_response", format!("HTTP {status}")))?
+        let config = Config {
+            tls: tls.clone(),
+            ..Config::new(base, token)
         };
-        if status.is_success() {
-            Ok(json)
-        } else if status == StatusCode::UNAUTHORIZED {
-            Err(failure("unauthenticated", "the token was rejected".into()))
-        } else {
-            Err(failure(
-                json["code"].as_str().unwrap_or("error"),
-                json["detail"]
-                    .as_str()
-                    .map_or_else(|| format!("HTTP {status}"), str::to_owned),
-            ))
-        }
-    }
-
-    /// One page of the list route `path`: its items and the next cursor.
-    async fn one_page(
-        &self,
-        path: &str,
-        limit: u32,
-        cursor: Option<&str>,
-    ) -> Result<(Vec<Value>, Option<String>), ApiFailure> {
-        let mut page_path = format!("{path}?limit={limit}");
-        if let Some(cursor) = cursor {
-            page_path.push_str("&cursor=");
-            page_path.push_str(cursor);
-        }
-        let page = self.call(Method::GET, &page_path, None).await?;
-        Ok((
-            page["data"].as_array().cloned().unwrap_or_default(),
-            page["next_cursor"].as_str().map(str::to_owned),
-        ))
-    }
-
-    /// Every page of `path`, up to `max` items.
-    async fn all_pages(&self, path: &str, max: usize) -> Result<Vec<Value>, ApiFailure> {
-        let mut items = Vec::new();
-        let mut cursor = None;
-        loop {
-            let (page, next) = self.one_page(path, 200, cursor.as_deref()).await?;
-            items.extend(page);
-            cursor = next;
-            if cursor.is_none() || items.len() >= max {
-                return Ok(items);
+        let client = Client::new(config).map_err(|error| match error {
+            ClientError::Config { setting, detail } if setting.starts_with("VAULT_") => {
+                failure("tls", format!("{setting} {detail}"))
             }
-        }
+            other => failure("client", other.to_string()),
+        })?;
+        Ok(HttpClient { client })
     }
 }
 
@@ -224,92 +82,117 @@ fn failure(code: &str, detail: String) -> ApiFailure {
     }
 }
 
-fn time(value: &Value) -> Option<DateTime<Utc>> {
-    value
-        .as_str()
-        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-        .map(|t| t.with_timezone(&Utc))
+/// How the console shows a failed call: the problem's code and detail, or why no
+/// answer came.
+fn shown(error: ClientError) -> ApiFailure {
+    match error {
+        ClientError::Problem(problem) if problem.status == 401 => {
+            failure("unauthenticated", "the token was rejected".into())
+        }
+        ClientError::Problem(problem) => failure(problem.code.as_str(), problem.detail),
+        ClientError::Unreachable { address, detail } => failure(
+            "unreachable",
+            format!("vault-api at {address} did not answer ({detail})"),
+        ),
+        ClientError::UnexpectedAnswer { status, .. } => {
+            failure("bad_response", format!("HTTP {status}"))
+        }
+        ClientError::Config { setting, detail } => {
+            failure("client", format!("{setting}: {detail}"))
+        }
+    }
 }
 
-/// A list or get response item as a row.
-pub fn row_from(json: &Value) -> Result<SecretRow, ApiFailure> {
-    let text = |key: &str| json[key].as_str().map(str::to_owned);
-    let owner = if let Some(user) = text("user_id") {
-        format!("user:{user}")
-    } else if let Some(workspace) = text("workspace_id") {
-        format!("workspace:{workspace}")
-    } else if let Some(project) = text("project_id") {
-        format!("project:{project}")
-    } else {
-        return Err(failure("bad_response", "an entry without an owner".into()));
-    };
-    let targets = json["profile_ids"]
-        .as_array()
-        .or(json["milestone_ids"].as_array())
-        .map(|ids| {
-            ids.iter()
-                .filter_map(|i| i.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
+/// A list or get answer as a row.
+pub fn row_from(view: SecretView) -> Result<SecretRow, ApiFailure> {
+    let owner = view
+        .owner()
+        .ok_or_else(|| failure("bad_response", "an entry without an owner".into()))?;
+    let targets = view.targets();
     Ok(SecretRow {
-        id: text("id").ok_or_else(|| failure("bad_response", "an entry without an id".into()))?,
+        id: view.id.as_str().to_owned(),
         owner,
-        name: text("name").unwrap_or_default(),
-        scope: text("scope").unwrap_or_default(),
+        name: view.name.as_str().to_owned(),
+        scope: view.scope,
         targets,
-        category: text("category").unwrap_or_default(),
-        masked: text("masked").unwrap_or_else(|| "****".into()),
-        version: json["version"]
-            .as_u64()
-            .and_then(|v| u32::try_from(v).ok())
-            .unwrap_or(0),
-        expires_at: time(&json["expires_at"]),
-        description: text("description").filter(|d| !d.is_empty()),
-        created_at: time(&json["created_at"]).unwrap_or_default(),
-        updated_at: time(&json["updated_at"]).unwrap_or_default(),
+        category: view.category,
+        masked: view.masked,
+        version: view.version,
+        expires_at: view.expires_at,
+        description: view.description.filter(|d| !d.is_empty()),
+        created_at: view.created_at,
+        updated_at: view.updated_at,
     })
 }
 
-/// The route of one entry, from its owner.
-fn entry_path(row: &SecretRow) -> Result<String, ApiFailure> {
-    match row.owner.split_once(':') {
-        Some(("user", _)) => Ok(format!("/v1/secrets/{}", row.id)),
-        Some(("workspace", wid)) => Ok(format!("/v1/workspaces/{wid}/keys/{}", row.id)),
-        Some(("project", pid)) => Ok(format!("/v1/projects/{pid}/vault/{}", row.id)),
-        _ => Err(failure("bad_row", format!("unknown owner {}", row.owner))),
+fn version_row(version: VersionView) -> VersionRow {
+    VersionRow {
+        version: version.version,
+        masked: version.masked,
+        current: version.current,
+        restored_from: version.restored_from,
+        created_at: version.created_at,
     }
+}
+
+/// The route family of one row, from its owner.
+fn entry_of(row: &SecretRow) -> Result<EntryRef, ApiFailure> {
+    let id = vault_core::SecretId::parse(&row.id)
+        .map_err(|e| failure("bad_row", format!("{}: {e}", row.id)))?;
+    Ok(match &row.owner {
+        vault_core::Owner::User(_) => EntryRef::UserSecret(id),
+        vault_core::Owner::Workspace(w) => EntryRef::WorkspaceKey(w.clone(), id),
+        vault_core::Owner::Project(p) => EntryRef::ProjectEntry(p.clone(), id),
+    })
+}
+
+fn project_id(text: &str) -> Result<ProjectId, ApiFailure> {
+    ProjectId::parse(text).map_err(|e| failure("bad_row", format!("{text}: {e}")))
 }
 
 #[async_trait]
 impl ApiClient for HttpClient {
     async fn check(&self) -> Result<(), ApiFailure> {
         // An operator-only route: any other token kind is refused here, at start.
-        self.call(Method::GET, "/v1/tokens", None).await.map(|_| ())
+        self.client.list_tokens().await.map(|_| ()).map_err(shown)
     }
 
     async fn page(&self, tab: Tab, cursor: Option<String>) -> Result<RowPage, ApiFailure> {
-        let (items, next) = match tab {
+        let (views, next) = match tab {
             Tab::UserSecrets => {
-                self.one_page("/v1/secrets", PAGE, cursor.as_deref())
-                    .await?
+                let params = ListParams {
+                    limit: Some(PAGE),
+                    cursor,
+                    ..ListParams::default()
+                };
+                let page = self.client.list_secrets(&params).await.map_err(shown)?;
+                (page.data, page.next_cursor)
             }
             Tab::WorkspaceKeys => {
-                self.one_page("/v1/workspace-keys", PAGE, cursor.as_deref())
-                    .await?
+                let params = KeyListParams {
+                    limit: Some(PAGE),
+                    cursor,
+                    ..KeyListParams::default()
+                };
+                let page = self
+                    .client
+                    .list_all_workspace_keys(&params)
+                    .await
+                    .map_err(shown)?;
+                (page.data, page.next_cursor)
             }
             Tab::ProjectVault => {
-                let (projects, next) = self
-                    .one_page("/v1/projects", PROJECTS_PER_PAGE, cursor.as_deref())
-                    .await?;
-                let mut items = Vec::new();
-                for project in projects {
-                    if let Some(pid) = project["id"].as_str() {
-                        let path = format!("/v1/projects/{pid}/vault");
-                        items.extend(self.all_pages(&path, MAX_PROJECT_ROWS).await?);
-                    }
+                let params = ProjectListParams {
+                    limit: Some(PROJECTS_PER_PAGE),
+                    cursor,
+                };
+                let projects = self.client.list_projects(&params).await.map_err(shown)?;
+                let mut views = Vec::new();
+                for project in projects.data {
+                    let project = project_id(&project.id)?;
+                    views.extend(self.project_entries(&project).await?);
                 }
-                (items, next)
+                (views, projects.next_cursor)
             }
             Tab::Audit => {
                 return Err(failure(
@@ -319,31 +202,18 @@ impl ApiClient for HttpClient {
             }
         };
         Ok(RowPage {
-            rows: items.iter().map(row_from).collect::<Result<_, _>>()?,
+            rows: views.into_iter().map(row_from).collect::<Result<_, _>>()?,
             next,
         })
     }
 
     async fn versions(&self, row: &SecretRow) -> Result<Vec<VersionRow>, ApiFailure> {
-        let path = format!("{}/versions", entry_path(row)?);
-        let json = self.call(Method::GET, &path, None).await?;
-        Ok(json["data"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|v| VersionRow {
-                version: v["version"]
-                    .as_u64()
-                    .and_then(|n| u32::try_from(n).ok())
-                    .unwrap_or(0),
-                masked: v["masked"].as_str().unwrap_or("****").to_owned(),
-                current: v["current"].as_bool().unwrap_or(false),
-                restored_from: v["restored_from"]
-                    .as_u64()
-                    .and_then(|n| u32::try_from(n).ok()),
-                created_at: time(&v["created_at"]).unwrap_or_default(),
-            })
-            .collect())
+        let list = self
+            .client
+            .entry_versions(&entry_of(row)?)
+            .await
+            .map_err(shown)?;
+        Ok(list.data.into_iter().map(version_row).collect())
     }
 
     async fn rotate(
@@ -351,57 +221,84 @@ impl ApiClient for HttpClient {
         row: &SecretRow,
         value: Zeroizing<String>,
     ) -> Result<SecretRow, ApiFailure> {
-        let body = json!({"value": value.as_str(), "expected_version": row.version});
-        let answer = self
-            .call(Method::PATCH, &entry_path(row)?, Some(body))
-            .await;
-        drop(value);
-        row_from(&answer?)
+        let entry = entry_of(row)?;
+        let change = EntryChange::rotation(&entry, Plaintext::from(value), row.version);
+        let answer = self.client.update_entry(&entry, &change).await;
+        drop(change);
+        row_from(answer.map_err(shown)?)
     }
 
-    async fn project_counts(&self, project_id: &str) -> Result<(usize, usize), ApiFailure> {
+    async fn project_counts(&self, project_id_text: &str) -> Result<(usize, usize), ApiFailure> {
         let project = self
-            .call(Method::GET, &format!("/v1/projects/{project_id}"), None)
-            .await?;
-        let count = |key: &str| project[key].as_array().map_or(0, Vec::len);
-        Ok((count("milestones"), count("members")))
+            .client
+            .project(&project_id(project_id_text)?)
+            .await
+            .map_err(shown)?;
+        Ok((project.milestones.len(), project.members.len()))
     }
 
-    async fn delete_project(&self, project_id: &str) -> Result<u64, ApiFailure> {
+    async fn delete_project(&self, project_id_text: &str) -> Result<u64, ApiFailure> {
         let removal = self
-            .call(Method::DELETE, &format!("/v1/projects/{project_id}"), None)
-            .await?;
-        Ok(removal["entries_removed"].as_u64().unwrap_or(0))
+            .client
+            .delete_project(&project_id(project_id_text)?)
+            .await
+            .map_err(shown)?;
+        Ok(removal.entries_removed)
     }
 
     async fn audit(&self) -> Result<Vec<AuditRow>, ApiFailure> {
-        let page = self.call(Method::GET, "/v1/audit?limit=200", None).await?;
-        Ok(page["data"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|r| AuditRow {
-                seq: r["seq"].as_u64().unwrap_or(0),
-                id: r["id"].as_str().unwrap_or_default().to_owned(),
-                at: time(&r["at"]).unwrap_or_default(),
-                principal: r["principal"].as_str().unwrap_or_default().to_owned(),
-                action: r["action"].as_str().unwrap_or_default().to_owned(),
-                outcome: r["outcome"].as_str().unwrap_or_default().to_owned(),
-                request_id: r["request_id"].as_str().unwrap_or_default().to_owned(),
-                target: Some(r["target"].clone()).filter(|t| !t.is_null()),
-            })
-            .collect())
+        let params = AuditParams {
+            limit: Some(200),
+            ..AuditParams::default()
+        };
+        Ok(self.client.audit(&params).await.map_err(shown)?.data)
     }
 
     async fn rollback(&self, row: &SecretRow, version: u32) -> Result<SecretRow, ApiFailure> {
-        let path = format!("{}/rollback", entry_path(row)?);
-        let body = json!({"version": version, "expected_version": row.version});
-        row_from(&self.call(Method::POST, &path, Some(body)).await?)
+        let body = Rollback {
+            version,
+            expected_version: Some(row.version),
+        };
+        let answer = self.client.rollback_entry(&entry_of(row)?, &body).await;
+        row_from(answer.map_err(shown)?)
     }
 
     async fn delete(&self, row: &SecretRow) -> Result<(), ApiFailure> {
-        self.call(Method::DELETE, &entry_path(row)?, None)
+        self.client
+            .delete_entry(&entry_of(row)?)
             .await
-            .map(|_| ())
+            .map_err(shown)
+    }
+}
+
+impl HttpClient {
+    /// Every entry of one project, up to `MAX_PROJECT_ROWS`. The console's operator
+    /// token reads full metadata; a names-only page would mean a token of another kind.
+    async fn project_entries(&self, project: &ProjectId) -> Result<Vec<SecretView>, ApiFailure> {
+        let mut views = Vec::new();
+        let mut cursor = None;
+        loop {
+            let params = EntryListParams {
+                limit: Some(200),
+                cursor,
+                ..EntryListParams::default()
+            };
+            let page = self
+                .client
+                .list_project_entries(project, &params)
+                .await
+                .map_err(shown)?;
+            let vault_client::wire::EntryList::Full(page) = page else {
+                return Err(failure(
+                    "bad_response",
+                    "project entries without their metadata".into(),
+                ));
+            };
+            views.extend(page.data);
+            cursor = page.next_cursor;
+            if cursor.is_none() || views.len() >= MAX_PROJECT_ROWS {
+                return Ok(views);
+            }
+        }
     }
 }

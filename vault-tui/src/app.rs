@@ -266,7 +266,9 @@ impl App {
             SortKey::Name => rows.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id))),
             SortKey::Updated => rows.sort_by_key(|r| std::cmp::Reverse(r.updated_at)),
             SortKey::Expiry => rows.sort_by_key(|r| (r.expires_at.is_none(), r.expires_at)),
-            SortKey::Owner => rows.sort_by(|a, b| (&a.owner, &a.name).cmp(&(&b.owner, &b.name))),
+            SortKey::Owner => {
+                rows.sort_by(|a, b| (a.owner_label(), &a.name).cmp(&(b.owner_label(), &b.name)))
+            }
         }
         rows
     }
@@ -275,7 +277,7 @@ impl App {
     pub fn visible_audit(&self) -> Vec<&AuditRow> {
         self.audit
             .iter()
-            .filter(|r| r.matches(self.filter()))
+            .filter(|r| crate::model::audit_matches(r, self.filter()))
             .collect()
     }
 
@@ -358,8 +360,11 @@ pub fn update(app: &mut App, action: Action) -> Vec<Command> {
         Action::ProjectPreviewed(project_id, result) => {
             match result {
                 Ok((milestones, members)) => {
-                    let owner = format!("project:{project_id}");
-                    let entries = app.rows.iter().filter(|r| r.owner == owner).count();
+                    let entries = app
+                        .rows
+                        .iter()
+                        .filter(|r| r.project_id() == Some(project_id.as_str()))
+                        .count();
                     app.modal = Some(Modal::DeleteProject(ProjectDeleteModal {
                         project_id,
                         entries,
@@ -376,8 +381,8 @@ pub fn update(app: &mut App, action: Action) -> Vec<Command> {
         Action::ProjectDeleted(project_id, result) => {
             match result {
                 Ok(entries) => {
-                    let owner = format!("project:{project_id}");
-                    app.rows.retain(|r| r.owner != owner);
+                    app.rows
+                        .retain(|r| r.project_id() != Some(project_id.as_str()));
                     app.clamp();
                     app.modal = None;
                     app.detail = None;
@@ -534,10 +539,7 @@ fn browse(app: &mut App, key: KeyEvent) -> Vec<Command> {
             app.selected = 0;
         }
         KeyCode::Char('D') if app.tab == Tab::ProjectVault => {
-            if let Some(project_id) = app
-                .selected_row()
-                .and_then(|r| r.owner.strip_prefix("project:"))
-            {
+            if let Some(project_id) = app.selected_row().and_then(|r| r.project_id()) {
                 return vec![Command::PreviewProject {
                     project_id: project_id.to_owned(),
                 }];

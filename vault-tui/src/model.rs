@@ -3,20 +3,18 @@
 //! rotate buffer, which lives in `app.rs` and zeroizes itself.
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
+use vault_core::{Category, Owner, ScopeKind};
 
 /// One row of a browser tab: a user secret, a workspace key or a project entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SecretRow {
     pub id: String,
-    /// `user:alice`, `workspace:acme`, `project:apollo`.
-    pub owner: String,
+    pub owner: Owner,
     pub name: String,
-    /// `all`, `agents`, `project` or `milestone`.
-    pub scope: String,
+    pub scope: ScopeKind,
     /// Profile or milestone ids of a narrow scope.
     pub targets: Vec<String>,
-    pub category: String,
+    pub category: Category,
     pub masked: String,
     pub version: u32,
     pub expires_at: Option<DateTime<Utc>>,
@@ -42,9 +40,22 @@ impl SecretRow {
         }
     }
 
+    /// `user:alice`, `workspace:acme`, `project:apollo`.
+    pub fn owner_label(&self) -> String {
+        format!("{}:{}", self.owner.kind(), self.owner.id())
+    }
+
+    /// The project of a project entry.
+    pub fn project_id(&self) -> Option<&str> {
+        match &self.owner {
+            Owner::Project(project) => Some(project.as_str()),
+            _ => None,
+        }
+    }
+
     pub fn scope_label(&self) -> String {
         if self.targets.is_empty() {
-            self.scope.clone()
+            self.scope.to_string()
         } else {
             format!("{}: {}", self.scope, self.targets.join(","))
         }
@@ -53,7 +64,8 @@ impl SecretRow {
     /// Whether the `/` filter keeps this row: a case-insensitive match on name or owner.
     pub fn matches(&self, filter: &str) -> bool {
         let filter = filter.to_lowercase();
-        self.name.to_lowercase().contains(&filter) || self.owner.to_lowercase().contains(&filter)
+        self.name.to_lowercase().contains(&filter)
+            || self.owner_label().to_lowercase().contains(&filter)
     }
 }
 
@@ -87,70 +99,13 @@ impl std::fmt::Display for ApiFailure {
     }
 }
 
-/// One audit record as the console lists it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AuditRow {
-    pub seq: u64,
-    pub id: String,
-    pub at: DateTime<Utc>,
-    pub principal: String,
-    pub action: String,
-    pub outcome: String,
-    pub request_id: String,
-    /// The record's target as stored: ids and names, never a value.
-    pub target: Option<Value>,
-}
+/// One audit record as the console lists it: the API's own type.
+pub use vault_client::wire::AuditView as AuditRow;
 
-impl AuditRow {
-    /// The target as a line an operator reads: the name first, then each id by what
-    /// it is (`secret sec_…`, `user alice`), a refused request's method and path,
-    /// nested contexts flattened. Never raw JSON.
-    pub fn target_label(&self) -> String {
-        let mut parts = Vec::new();
-        match &self.target {
-            None | Some(Value::Null) => {}
-            Some(Value::Object(fields)) => describe(fields, &mut parts),
-            Some(other) => parts.push(scalar(other)),
-        }
-        parts.join(" · ")
-    }
-
-    /// The `/` filter on the audit tab: action, target or principal.
-    pub fn matches(&self, filter: &str) -> bool {
-        let filter = filter.to_lowercase();
-        [&self.action, &self.target_label(), &self.principal]
-            .iter()
-            .any(|field| field.to_lowercase().contains(&filter))
-    }
-}
-
-fn scalar(value: &Value) -> String {
-    match value {
-        Value::String(text) => text.clone(),
-        Value::Array(items) => items.iter().map(scalar).collect::<Vec<_>>().join(","),
-        other => other.to_string(),
-    }
-}
-
-fn describe(fields: &serde_json::Map<String, Value>, parts: &mut Vec<String>) {
-    if let Some(name) = fields.get("name").and_then(Value::as_str) {
-        parts.push(name.to_owned());
-    }
-    if let (Some(method), Some(path)) = (
-        fields.get("method").and_then(Value::as_str),
-        fields.get("path").and_then(Value::as_str),
-    ) {
-        parts.push(format!("{method} {path}"));
-    }
-    for (key, value) in fields {
-        if matches!(key.as_str(), "name" | "method" | "path") {
-            continue;
-        }
-        let label = key.strip_suffix("_id").unwrap_or(key).replace('_', " ");
-        match value {
-            Value::Null => {}
-            Value::Object(inner) => describe(inner, parts),
-            other => parts.push(format!("{label} {}", scalar(other))),
-        }
-    }
+/// The `/` filter on the audit tab: action, target or principal.
+pub fn audit_matches(record: &AuditRow, filter: &str) -> bool {
+    let filter = filter.to_lowercase();
+    [&record.action, &record.target_label(), &record.principal]
+        .iter()
+        .any(|field| field.to_lowercase().contains(&filter))
 }

@@ -307,7 +307,7 @@ fn table(app: &App, frame: &mut Frame, area: Rect) {
         columns.push(Column::new(
             "OWNER",
             Shrink::First,
-            cells(&|r| r.owner.clone()),
+            cells(&|r| r.owner_label()),
         ));
         columns.push(Column::new(
             "SCOPE",
@@ -317,7 +317,7 @@ fn table(app: &App, frame: &mut Frame, area: Rect) {
         columns.push(Column::new(
             "CATEGORY",
             Shrink::Never,
-            cells(&|r| r.category.clone()),
+            cells(&|r| r.category.to_string()),
         ));
     }
     columns.push(Column::new(
@@ -395,11 +395,7 @@ fn audit_record(record: &AuditRow, frame: &mut Frame) {
         Line::from(format!("request    {}", record.request_id)),
         Line::from("target"),
     ];
-    let target = record
-        .target
-        .as_ref()
-        .and_then(|t| serde_json::to_string_pretty(t).ok())
-        .unwrap_or_else(|| "-".to_owned());
+    let target = record.target_pretty().unwrap_or_else(|| "-".to_owned());
     lines.extend(target.lines().map(|l| Line::from(format!("  {l}"))));
     lines.push(Line::from(""));
     lines.push(Line::from("any key closes"));
@@ -415,7 +411,7 @@ fn detail(app: &App, frame: &mut Frame, area: Rect) {
             Style::new().add_modifier(Modifier::BOLD),
         )));
         lines.push(Line::from(format!("id       {}", row.id)));
-        lines.push(Line::from(format!("owner    {}", row.owner)));
+        lines.push(Line::from(format!("owner    {}", row.owner_label())));
         lines.push(Line::from(format!("scope    {}", row.scope_label())));
         lines.push(Line::from(format!("category {}", row.category)));
         lines.push(Line::from(format!("masked   {}", row.masked)));

@@ -9,6 +9,11 @@ use zeroize::Zeroizing;
 
 use crate::app::{Action, App, Command, Modal, Tab, update};
 use crate::model::{ApiFailure, RowPage, SecretRow, VersionRow};
+use vault_core::{Category, Owner, ProjectId, ScopeKind, UserId};
+
+fn project(id: &str) -> Owner {
+    Owner::Project(ProjectId::parse(id).expect("a project id"))
+}
 use crate::render::render;
 
 /// A value the API would never send; fed where only the operator types it.
@@ -24,19 +29,19 @@ fn at(days: i64) -> DateTime<Utc> {
 fn row(n: usize, name: &str, expires_in_days: Option<i64>) -> SecretRow {
     SecretRow {
         id: format!("sec_{n:021}"),
-        owner: format!("user:u{n}"),
+        owner: Owner::User(UserId::parse(&format!("u{n}")).expect("a user id")),
         name: name.to_owned(),
         scope: if n.is_multiple_of(2) {
-            "all".into()
+            ScopeKind::All
         } else {
-            "agents".into()
+            ScopeKind::Agents
         },
         targets: if n.is_multiple_of(2) {
             Vec::new()
         } else {
             vec!["prof_ci".into()]
         },
-        category: "other".into(),
+        category: Category::Other,
         masked: "sk-****abc".into(),
         version: n as u32 + 1,
         expires_at: expires_in_days.map(at),
@@ -426,6 +431,7 @@ fn the_audit_tab_lists_filters_and_stays_read_only() {
             outcome: outcome.into(),
             request_id: format!("req_{seq:020}"),
             target: serde_json::from_str(target).ok(),
+            hash: "00".repeat(32),
         }
     };
     update(
@@ -518,11 +524,11 @@ fn deleting_a_project_first_shows_the_cascade() {
     let mut app = App::new(at(0));
     press(&mut app, "3");
     let mut entry = row(0, "DEPLOY_TOKEN", None);
-    entry.owner = "project:apollo".into();
+    entry.owner = project("apollo");
     let mut other = row(1, "SIGNING_KEY", None);
-    other.owner = "project:apollo".into();
+    other.owner = project("apollo");
     let mut elsewhere = row(2, "ELSEWHERE", None);
-    elsewhere.owner = "project:gemini".into();
+    elsewhere.owner = project("gemini");
     update(
         &mut app,
         Action::Loaded(
@@ -661,7 +667,9 @@ fn long_names_end_in_an_ellipsis_and_columns_fit_their_content() {
         "GITHUB_PERSONAL_ACCESS_TOKEN_FOR_THE_RELEASE_PIPELINE",
         Some(3),
     );
-    long.owner = "workspace:acme-platform-engineering".into();
+    long.owner = Owner::Workspace(
+        vault_core::WorkspaceId::parse("acme-platform-engineering").expect("a workspace id"),
+    );
     long.targets = vec!["prof_release".into(), "prof_nightly".into()];
     let rows = vec![row(0, "DB_URL", None), long];
     update(
