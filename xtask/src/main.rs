@@ -79,11 +79,14 @@ fn main() -> Result<()> {
             database_url,
             status,
             revert,
-        } => migrate::run(migrate::Options {
-            database_url,
-            status,
-            revert,
-        }),
+        } => migrate::run(
+            &root,
+            migrate::Options {
+                database_url,
+                status,
+                revert,
+            },
+        ),
     }
 }
 

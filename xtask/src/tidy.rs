@@ -199,10 +199,11 @@ impl DependencyGraph {
     }
 }
 
-const MEMBERS: [&str; 6] = [
+const MEMBERS: [&str; 7] = [
     "vault-core",
     "vault-kms",
     "vault-store",
+    "vault-client",
     "vault-api",
     "vault-tui",
     "xtask",
@@ -316,6 +317,39 @@ const RULES: &[Rule] = &[
         ],
         invariant: "vault-tui reaches data only through vault-api over HTTP",
     },
+    Rule {
+        packages: &["vault-client"],
+        reach: Reach::Tree,
+        forbidden: &[
+            "vault-store",
+            "vault-kms",
+            "vault-api",
+            "vault-tui",
+            "diesel*",
+            "libsqlite3-sys",
+            "pq-sys",
+            // Not tower-http: reqwest builds its client stack from it.
+            "axum*",
+            "aws-sdk-*",
+            "aws-config",
+        ],
+        invariant: "vault-client depends on no server crate: a client needs vault-core and HTTP only",
+    },
+    Rule {
+        packages: &["xtask"],
+        reach: Reach::Tree,
+        // Crates that compile C (or link a C library) would make `cargo xtask tidy`
+        // build SQLite, libpq and OpenSSL before it checks anything.
+        forbidden: &[
+            "vault-*",
+            "libsqlite3-sys",
+            "pq-sys",
+            "openssl-sys",
+            "aws-lc-sys",
+            "ring",
+        ],
+        invariant: "xtask compiles no C: it reaches the vault's crates through cargo, not as dependencies",
+    },
 ];
 
 pub fn layering_problems(graph: &DependencyGraph) -> Vec<String> {
@@ -359,8 +393,16 @@ mod tests {
                 "vault-api",
                 &[("vault-kms", true), ("vault-store", true), ("axum", true)],
             )
-            .with("vault-tui", &[("vault-core", true), ("reqwest", true)])
-            .with("xtask", &[("vault-store", true)])
+            .with("vault-client", &[("vault-core", true), ("reqwest", true)])
+            .with(
+                "vault-tui",
+                &[
+                    ("vault-core", true),
+                    ("vault-client", true),
+                    ("reqwest", true),
+                ],
+            )
+            .with("xtask", &[("cargo_metadata", true), ("vault-api", false)])
             .with("diesel", &[("libsqlite3-sys", true)])
             .with("reqwest", &[("hyper", true)]);
         graph = graph.with("proptest", &[("tokio", true)]);
@@ -390,6 +432,7 @@ mod tests {
                 "vault-core depends on aws-sdk-kms, but vault-core does no I/O and depends on no async, database, HTTP or cloud crate",
                 "vault-store depends on aws-sdk-kms, but vault-store stands on vault-core alone and keeps envelopes as opaque bytes",
                 "vault-tui depends on aws-sdk-kms, but vault-tui reaches data only through vault-api over HTTP",
+                "vault-client depends on aws-sdk-kms, but vault-client depends on no server crate: a client needs vault-core and HTTP only",
             ]
         );
     }
@@ -433,6 +476,38 @@ mod tests {
                 "vault-kms depends on diesel, but vault-kms stands on vault-core alone",
                 "vault-kms depends on vault-store, but vault-kms stands on vault-core alone",
             ]
+        );
+    }
+
+    #[test]
+    fn the_client_stands_on_core_and_http_alone() {
+        let graph = clean().with(
+            "vault-client",
+            &[("vault-core", true), ("vault-store", true), ("axum", true)],
+        );
+        let problems = layering_problems(&graph);
+        for dep in ["vault-store", "axum", "diesel", "libsqlite3-sys"] {
+            let expected = format!(
+                "vault-client depends on {dep}, but vault-client depends on no server crate: a client needs vault-core and HTTP only"
+            );
+            assert!(problems.contains(&expected), "{problems:?}");
+        }
+        let dev_only = clean().with(
+            "vault-client",
+            &[("vault-core", true), ("vault-api", false)],
+        );
+        assert!(layering_problems(&dev_only).is_empty());
+    }
+
+    #[test]
+    fn xtask_compiles_no_c() {
+        let graph = clean().with("xtask", &[("vault-store", true)]);
+        let problems = layering_problems(&graph);
+        assert!(problems.contains(&"xtask depends on vault-store, but xtask compiles no C: it reaches the vault's crates through cargo, not as dependencies".to_owned()), "{problems:?}");
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with("xtask depends on libsqlite3-sys"))
         );
     }
 
