@@ -19,6 +19,7 @@ pub mod logging;
 pub mod metrics;
 pub mod routes;
 pub mod server;
+pub mod service;
 pub mod state;
 pub mod tls;
 pub mod tokens;

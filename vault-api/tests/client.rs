@@ -17,6 +17,7 @@ on_both_backends!(
     the_orchestrator_resolves_and_an_agent_looks_up_through_the_client,
     an_operator_manages_projects_workspaces_tokens_and_audit_through_the_client,
     refusals_arrive_as_problems_with_their_code_and_field,
+    runtime_lookups_share_the_candidate_cache_and_see_every_change,
 );
 
 fn client(server: &TestServer, token: &str) -> Client {
@@ -522,4 +523,63 @@ async fn refusals_arrive_as_problems_with_their_code_and_field(db: TestDb) {
         Client::new(half),
         Err(ClientError::Config { setting, .. }) if setting.contains("VAULT_CLIENT_KEY")
     ));
+}
+
+/// A lookup goes through the same pipeline as a resolution: its candidates come from
+/// the shared cache (a warm context reads no candidates again), and a rotation made
+/// through the API is in the very next lookup.
+async fn runtime_lookups_share_the_candidate_cache_and_see_every_change(db: TestDb) {
+    let server = TestServer::start(db).await;
+    let alice = client(&server, &server.token("user", Some("alice")).await);
+    let created = alice
+        .create_secret(&CreateSecret {
+            name: "API_KEY".into(),
+            value: Plaintext::new("first-value-1234"),
+            ..CreateSecret::default()
+        })
+        .await
+        .expect("created");
+    let orchestrator = client(&server, &server.orchestrator);
+    let session = orchestrator
+        .create_session(&CreateSession {
+            user_id: "alice".into(),
+            profile_id: "coder".into(),
+            ..CreateSession::default()
+        })
+        .await
+        .expect("a session");
+    let agent = client(&server, session.token.expose());
+    let name = EnvName::parse("API_KEY").expect("name");
+    let value = |found: RuntimeSecret| found.value.map(|v| v.expose().to_owned());
+
+    let hits = || server.state.candidates.hits.get();
+    let misses = || server.state.candidates.misses.get();
+    let first = agent.runtime_secret(&name).await.expect("found");
+    assert_eq!(value(first).as_deref(), Some("first-value-1234"));
+    let (hits_before, misses_before) = (hits(), misses());
+    let again = agent.runtime_secret(&name).await.expect("found");
+    assert_eq!(value(again).as_deref(), Some("first-value-1234"));
+    assert_eq!(
+        (hits(), misses()),
+        (hits_before + 1, misses_before),
+        "a warm lookup"
+    );
+
+    let entry = EntryRef::of(&created).expect("an owner");
+    alice
+        .update_entry(
+            &entry,
+            &EntryChange::rotation(&entry, Plaintext::new("second-value-5678"), 1),
+        )
+        .await
+        .expect("rotated");
+    let after = agent.runtime_secret(&name).await.expect("found");
+    assert_eq!(value(after).as_deref(), Some("second-value-5678"));
+    let missing = problem(
+        agent
+            .runtime_secret(&EnvName::parse("NOT_THERE").expect("name"))
+            .await
+            .expect_err("404"),
+    );
+    assert_eq!(missing.code, ProblemCode::NotFound);
 }

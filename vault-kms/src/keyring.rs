@@ -142,24 +142,38 @@ impl Keyring {
         &self,
         sealed: Vec<(SealBinding<'_>, Envelope)>,
     ) -> Result<Vec<SecretValue>, KmsError> {
-        let mut keks: Vec<Arc<Kek>> = Vec::new();
-        let mut values = Vec::with_capacity(sealed.len());
-        for (binding, envelope) in sealed {
-            let known = keks.iter().find(|kek| kek.id() == envelope.kek_id());
-            let kek = match known {
-                Some(kek) => Arc::clone(kek),
-                None => {
-                    let kek = self.kek(envelope.kek_id()).await?;
-                    keks.push(Arc::clone(&kek));
-                    kek
-                }
-            };
-            values.push(envelope::open(&kek, &binding, envelope)?);
-        }
+        let opener = self
+            .opener(sealed.iter().map(|(_, envelope)| envelope))
+            .await?;
+        let values = sealed
+            .into_iter()
+            .map(|(binding, envelope)| opener.open_uncounted(&binding, envelope))
+            .collect::<Result<Vec<_>, _>>()?;
+        // Counted once the whole batch opened: a refused batch disclosed nothing.
         self.counters
             .opens
             .fetch_add(values.len() as u64, Ordering::Relaxed);
         Ok(values)
+    }
+
+    /// The KEKs `envelopes` are sealed under, each looked up once (from the cache, or
+    /// unwrapped by the root provider). Opening with the answer does no I/O, so a
+    /// caller opens each envelope in the place it keeps it, and no value can be paired
+    /// with another's envelope.
+    pub async fn opener<'e>(
+        &self,
+        envelopes: impl IntoIterator<Item = &'e Envelope>,
+    ) -> Result<Opener<'_>, KmsError> {
+        let mut keks: Vec<Arc<Kek>> = Vec::new();
+        for envelope in envelopes {
+            if !keks.iter().any(|kek| kek.id() == envelope.kek_id()) {
+                keks.push(self.kek(envelope.kek_id()).await?);
+            }
+        }
+        Ok(Opener {
+            keks,
+            opens: &self.counters.opens,
+        })
     }
 
     /// Starts a new KEK under the current root key; new seals use it at once.
@@ -370,6 +384,53 @@ impl Keyring {
                 .await;
         }
         Ok(installed)
+    }
+}
+
+/// The unwrapped KEKs of one batch of envelopes (`Keyring::opener`).
+pub struct Opener<'k> {
+    keks: Vec<Arc<Kek>>,
+    opens: &'k AtomicU64,
+}
+
+impl Opener<'_> {
+    /// Opens `envelope` for `binding`; `KekNotFound` when its KEK is not one of the
+    /// batch this opener was made for.
+    pub fn open(
+        &self,
+        binding: &SealBinding<'_>,
+        envelope: Envelope,
+    ) -> Result<SecretValue, KmsError> {
+        let value = self.open_uncounted(binding, envelope)?;
+        bump(self.opens);
+        Ok(value)
+    }
+
+    fn open_uncounted(
+        &self,
+        binding: &SealBinding<'_>,
+        envelope: Envelope,
+    ) -> Result<SecretValue, KmsError> {
+        let kek = self
+            .keks
+            .iter()
+            .find(|kek| kek.id() == envelope.kek_id())
+            .ok_or(KmsError::KekNotFound {
+                id: *envelope.kek_id(),
+            })?;
+        envelope::open(kek, binding, envelope)
+    }
+
+    /// How many distinct KEKs the batch is sealed under.
+    pub fn kek_count(&self) -> usize {
+        self.keks.len()
+    }
+}
+
+impl fmt::Debug for Opener<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ids: Vec<_> = self.keks.iter().map(|kek| kek.id()).collect();
+        f.debug_struct("Opener").field("keks", &ids).finish()
     }
 }
 

@@ -23,7 +23,9 @@ pub use binding::{KekBinding, SealBinding};
 pub use envelope::{Ciphertext, ENVELOPE_FORMAT_V1, Envelope, WrappedDek};
 pub use error::KmsError;
 pub use ids::{KekId, RootKeyId, VaultInstanceId};
-pub use keyring::{INTEGRITY_MASTER_ID, Keyring, KeyringConfig, KeyringMetrics, MAX_WRAPS_CEILING};
+pub use keyring::{
+    INTEGRITY_MASTER_ID, Keyring, KeyringConfig, KeyringMetrics, MAX_WRAPS_CEILING, Opener,
+};
 pub use local::{LocalRootProvider, RootKey};
 pub use material::{Dek, Kek, KekMaterial};
 pub use repository::{KekRecord, KekRepository, KekState, MemoryKekRepository};

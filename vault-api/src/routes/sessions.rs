@@ -13,7 +13,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use vault_core::AuditAction;
-use vault_core::{EnvName, ResolutionInput, ResolvedValue, SecretName, SkipReason, resolve_shared};
+use vault_core::SecretName;
 use vault_store::{NewToken, TokenBinding, TokenKind};
 
 use crate::auth::{Caller, Principal};
@@ -21,7 +21,7 @@ use crate::body::JsonBody;
 use vault_client::wire::{CreateSession, RuntimeSecret, SessionView};
 
 use crate::error::{ApiError, ApiResult};
-use crate::routes::resolve::{check_context, open_winners, parse_context};
+use crate::service::resolution::{self, Lookup, check_context, parse_context};
 use crate::state::AppState;
 use crate::tokens;
 
@@ -169,57 +169,11 @@ pub async fn lookup(
         });
     };
     let secret_name = SecretName::parse(&name).map_err(ApiError::core("name"))?;
-    // The grant the session was minted under is checked again now: memberships change.
-    check_context(&state, &principal, &context).await?;
-    let name = EnvName::from(secret_name.clone());
-    let candidates = state
-        .store
-        .candidates_named(context.clone(), secret_name)
-        .await?;
-    let resolution = resolve_shared(
-        ResolutionInput {
-            context,
-            candidates: &candidates,
-            profile_env: Default::default(),
-            baseline_env: Default::default(),
-        },
-        &state.policy,
-        state.clock.now(),
-    );
-    let expired = resolution
-        .skipped
-        .iter()
-        .any(|s| s.name == name && s.reason == SkipReason::Expired);
-    let mut entries = open_winners(&state, resolution).await?.entries;
-    let found = entries.remove(&name);
-    let (answer, secret_id, outcome) = match found {
-        Some(resolved) => {
-            let id = resolved.source.secret.as_ref().map(|s| s.id.clone());
-            let value = match (resolved.value, &id) {
-                (ResolvedValue::Stored(value), Some(_)) => value,
-                _ => {
-                    return Err(ApiError::Internal {
-                        detail: "a lookup found a value no secret supplied".into(),
-                    });
-                }
-            };
-            (Some(value), id, "ok")
-        }
-        None if expired => (None, None, "expired"),
+    let answer = match resolution::lookup(&state, &principal, context, secret_name).await? {
+        Some(Lookup::Found { value, .. }) => Some(value),
+        Some(Lookup::Expired) => None,
         None => return Err(ApiError::NotFound("secret")),
     };
-    let entry = state.audit_entry(
-        principal.request_id(),
-        &principal.actor(),
-        AuditAction::RuntimeLookup,
-        json!({
-            "name": name.as_str(),
-            "secret_id": secret_id.as_ref().map(|id| id.as_str()),
-            "expired": answer.is_none(),
-        }),
-        outcome,
-    )?;
-    state.audit.write(entry).await?;
     let body = RuntimeSecret {
         name: name.as_str().to_owned(),
         expired: answer.is_none(),

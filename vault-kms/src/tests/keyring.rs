@@ -538,3 +538,44 @@ async fn a_kek_wrap_is_not_an_integrity_master_and_the_master_opens_no_envelope(
         Err(KmsError::KekNotFound { .. })
     ));
 }
+
+#[tokio::test]
+async fn an_opener_unwraps_each_kek_once_and_opens_only_its_batch() {
+    let vault = vault_configured(KeyringConfig {
+        max_wraps_per_kek: 2,
+        ..KeyringConfig::default()
+    });
+    let rows: Vec<Row> = (0..5).map(Row::new).collect();
+    let mut sealed = Vec::new();
+    for (n, row) in rows.iter().enumerate() {
+        sealed.push(vault.seal(row, &format!("v{n}")).await);
+    }
+    let cold = restart(&vault, LocalRootProvider::new(root_key(1), vec![]));
+    // The first four envelopes are under two KEKs; the fifth under a third.
+    let opener = cold
+        .keyring
+        .opener(sealed[..4].iter())
+        .await
+        .expect("the KEKs unwrap");
+    assert_eq!(opener.kek_count(), 2);
+    assert_eq!(cold.keyring.metrics().root_unwraps, 2);
+    for (n, (row, envelope)) in rows.iter().zip(&sealed).take(4).enumerate() {
+        let value = opener
+            .open(&row.binding(), envelope.clone())
+            .expect("opens");
+        assert_eq!(value.expose(), format!("v{n}"));
+    }
+    assert_eq!(cold.keyring.metrics().opens, 4);
+    let outside = opener.open(&rows[4].binding(), sealed[4].clone());
+    assert!(
+        matches!(outside, Err(KmsError::KekNotFound { .. })),
+        "{outside:?}"
+    );
+    let swapped = opener.open(&rows[0].binding(), sealed[1].clone());
+    assert!(
+        matches!(swapped, Err(KmsError::EnvelopeRejected { .. })),
+        "{swapped:?}"
+    );
+    assert_eq!(cold.keyring.metrics().opens, 4, "refusals are not opens");
+    assert!(!format!("{opener:?}").contains("material"));
+}
