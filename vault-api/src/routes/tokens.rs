@@ -22,29 +22,35 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::tokens;
 
-/// The longest token label.
 /// A token lifetime over HTTP, exactly as the OpenAPI document states it: a whole
 /// number without leading zeros and one unit. One grammar, so a schema-valid lifetime
-/// is never refused and a refused one never matches the schema.
-pub const TTL_PATTERN: &str = "^[1-9][0-9]{0,5}[smhdw]$";
+/// is never refused and a refused one never matches the schema. The digit count is
+/// bounded per unit so the longest lifetime stays near a century or two (999999h,
+/// 99999d, 9999w): an expiry past the year 9999 has no RFC 3339 form, and a week
+/// count of six digits once produced `+19461-08-15T…`, which no client can parse.
+pub const TTL_PATTERN: &str = "^(?:[1-9][0-9]{0,5}[smh]|[1-9][0-9]{0,4}d|[1-9][0-9]{0,3}w)$";
 
 fn parse_ttl(text: &str) -> Option<std::time::Duration> {
-    let (digits, unit) = text.split_at(text.len().checked_sub(1)?);
-    let seconds_per_unit: u64 = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3_600,
-        "d" => 86_400,
-        "w" => 604_800,
+    // The unit is the last character, not the last byte: `split_at` on a byte index
+    // inside a multi-byte character would panic on input such as `1é`.
+    let unit = text.chars().next_back()?;
+    let digits = &text[..text.len() - unit.len_utf8()];
+    let (seconds_per_unit, max_digits): (u64, usize) = match unit {
+        's' => (1, 6),
+        'm' => (60, 6),
+        'h' => (3_600, 6),
+        'd' => (86_400, 5),
+        'w' => (604_800, 4),
         _ => return None,
     };
-    let well_formed = (1..=6).contains(&digits.len())
+    let well_formed = (1..=max_digits).contains(&digits.len())
         && digits.bytes().all(|b| b.is_ascii_digit())
         && !digits.starts_with('0');
     let count: u64 = digits.parse().ok().filter(|_| well_formed)?;
     Some(std::time::Duration::from_secs(count * seconds_per_unit))
 }
 
+/// The longest token label.
 pub const MAX_TOKEN_LABEL_CHARS: usize = 200;
 
 fn token_view(token: StoredToken) -> TokenView {
@@ -277,4 +283,51 @@ pub async fn revoke(
         .revoke_token_keeping_an_operator(id, state.clock.now(), audit)
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{TTL_PATTERN, parse_ttl};
+    use std::time::Duration;
+
+    #[test]
+    fn the_ttl_grammar_and_the_published_pattern_agree() {
+        let pattern = regex::Regex::new(TTL_PATTERN).expect("the pattern compiles");
+        let samples = [
+            "1s", "999999s", "999999m", "999999h", "99999d", "9999w", "30d", "12h", "0s", "01d",
+            "1000000s", "100000d", "10000w", "999999w", "1", "d", "", "1y", "1é", "é", "1 d",
+            "-1d", "+1d", "1D",
+        ];
+        for sample in samples {
+            assert_eq!(
+                parse_ttl(sample).is_some(),
+                pattern.is_match(sample),
+                "{sample:?}: the parser and the OpenAPI pattern disagree"
+            );
+        }
+    }
+
+    #[test]
+    fn the_longest_ttl_keeps_an_expiry_that_rfc3339_can_write() {
+        assert_eq!(
+            parse_ttl("9999w"),
+            Some(Duration::from_secs(9_999 * 604_800))
+        );
+        assert_eq!(
+            parse_ttl("99999d"),
+            Some(Duration::from_secs(99_999 * 86_400))
+        );
+        assert_eq!(parse_ttl("90m"), Some(Duration::from_secs(5_400)));
+        let longest = ["999999s", "999999m", "999999h", "99999d", "9999w"]
+            .into_iter()
+            .filter_map(parse_ttl)
+            .max()
+            .expect("every sample parses");
+        let today = chrono::DateTime::parse_from_rfc3339("2026-12-03T00:00:00Z").expect("a date");
+        let expiry = today + chrono::Duration::from_std(longest).expect("fits");
+        let written = expiry.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        assert!(written.starts_with("2300-"), "{written}");
+        assert_eq!(parse_ttl("10000w"), None);
+        assert_eq!(parse_ttl("1é"), None);
+    }
 }
