@@ -13,8 +13,8 @@ use vault_core::{
 
 use vault_store::{MAX_PAGE_SIZE, MAX_PROJECT_NAME_CHARS};
 
-use crate::routes::sessions::MAX_SESSION_TTL_SECONDS;
-use crate::routes::tokens::{MAX_TOKEN_LABEL_CHARS, TTL_PATTERN};
+use crate::service::sessions::MAX_SESSION_TTL_SECONDS;
+use crate::service::tokens::{MAX_TOKEN_LABEL_CHARS, TTL_PATTERN};
 
 /// Routes any client may call without a token.
 pub const UNAUTHENTICATED: [&str; 4] = ["/healthz", "/readyz", "/metrics", "/openapi.json"];

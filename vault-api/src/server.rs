@@ -674,7 +674,7 @@ impl DevData {
         let request_id = crate::tokens::random_id("dev_")?;
         let audit = state.audit_context();
         let issue = |kind: &str| {
-            crate::routes::tokens::TokenRequest::parse(kind, None, None, Some("dev".into()))
+            crate::service::tokens::TokenRequest::parse(kind, None, None, Some("dev".into()))
         };
         let (_, operator) = issue("operator")?
             .issue(
@@ -693,7 +693,7 @@ impl DevData {
             )
             .await?;
         for id in stale {
-            crate::routes::tokens::revoke_token(
+            crate::service::tokens::revoke_token(
                 &state.store,
                 audit,
                 id,

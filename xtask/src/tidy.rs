@@ -1,7 +1,8 @@
 //! `cargo xtask tidy`: invariants that keep the workspace honest. Every `.rs` file
 //! opens with a `//!` line; the crate layering of ARCHITECTURE.md holds in the
 //! resolved dependency graph (from `cargo metadata`); vault-core's source neither
-//! reads the clock nor does I/O; CI runs the README's test command.
+//! reads the clock nor does I/O; vault-api's routes reach the store only through its
+//! service layer; CI runs the README's test command.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -12,7 +13,7 @@ use cargo_metadata::{DependencyKind, MetadataCommand};
 
 pub fn run(root: &Path) -> Result<()> {
     let mut problems = file_header_problems(root)?;
-    problems.extend(core_source_problems(root)?);
+    problems.extend(source_text_problems(root)?);
     problems.extend(layering_problems(&DependencyGraph::load(root)?));
     problems.extend(ci_problems(root)?);
     if problems.is_empty() {
@@ -62,34 +63,60 @@ fn file_header_problems(root: &Path) -> Result<Vec<String>> {
     Ok(problems)
 }
 
-/// Text that would mean vault-core reads the clock or the outside world.
-const CORE_FORBIDDEN_TEXT: [&str; 6] = [
-    "::now(",
-    "std::fs",
-    "std::net",
-    "std::process",
-    "std::env::",
-    "std::thread",
+/// Text a directory's source must not contain, and the invariant that says why.
+struct TextRule {
+    dir: &'static str,
+    forbidden: &'static [&'static str],
+    invariant: &'static str,
+}
+
+const TEXT_RULES: [TextRule; 2] = [
+    TextRule {
+        dir: "vault-core",
+        // Text that would mean vault-core reads the clock or the outside world.
+        forbidden: &[
+            "::now(",
+            "std::fs",
+            "std::net",
+            "std::process",
+            "std::env::",
+            "std::thread",
+        ],
+        invariant: "vault-core must not use `{}` (no clock reads, no I/O)",
+    },
+    TextRule {
+        dir: "vault-api/src/routes",
+        // A route that reaches these composes the work itself, which is the service
+        // layer's job: then two routes for one operation can drift apart.
+        forbidden: &[
+            ".store",
+            "vault_store",
+            ".keyring",
+            ".authorizer",
+            "audit_entry",
+        ],
+        invariant: "routes do HTTP only and must not use `{}`: call a module of vault-api/src/service/",
+    },
 ];
 
-fn core_source_problems(root: &Path) -> Result<Vec<String>> {
-    let mut files = Vec::new();
-    rust_files(&root.join("vault-core"), &mut files)?;
+fn source_text_problems(root: &Path) -> Result<Vec<String>> {
     let mut problems = Vec::new();
-    for file in files {
-        let text = fs::read_to_string(&file)?;
-        for (number, line) in text.lines().enumerate() {
-            for pattern in CORE_FORBIDDEN_TEXT {
-                if line.contains(pattern) {
-                    let shown = file
-                        .strip_prefix(root)
-                        .unwrap_or(&file)
-                        .display()
-                        .to_string();
-                    problems.push(format!(
-                        "{shown}:{}: vault-core must not use `{pattern}` (no clock reads, no I/O)",
-                        number + 1
-                    ));
+    for rule in &TEXT_RULES {
+        let mut files = Vec::new();
+        rust_files(&root.join(rule.dir), &mut files)?;
+        for file in files {
+            let text = fs::read_to_string(&file)?;
+            let shown = file
+                .strip_prefix(root)
+                .unwrap_or(&file)
+                .display()
+                .to_string();
+            for (number, line) in text.lines().enumerate() {
+                for pattern in rule.forbidden {
+                    if line.contains(pattern) {
+                        let invariant = rule.invariant.replace("{}", pattern);
+                        problems.push(format!("{shown}:{}: {invariant}", number + 1));
+                    }
                 }
             }
         }
@@ -512,10 +539,22 @@ mod tests {
     }
 
     #[test]
-    fn file_headers_and_core_text_are_checked() {
+    fn file_headers_and_source_text_are_checked() {
         let dir = std::env::temp_dir().join(format!("xtask-tidy-{}", std::process::id()));
         let core = dir.join("vault-core/src");
         fs::create_dir_all(&core).expect("temp dir");
+        let routes = dir.join("vault-api/src/routes");
+        fs::create_dir_all(&routes).expect("temp dir");
+        fs::write(
+            routes.join("thin.rs"),
+            "//! A route.\nfn f() { service::secrets::get(); } // no-store\n",
+        )
+        .expect("write");
+        fs::write(
+            routes.join("fat.rs"),
+            "//! A route.\nfn f() { state.store.secret(); }\n",
+        )
+        .expect("write");
         fs::write(core.join("good.rs"), "//! Says what it holds.\n").expect("write");
         fs::write(
             core.join("bad.rs"),
@@ -523,15 +562,19 @@ mod tests {
         )
         .expect("write");
         let headers = file_header_problems(&dir).expect("walks");
-        let core_text = core_source_problems(&dir).expect("walks");
+        let text = source_text_problems(&dir).expect("walks");
         fs::remove_dir_all(&dir).expect("cleanup");
         assert_eq!(
             headers,
             ["vault-core/src/bad.rs does not start with a `//!` line saying what lives there"]
         );
         assert_eq!(
-            core_text,
-            ["vault-core/src/bad.rs:2: vault-core must not use `::now(` (no clock reads, no I/O)"]
+            text,
+            [
+                "vault-core/src/bad.rs:2: vault-core must not use `::now(` (no clock reads, no I/O)",
+                "vault-api/src/routes/fat.rs:2: routes do HTTP only and must not use `.store`: \
+                 call a module of vault-api/src/service/",
+            ]
         );
     }
 }

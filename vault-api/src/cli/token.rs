@@ -6,7 +6,7 @@ use anyhow::Result;
 use clap::Subcommand;
 use vault_api::audit::Actor;
 use vault_api::clock::{Clock, SystemClock};
-use vault_api::routes::tokens::{TokenRequest, revoke_token};
+use vault_api::service::tokens::{TokenRequest, revoke_token};
 
 use crate::cli::args::{DatabaseArgs, KeyArgs};
 use crate::cli::{cli_audit, open_keys, open_store};

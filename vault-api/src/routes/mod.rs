@@ -1,7 +1,6 @@
 //! The HTTP routes, one module per resource.
 
 pub mod audit;
-pub mod entries;
 pub mod health;
 pub mod projects;
 pub mod resolve;

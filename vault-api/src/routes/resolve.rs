@@ -7,34 +7,19 @@
 //! the audit record (context and names, never values) is durable before the response
 //! leaves.
 
-use std::collections::BTreeMap;
-
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use vault_client::Plaintext;
-use vault_client::wire::{Explained, ResolveRequest, ResolveResponse, SkippedSource};
-use vault_core::{EnvMap, EnvName};
+use vault_client::wire::{ResolveRequest, ResolveResponse};
+use vault_core::TokenKind;
 
 use crate::auth::Principal;
 use crate::body::JsonBody;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::metrics::OutcomeLabels;
-use crate::service::resolution::{self, Disclosed, parse_context};
+use crate::service::resolution;
 use crate::state::AppState;
-use crate::value::IncomingValue;
-
-fn supplied(field: &str, env: Option<BTreeMap<String, Plaintext>>) -> ApiResult<EnvMap> {
-    env.unwrap_or_default()
-        .into_iter()
-        .map(|(name, value)| {
-            let env_name =
-                EnvName::parse(&name).map_err(ApiError::core(format!("{field}.{name}")))?;
-            Ok((env_name, value.into_supplied(&format!("{field}.{name}"))?))
-        })
-        .collect()
-}
 
 #[utoipa::path(operation_id = "resolveEnv", post, path = "/v1/resolve", tag = "resolution", request_body = ResolveRequest,
     responses((status = 200, body = ResolveResponse),
@@ -46,8 +31,8 @@ pub async fn resolve(
     principal: Principal,
     JsonBody(body): JsonBody<ResolveRequest>,
 ) -> ApiResult<Response> {
-    principal.require(&[vault_store::TokenKind::Orchestrator])?;
-    let outcome = resolve_for(&state, &principal, body).await;
+    principal.require(&[TokenKind::Orchestrator])?;
+    let outcome = resolution::answer(&state, &principal, body).await;
     let label = if outcome.is_ok() { "ok" } else { "error" };
     state
         .metrics
@@ -59,60 +44,4 @@ pub async fn resolve(
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
-}
-
-async fn resolve_for(
-    state: &AppState,
-    principal: &Principal,
-    body: ResolveRequest,
-) -> ApiResult<ResolveResponse> {
-    let context = parse_context(
-        &body.user_id,
-        &body.profile_id,
-        body.workspace_id.as_deref(),
-        body.project_id.as_deref(),
-        body.milestone_id.as_deref(),
-    )?;
-    let profile_env = supplied("profile_env", body.profile_env)?;
-    let baseline_env = supplied("baseline_env", body.baseline_env)?;
-    let Disclosed {
-        resolution,
-        expired,
-    } = resolution::resolve(state, principal, context, profile_env, baseline_env).await?;
-    let (sources, unresolved) = if body.explain {
-        let mut skipped: BTreeMap<String, Vec<SkippedSource>> = BTreeMap::new();
-        for skip in &resolution.skipped {
-            skipped
-                .entry(skip.name.as_str().to_owned())
-                .or_default()
-                .push(SkippedSource {
-                    source: skip.source.clone(),
-                    reason: skip.reason,
-                });
-        }
-        let sources = resolution
-            .entries
-            .iter()
-            .map(|(name, resolved)| {
-                (
-                    name.as_str().to_owned(),
-                    Explained {
-                        winner: resolved.source.clone(),
-                        shadowed: resolved.shadowed.clone(),
-                        skipped: skipped.remove(name.as_str()).unwrap_or_default(),
-                    },
-                )
-            })
-            .collect();
-        // What is left was skipped under names nothing else set.
-        (Some(sources), Some(skipped))
-    } else {
-        (None, None)
-    };
-    Ok(ResolveResponse {
-        env: resolution.into_env(),
-        expired,
-        sources,
-        unresolved,
-    })
 }

@@ -5,66 +5,16 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::Response;
-use vault_client::wire::{CreateSecret, ListParams, UpdateSecret};
-use vault_core::{Category, Owner, OwnerKind, Scope, SecretMeta, UserId};
-use vault_store::ListOwner;
+use axum::response::{IntoResponse, Response};
+use vault_client::wire::{
+    CreateSecret, ListParams, Rollback, SecretPage, SecretView, UpdateSecret, VersionList,
+};
 
 use crate::auth::Principal;
 use crate::body::{JsonBody, QueryParams};
-use crate::error::{ApiError, ApiResult};
-use crate::routes::entries::{self, Changes, Family, ListFilter, NewEntry};
+use crate::error::ApiResult;
+use crate::service::secrets;
 use crate::state::AppState;
-use vault_client::wire::{Rollback, SecretPage, SecretView, VersionList};
-
-use vault_store::TokenKind::{Operator, Orchestrator, User};
-
-impl From<UpdateSecret> for Changes {
-    fn from(body: UpdateSecret) -> Self {
-        Changes {
-            value: body.value,
-            scope: body.scope,
-            targets: body.profile_ids,
-            category: None,
-            description: body.description,
-            expires_at: body.expires_at,
-            expected_version: body.expected_version,
-        }
-    }
-}
-
-/// The user a request acts for: a user token's own, or the `user_id` an operator or
-/// orchestrator names.
-fn acting_user(principal: &Principal, named: Option<&str>) -> ApiResult<UserId> {
-    principal.require(&[User, Operator, Orchestrator])?;
-    match (principal.user(), named) {
-        (Some(own), None) => Ok(own.clone()),
-        (Some(own), Some(named)) if named == own.as_str() => Ok(own.clone()),
-        (Some(_), Some(_)) => Err(ApiError::Forbidden(
-            "a user token acts only for its own user; leave user_id out".into(),
-        )),
-        (None, Some(named)) => UserId::parse(named).map_err(ApiError::core("user_id")),
-        (None, None) => Err(ApiError::invalid(
-            "user_id",
-            "is required with an operator or orchestrator token",
-        )),
-    }
-}
-
-/// The secret `id` when this principal may see it; 404 otherwise, as if missing.
-async fn visible(state: &AppState, principal: &Principal, id: &str) -> ApiResult<SecretMeta> {
-    principal.require(&[User, Operator, Orchestrator])?;
-    let meta = state.store.secret(entries::parse_secret_id(id)?).await?;
-    let visible = match meta.placement.owner() {
-        Owner::User(owner) => principal.user().is_none_or(|own| own == owner),
-        _ => false,
-    };
-    if visible {
-        Ok(meta)
-    } else {
-        Err(ApiError::NotFound("secret"))
-    }
-}
 
 #[utoipa::path(operation_id = "createSecret", post, path = "/v1/secrets", tag = "secrets", request_body = CreateSecret,
     responses((status = 201, body = SecretView), (status = 409, description = "name/scope overlap"),
@@ -74,19 +24,8 @@ pub async fn create(
     principal: Principal,
     JsonBody(body): JsonBody<CreateSecret>,
 ) -> ApiResult<Response> {
-    let user = acting_user(&principal, body.user_id.as_deref())?;
-    let scope = Family::Profiles
-        .parse_scope(body.scope.as_deref(), body.profile_ids.as_deref(), None)?
-        .unwrap_or(Scope::All);
-    let new = NewEntry {
-        name: body.name,
-        value: body.value,
-        scope,
-        category: Category::default(),
-        description: body.description,
-        expires_at: body.expires_at,
-    };
-    entries::create(&state, &principal, Owner::User(user), new).await
+    let created = secrets::create(&state, &principal, body).await?;
+    Ok((StatusCode::CREATED, Json(created)).into_response())
 }
 
 #[utoipa::path(operation_id = "listSecrets", get, path = "/v1/secrets", tag = "secrets", params(ListParams),
@@ -96,20 +35,7 @@ pub async fn list(
     principal: Principal,
     QueryParams(params): QueryParams<ListParams>,
 ) -> ApiResult<Json<SecretPage>> {
-    // An operator without `user_id` browses every user's secrets.
-    let owner: ListOwner = if principal.kind() == Operator && params.user_id.is_none() {
-        ListOwner::EveryOf(OwnerKind::User)
-    } else {
-        Owner::User(acting_user(&principal, params.user_id.as_deref())?).into()
-    };
-    let filter = ListFilter {
-        limit: params.limit,
-        cursor: params.cursor,
-        name_prefix: params.name_prefix,
-        category: None,
-        expired: params.expired,
-    };
-    Ok(Json(entries::list_views(&state, owner, filter).await?))
+    Ok(Json(secrets::list(&state, &principal, params).await?))
 }
 
 #[utoipa::path(operation_id = "getSecret", get, path = "/v1/secrets/{id}", tag = "secrets",
@@ -119,8 +45,7 @@ pub async fn get(
     principal: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<SecretView>> {
-    let meta = visible(&state, &principal, &id).await?;
-    entries::get(&state, &meta).await
+    Ok(Json(secrets::get(&state, &principal, &id).await?))
 }
 
 #[utoipa::path(operation_id = "updateSecret", patch, path = "/v1/secrets/{id}", tag = "secrets", request_body = UpdateSecret,
@@ -131,8 +56,7 @@ pub async fn update(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<UpdateSecret>,
 ) -> ApiResult<Json<SecretView>> {
-    let meta = visible(&state, &principal, &id).await?;
-    entries::update(&state, &principal, meta, body.into()).await
+    Ok(Json(secrets::update(&state, &principal, &id, body).await?))
 }
 
 #[utoipa::path(operation_id = "deleteSecret", delete, path = "/v1/secrets/{id}", tag = "secrets",
@@ -142,9 +66,8 @@ pub async fn delete(
     principal: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let loaded = visible(&state, &principal, &id).await;
-    let meta = entries::for_deletion(&state, &principal, &id, loaded).await?;
-    entries::delete(&state, &principal, meta).await
+    secrets::delete(&state, &principal, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(operation_id = "listSecretVersions", get, path = "/v1/secrets/{id}/versions", tag = "secrets",
@@ -154,8 +77,7 @@ pub async fn versions(
     principal: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<VersionList>> {
-    let meta = visible(&state, &principal, &id).await?;
-    entries::versions(&state, &meta).await
+    Ok(Json(secrets::versions(&state, &principal, &id).await?))
 }
 
 #[utoipa::path(operation_id = "rollbackSecret", post, path = "/v1/secrets/{id}/rollback", tag = "secrets", request_body = Rollback,
@@ -167,6 +89,7 @@ pub async fn rollback(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<Rollback>,
 ) -> ApiResult<Json<SecretView>> {
-    let meta = visible(&state, &principal, &id).await?;
-    entries::rollback(&state, &principal, meta, body).await
+    Ok(Json(
+        secrets::rollback(&state, &principal, &id, body).await?,
+    ))
 }

@@ -6,17 +6,22 @@
 //! can never be paired with another entry; the audit record is durable before anything
 //! is returned.
 
+use std::collections::BTreeMap;
 use vault_core::{
     AuditAction, Candidate, EnvMap, EnvName, MilestoneId, ProfileId, ProjectId, Resolution,
     ResolutionContext, ResolutionInput, ResolvedValue, SecretId, SecretName, SecretValue,
     SkipReason, UserId, WorkspaceId, resolve_shared,
 };
+
+use vault_client::Plaintext;
+use vault_client::wire::{Explained, ResolveRequest, ResolveResponse, SkippedSource};
 use vault_kms::SealBinding;
 
 use crate::auth::Principal;
 use crate::candidates::Seal;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
+use crate::value::IncomingValue;
 
 /// A resolution as disclosed: the opened env and the names left out as expired.
 pub struct Disclosed {
@@ -284,4 +289,74 @@ pub async fn lookup(
     )?;
     state.audit.write(entry).await?;
     Ok(found)
+}
+
+/// The orchestrator's own layers, each value held to the value rule.
+fn supplied(field: &str, env: Option<BTreeMap<String, Plaintext>>) -> ApiResult<EnvMap> {
+    env.unwrap_or_default()
+        .into_iter()
+        .map(|(name, value)| {
+            let env_name =
+                EnvName::parse(&name).map_err(ApiError::core(format!("{field}.{name}")))?;
+            Ok((env_name, value.into_supplied(&format!("{field}.{name}"))?))
+        })
+        .collect()
+}
+
+/// Answers `POST /v1/resolve`: the env map, and with `explain` where each name came
+/// from and what was skipped.
+pub(crate) async fn answer(
+    state: &AppState,
+    principal: &Principal,
+    body: ResolveRequest,
+) -> ApiResult<ResolveResponse> {
+    let context = parse_context(
+        &body.user_id,
+        &body.profile_id,
+        body.workspace_id.as_deref(),
+        body.project_id.as_deref(),
+        body.milestone_id.as_deref(),
+    )?;
+    let profile_env = supplied("profile_env", body.profile_env)?;
+    let baseline_env = supplied("baseline_env", body.baseline_env)?;
+    let Disclosed {
+        resolution,
+        expired,
+    } = resolve(state, principal, context, profile_env, baseline_env).await?;
+    let (sources, unresolved) = if body.explain {
+        let mut skipped: BTreeMap<String, Vec<SkippedSource>> = BTreeMap::new();
+        for skip in &resolution.skipped {
+            skipped
+                .entry(skip.name.as_str().to_owned())
+                .or_default()
+                .push(SkippedSource {
+                    source: skip.source.clone(),
+                    reason: skip.reason,
+                });
+        }
+        let sources = resolution
+            .entries
+            .iter()
+            .map(|(name, resolved)| {
+                (
+                    name.as_str().to_owned(),
+                    Explained {
+                        winner: resolved.source.clone(),
+                        shadowed: resolved.shadowed.clone(),
+                        skipped: skipped.remove(name.as_str()).unwrap_or_default(),
+                    },
+                )
+            })
+            .collect();
+        // What is left was skipped under names nothing else set.
+        (Some(sources), Some(skipped))
+    } else {
+        (None, None)
+    };
+    Ok(ResolveResponse {
+        env: resolution.into_env(),
+        expired,
+        sources,
+        unresolved,
+    })
 }

@@ -1,11 +1,8 @@
-//! What user secrets, workspace keys and project entries share once a route has
-//! decided who may act: parsing scopes and dates, sealing, the masked views, and the
+//! What user secrets, workspace keys and project entries share once the owner's
+//! service has decided who may act: parsing scopes and dates, sealing, the masked views, and the
 //! create / list / update / delete / versions / rollback operations with their audit
 //! records. No response built here carries a value.
 
-use axum::Json;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use vault_client::Plaintext;
@@ -293,7 +290,7 @@ pub(crate) async fn create(
     principal: &Principal,
     owner: Owner,
     new: NewEntry,
-) -> ApiResult<Response> {
+) -> ApiResult<SecretView> {
     let now = state.clock.now();
     let name = SecretName::parse(&new.name).map_err(ApiError::core("name"))?;
     // Stored layers reach other people's agents: none may hold a name that changes
@@ -354,7 +351,7 @@ pub(crate) async fn create(
             audit,
         )
         .await?;
-    Ok((StatusCode::CREATED, Json(view(&meta, masked, now))).into_response())
+    Ok(view(&meta, masked, now))
 }
 
 /// One page of `owner`'s secrets, with each one's masked current value.
@@ -418,9 +415,9 @@ pub(crate) async fn list_views(
     })
 }
 
-pub(crate) async fn get(state: &AppState, meta: &SecretMeta) -> ApiResult<Json<SecretView>> {
+pub(crate) async fn get(state: &AppState, meta: &SecretMeta) -> ApiResult<SecretView> {
     let masked = masked_of(state, &meta.id).await?;
-    Ok(Json(view(meta, masked, state.clock.now())))
+    Ok(view(meta, masked, state.clock.now()))
 }
 
 pub(crate) async fn update(
@@ -428,7 +425,7 @@ pub(crate) async fn update(
     principal: &Principal,
     meta: SecretMeta,
     changes: Changes,
-) -> ApiResult<Json<SecretView>> {
+) -> ApiResult<SecretView> {
     let action = if changes.value.is_some() {
         AuditAction::SecretRotate
     } else {
@@ -528,7 +525,7 @@ pub(crate) async fn update(
         {
             Ok(updated) => {
                 let masked = masked_of(state, &updated.id).await?;
-                return Ok(Json(view(&updated, masked, now)));
+                return Ok(view(&updated, masked, now));
             }
             // The caller asked for no particular version: a rotation that raced with
             // another one is sealed again for the version after the winner's.
@@ -571,7 +568,7 @@ pub(crate) async fn delete(
     state: &AppState,
     principal: &Principal,
     meta: SecretMeta,
-) -> ApiResult<StatusCode> {
+) -> ApiResult<()> {
     let audit = state.audit_entry(
         principal.request_id(),
         &principal.actor(),
@@ -580,10 +577,10 @@ pub(crate) async fn delete(
         "ok",
     )?;
     state.store.delete_secret(meta.id, audit).await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }
 
-pub(crate) async fn versions(state: &AppState, meta: &SecretMeta) -> ApiResult<Json<VersionList>> {
+pub(crate) async fn versions(state: &AppState, meta: &SecretMeta) -> ApiResult<VersionList> {
     let data = state
         .store
         .secret_versions(meta.id.clone())
@@ -598,7 +595,7 @@ pub(crate) async fn versions(state: &AppState, meta: &SecretMeta) -> ApiResult<J
             created_at: v.created_at,
         })
         .collect();
-    Ok(Json(VersionList { data }))
+    Ok(VersionList { data })
 }
 
 pub(crate) async fn rollback(
@@ -606,7 +603,7 @@ pub(crate) async fn rollback(
     principal: &Principal,
     meta: SecretMeta,
     body: Rollback,
-) -> ApiResult<Json<SecretView>> {
+) -> ApiResult<SecretView> {
     let now = state.clock.now();
     let chosen = Version::new(body.version).map_err(ApiError::core("version"))?;
     let expected = body
@@ -680,5 +677,5 @@ pub(crate) async fn rollback(
             audit,
         )
         .await?;
-    Ok(Json(view(&updated, masked, now)))
+    Ok(view(&updated, masked, now))
 }
