@@ -15,7 +15,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use crate::bench::{Server, TempDir, output, target_dir};
+use crate::bench::{Server, output, target_dir, work_dir};
 use crate::{cargo, free_port, run_step};
 
 const TOOLS: [&str; 3] = [
@@ -77,8 +77,9 @@ pub fn run(root: &Path, options: &Options) -> Result<()> {
         cargo().args(["build", "-p", "vault-api", "--bin", "vault-api", "--locked"]),
     )?;
     let binary = target_dir(root)?.join("debug").join("vault-api");
-    let work = TempDir::new("vault-contract")?;
-    let data = work.path.join("data");
+    let work_dir = work_dir("vault-contract")?;
+    let work = work_dir.path();
+    let data = work.join("data");
     let port = free_port()?;
     let mut command = Command::new(&binary);
     command
@@ -103,11 +104,11 @@ pub fn run(root: &Path, options: &Options) -> Result<()> {
     ] {
         command.env_remove(inherited);
     }
-    let log = work.path.join("vault-api.log");
+    let log = work.join("vault-api.log");
     let server = Server::spawn("vault-api", command, port, log, String::new(), "/readyz")?;
     let principals = principals(&binary, &data)?;
 
-    let document = work.path.join("openapi.json");
+    let document = work.join("openapi.json");
     let text = ureq::get(format!("{}/openapi.json", server.base))
         .call()
         .context("fetching /openapi.json")?
@@ -119,7 +120,7 @@ pub fn run(root: &Path, options: &Options) -> Result<()> {
         Command::new(tools.join("openapi-spec-validator")).arg(&document),
     )?;
 
-    generated_client_flow(root, &tools, &server, &work, &document, &principals)?;
+    generated_client_flow(root, &tools, &server, work, &document, &principals)?;
 
     let schemathesis = |principal: &Principal| -> Result<Command> {
         let mut command = Command::new(tools.join("schemathesis"));
@@ -134,7 +135,7 @@ pub fn run(root: &Path, options: &Options) -> Result<()> {
             .arg("--report-dir")
             .arg(target_dir(root)?.join("contract").join(principal.name))
             // In the run's own directory: schemathesis keeps a cache where it runs.
-            .current_dir(&work.path)
+            .current_dir(work)
             .env("VAULT_CONTRACT_PRINCIPAL", principal.name)
             .env("VAULT_CONTRACT_TOKEN", &principal.token)
             .env("SCHEMATHESIS_HOOKS", "hooks")
@@ -157,9 +158,7 @@ pub fn run(root: &Path, options: &Options) -> Result<()> {
     let mut failed = Vec::new();
     let mut running = Vec::new();
     for principal in others {
-        let log = work
-            .path
-            .join(format!("schemathesis-{}.log", principal.name));
+        let log = work.join(format!("schemathesis-{}.log", principal.name));
         let file = std::fs::File::create(&log)?;
         eprintln!(
             "\n==> schemathesis as the {} (side by side; its output follows when it ends)",
@@ -181,7 +180,7 @@ pub fn run(root: &Path, options: &Options) -> Result<()> {
         }
     }
     eprintln!("\n==> schemathesis as the {}", operator.name);
-    if run_step(&work.path, &mut schemathesis(operator)?).is_err() {
+    if run_step(work, &mut schemathesis(operator)?).is_err() {
         failed.push(operator.name);
     }
     if !failed.is_empty() {
@@ -231,11 +230,11 @@ fn generated_client_flow(
     root: &Path,
     tools: &Path,
     server: &Server,
-    work: &TempDir,
+    work: &Path,
     document: &Path,
     principals: &[Principal],
 ) -> Result<()> {
-    let generated = work.path.join("client");
+    let generated = work.join("client");
     run_step(
         root,
         Command::new(tools.join("openapi-python-client"))

