@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 mod support;
 const BIN: &str = env!("CARGO_BIN_EXE_vault-api");
 
-use support::free_port;
+use vault_testkit::free_port;
 
 fn cli(data: &std::path::Path, args: &[&str]) -> std::process::Output {
     Command::new(BIN)

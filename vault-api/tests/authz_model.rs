@@ -5,6 +5,8 @@
 
 mod support;
 
+use vault_testkit::on_both_backends;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 

@@ -13,7 +13,7 @@ mod support;
 const BIN: &str = env!("CARGO_BIN_EXE_vault-api");
 const MARKER: &str = "MARKER_value_4c1d9e7b";
 
-use support::free_port;
+use vault_testkit::free_port;
 
 fn cli(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
     Command::new(BIN)

@@ -4,6 +4,8 @@
 
 mod support;
 
+use vault_testkit::on_both_backends;
+
 use support::{TestDb, TestServer};
 use vault_client::wire::*;
 use vault_client::{
@@ -504,7 +506,7 @@ async fn refusals_arrive_as_problems_with_their_code_and_field(db: TestDb) {
     assert_eq!(too_many.field.as_deref(), Some("limit"));
 
     let unreachable = Client::new(Config::new(
-        format!("http://127.0.0.1:{}", support::free_port()),
+        format!("http://127.0.0.1:{}", vault_testkit::free_port()),
         Zeroizing::new("vault_user_x".into()),
     ))
     .expect("a client");

@@ -3,8 +3,6 @@
 //! channel, and the outcome checked through the API: the rotated secret resolves to its
 //! new value, the rolled-back one to its old value, and the deleted one is gone.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,61 +11,13 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use serde_json::{Value, json};
 use tokio::sync::watch;
+use vault_testkit::DevServer;
 use vault_tui::api::{ApiClient, HttpClient};
 use vault_tui::app::{Action, App, Modal};
 use vault_tui::run::run_loop_observed;
 use zeroize::Zeroizing;
 
 const BIN: &str = env!("CARGO_BIN_EXE_vault-api");
-
-struct DevServer {
-    child: Child,
-    base: String,
-    operator: String,
-    orchestrator: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for DevServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start() -> DevServer {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port");
-    let mut child = Command::new(BIN)
-        .args(["serve", "--dev", "--listen", &format!("127.0.0.1:{port}")])
-        .current_dir(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let (mut operator, mut orchestrator) = (String::new(), String::new());
-    for line in BufReader::new(stdout).lines() {
-        let line = line.expect("line");
-        if let Some(token) = line.trim().strip_prefix("operator token:") {
-            operator = token.trim().to_owned();
-        }
-        if let Some(token) = line.trim().strip_prefix("orchestrator token:") {
-            orchestrator = token.trim().to_owned();
-            break;
-        }
-    }
-    DevServer {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-        operator,
-        orchestrator,
-        _dir: dir,
-    }
-}
 
 async fn call(
     server: &DevServer,
@@ -178,7 +128,7 @@ impl Script {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_rotates_rolls_back_and_deletes_through_the_console() {
-    let server = start();
+    let server = DevServer::start(BIN);
     let post = reqwest::Method::POST;
     let mut ids = std::collections::BTreeMap::new();
     for (name, value) in [

@@ -6,6 +6,8 @@
 
 mod support;
 
+use vault_testkit::on_both_backends;
+
 use std::num::NonZeroU32;
 use std::time::Duration;
 

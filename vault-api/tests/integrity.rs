@@ -9,6 +9,8 @@
 
 mod support;
 
+use vault_testkit::on_both_backends;
+
 use std::sync::Arc;
 
 use reqwest::Method;

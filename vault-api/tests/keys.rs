@@ -5,6 +5,8 @@
 
 mod support;
 
+use vault_testkit::on_both_backends;
+
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 use std::sync::Arc;

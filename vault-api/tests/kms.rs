@@ -9,50 +9,12 @@ mod support;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use aws_sdk_kms::Client;
-use aws_sdk_kms::config::{BehaviorVersion, Credentials, Region};
 use reqwest::Method;
 use serde_json::{Value, json};
 use support::{TestDb, TestServer};
+use vault_testkit::localstack;
 
 const BIN: &str = env!("CARGO_BIN_EXE_vault-api");
-
-fn endpoint() -> Option<String> {
-    match std::env::var("VAULT_TEST_KMS_ENDPOINT") {
-        Ok(url) => Some(url),
-        Err(_) if std::env::var("VAULT_TEST_REQUIRE_LOCALSTACK").as_deref() == Ok("1") => {
-            panic!("VAULT_TEST_REQUIRE_LOCALSTACK=1 but VAULT_TEST_KMS_ENDPOINT is not set")
-        }
-        Err(_) => {
-            eprintln!("skipped: set VAULT_TEST_KMS_ENDPOINT (cargo xtask test does)");
-            None
-        }
-    }
-}
-
-fn kms(url: &str) -> Client {
-    Client::from_conf(
-        aws_sdk_kms::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .endpoint_url(url)
-            .credentials_provider(Credentials::new("test", "test", None, None, "localstack"))
-            .build(),
-    )
-}
-
-async fn new_key(client: &Client) -> String {
-    client
-        .create_key()
-        .send()
-        .await
-        .expect("creates a key")
-        .key_metadata()
-        .expect("metadata")
-        .arn()
-        .expect("arn")
-        .to_owned()
-}
 
 /// The vault-api binary with the standard AWS configuration pointed at LocalStack.
 fn vault(endpoint: &str, database_url: &str) -> Command {
@@ -98,10 +60,7 @@ impl Drop for Server {
 }
 
 async fn serve(endpoint: &str, database_url: &str, kms_key: &str) -> Server {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port");
+    let port = vault_testkit::free_port();
     let child = vault(endpoint, database_url)
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .env("VAULT_ROOT_PROVIDER", "aws-kms")
@@ -190,9 +149,11 @@ async fn metric(base: &str, name: &str) -> f64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_disabled_kms_key_stops_the_vault_whole_and_it_recovers_once_enabled() {
-    let Some(endpoint) = endpoint() else { return };
-    let client = kms(&endpoint);
-    let key = new_key(&client).await;
+    let Some(endpoint) = localstack::endpoint() else {
+        return;
+    };
+    let client = localstack::client(&endpoint);
+    let key = localstack::new_key(&client).await.1;
     let db = TestDb::sqlite();
     let server = serve(&endpoint, &db.url, &key).await;
     let orchestrator = token(&endpoint, &db.url, &key, "orchestrator", None);
@@ -289,8 +250,10 @@ async fn a_disabled_kms_key_stops_the_vault_whole_and_it_recovers_once_enabled()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_local_vault_moves_under_kms_by_rewrap() {
-    let Some(endpoint) = endpoint() else { return };
-    let key = new_key(&kms(&endpoint)).await;
+    let Some(endpoint) = localstack::endpoint() else {
+        return;
+    };
+    let key = localstack::new_key(&localstack::client(&endpoint)).await.1;
     let local_key = support::test_key();
     let seeded = TestServer::start_with(TestDb::sqlite(), local_key.clone(), &[]).await;
     let (status, _) = seeded
@@ -354,9 +317,11 @@ async fn a_local_vault_moves_under_kms_by_rewrap() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_on_one_postgresql_see_each_others_rotations_at_once() {
-    let Some(endpoint) = endpoint() else { return };
+    let Some(endpoint) = localstack::endpoint() else {
+        return;
+    };
     let Some(db) = TestDb::postgres() else { return };
-    let key = new_key(&kms(&endpoint)).await;
+    let key = localstack::new_key(&localstack::client(&endpoint)).await.1;
     let first = serve(&endpoint, &db.url, &key).await;
     let second = serve(&endpoint, &db.url, &key).await;
     let orchestrator = token(&endpoint, &db.url, &key, "orchestrator", None);
@@ -415,19 +380,18 @@ async fn two_replicas_on_one_postgresql_see_each_others_rotations_at_once() {
 /// value or token of the run reaches the log in any spelling.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn trace_logging_through_kms_prints_no_key_value_or_token() {
-    let Some(endpoint) = endpoint() else { return };
-    let client = kms(&endpoint);
-    let key = new_key(&client).await;
+    let Some(endpoint) = localstack::endpoint() else {
+        return;
+    };
+    let client = localstack::client(&endpoint);
+    let key = localstack::new_key(&client).await.1;
     let db = TestDb::sqlite();
     let log_path = db.dir.path().join("serve.log");
     // Under trace, and asked to by these variables, the SDK prints request bodies (an
     // `Encrypt` request holds a KEK in base64) and response bodies (so does a
     // `Decrypt` answer): the worst an operator could configure.
     let start = |log: std::fs::File| {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("a free port");
+        let port = vault_testkit::free_port();
         let child = vault(&endpoint, &db.url)
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .env("VAULT_ROOT_PROVIDER", "aws-kms")

@@ -8,6 +8,8 @@
 
 mod support;
 
+use vault_testkit::on_both_backends;
+
 use std::collections::BTreeSet;
 
 use reqwest::Method;

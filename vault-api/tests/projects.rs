@@ -5,6 +5,8 @@
 
 mod support;
 
+use vault_testkit::on_both_backends;
+
 use reqwest::Method;
 use serde_json::{Value, json};
 use support::{TestDb, TestServer};

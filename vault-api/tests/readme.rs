@@ -1,8 +1,9 @@
 //! The README's walkthrough, run as written against `vault-api serve --dev`: only the
 //! `cargo run … --` prefix becomes this build's binary, and the port a free one.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
+
+use vault_testkit::DevServer;
 
 const BIN: &str = env!("CARGO_BIN_EXE_vault-api");
 
@@ -32,29 +33,8 @@ fn the_readme_serve_command_and_walkthrough_work_as_written() {
         "the walkthrough needs curl on PATH"
     );
 
-    let dir = tempfile::tempdir().expect("temp dir");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port");
-    let mut server = Command::new(BIN)
-        .args(["serve", "--dev", "--listen", &format!("127.0.0.1:{port}")])
-        .current_dir(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starts");
-    let stdout = server.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let mut seen_rule = 0;
-    for line in lines.by_ref() {
-        if line.expect("line").starts_with('=') {
-            seen_rule += 1;
-            if seen_rule == 2 {
-                break;
-            }
-        }
-    }
+    let server = DevServer::start(BIN);
+    let (port, dir) = (server.port, server.dir());
 
     let run = |heading: &str| {
         let script = sh_block(heading)
@@ -62,7 +42,7 @@ fn the_readme_serve_command_and_walkthrough_work_as_written() {
             .replace("127.0.0.1:8200", &format!("127.0.0.1:{port}"));
         let output = Command::new("bash")
             .args(["-euo", "pipefail", "-c", &script])
-            .current_dir(dir.path())
+            .current_dir(dir)
             .output()
             .expect("bash runs");
         let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
@@ -71,8 +51,7 @@ fn the_readme_serve_command_and_walkthrough_work_as_written() {
     };
     let (walked, stdout, stderr) = run("### Walkthrough");
     let (walked_projects, project_stdout, project_stderr) = run("### Project walkthrough");
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
     assert!(walked, "{stdout}\n{stderr}");
     assert!(walked_projects, "{project_stdout}\n{project_stderr}");
     let lines: Vec<&str> = project_stdout.lines().collect();

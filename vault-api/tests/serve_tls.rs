@@ -14,7 +14,7 @@ use vault_api::tls::{Ca, Usage};
 mod support;
 const BIN: &str = env!("CARGO_BIN_EXE_vault-api");
 
-use support::free_port;
+use vault_testkit::free_port;
 
 /// Kills the server when the test ends, however it ends.
 struct Running(Child);

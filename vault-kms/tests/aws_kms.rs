@@ -5,50 +5,13 @@
 
 use std::sync::Arc;
 
-use aws_sdk_kms::Client;
-use aws_sdk_kms::config::{BehaviorVersion, Credentials, Region};
 use vault_core::{Owner, SecretId, SecretName, SecretValue, UserId, Version};
 use vault_kms::{
     AwsKmsProvider, KekBinding, KekId, KekMaterial, Keyring, KeyringConfig, KmsError,
     LayeredRootProvider, LocalRootProvider, MemoryKekRepository, RootKeyProvider, SealBinding,
     VaultInstanceId,
 };
-
-fn endpoint() -> Option<String> {
-    match std::env::var("VAULT_TEST_KMS_ENDPOINT") {
-        Ok(url) => Some(url),
-        Err(_) if std::env::var("VAULT_TEST_REQUIRE_LOCALSTACK").as_deref() == Ok("1") => {
-            panic!("VAULT_TEST_REQUIRE_LOCALSTACK=1 but VAULT_TEST_KMS_ENDPOINT is not set")
-        }
-        Err(_) => {
-            eprintln!("skipped: set VAULT_TEST_KMS_ENDPOINT (cargo xtask test does)");
-            None
-        }
-    }
-}
-
-fn client(url: &str) -> Client {
-    let config = aws_sdk_kms::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(url)
-        .credentials_provider(Credentials::new("test", "test", None, None, "localstack"))
-        .build();
-    Client::from_conf(config)
-}
-
-async fn new_key(client: &Client) -> String {
-    client
-        .create_key()
-        .description("vault-kms test key")
-        .send()
-        .await
-        .expect("creates a key")
-        .key_metadata()
-        .expect("metadata")
-        .key_id()
-        .to_owned()
-}
+use vault_testkit::localstack;
 
 /// A new KEK's material and what its root wrap is bound to.
 struct FreshKek {
@@ -109,9 +72,11 @@ fn keyring(
 
 #[tokio::test]
 async fn keks_round_trip_and_a_cold_start_costs_one_decrypt_per_kek() {
-    let Some(url) = endpoint() else { return };
-    let kms = client(&url);
-    let key = new_key(&kms).await;
+    let Some(url) = localstack::endpoint() else {
+        return;
+    };
+    let kms = localstack::client(&url);
+    let key = localstack::new_key(&kms).await.0;
     let instance = VaultInstanceId::generate().expect("random");
     let repo = Arc::new(MemoryKekRepository::new());
     let writer = Arc::new(
@@ -155,9 +120,11 @@ async fn keks_round_trip_and_a_cold_start_costs_one_decrypt_per_kek() {
 
 #[tokio::test]
 async fn an_unwrap_with_another_encryption_context_is_refused() {
-    let Some(url) = endpoint() else { return };
-    let kms = client(&url);
-    let key = new_key(&kms).await;
+    let Some(url) = localstack::endpoint() else {
+        return;
+    };
+    let kms = localstack::client(&url);
+    let key = localstack::new_key(&kms).await.0;
     let provider = AwsKmsProvider::with_client(kms, &key)
         .await
         .expect("connects");
@@ -193,8 +160,8 @@ async fn an_unwrap_with_another_encryption_context_is_refused() {
         );
     }
     // A record naming a key other than the one that wrapped it does not open either.
-    let other_key = new_key(&client(&url)).await;
-    let other = AwsKmsProvider::with_client(client(&url), &other_key)
+    let other_key = localstack::new_key(&localstack::client(&url)).await.0;
+    let other = AwsKmsProvider::with_client(localstack::client(&url), &other_key)
         .await
         .expect("connects");
     let mut relabelled = wrapped.clone();
@@ -208,9 +175,11 @@ async fn an_unwrap_with_another_encryption_context_is_refused() {
 
 #[tokio::test]
 async fn a_disabled_key_refuses_every_use_until_enabled_again() {
-    let Some(url) = endpoint() else { return };
-    let kms = client(&url);
-    let key = new_key(&kms).await;
+    let Some(url) = localstack::endpoint() else {
+        return;
+    };
+    let kms = localstack::client(&url);
+    let key = localstack::new_key(&kms).await.0;
     let provider = AwsKmsProvider::with_client(kms.clone(), &key)
         .await
         .expect("connects");
@@ -246,9 +215,11 @@ async fn a_disabled_key_refuses_every_use_until_enabled_again() {
 
 #[tokio::test]
 async fn kms_side_rotation_keeps_every_wrap_readable() {
-    let Some(url) = endpoint() else { return };
-    let kms = client(&url);
-    let key = new_key(&kms).await;
+    let Some(url) = localstack::endpoint() else {
+        return;
+    };
+    let kms = localstack::client(&url);
+    let key = localstack::new_key(&kms).await.0;
     let provider = AwsKmsProvider::with_client(kms.clone(), &key)
         .await
         .expect("connects");
@@ -280,9 +251,11 @@ async fn kms_side_rotation_keeps_every_wrap_readable() {
 
 #[tokio::test]
 async fn aliases_resolve_to_the_arn_and_missing_keys_fail_at_start() {
-    let Some(url) = endpoint() else { return };
-    let kms = client(&url);
-    let key = new_key(&kms).await;
+    let Some(url) = localstack::endpoint() else {
+        return;
+    };
+    let kms = localstack::client(&url);
+    let key = localstack::new_key(&kms).await.0;
     let alias = format!("alias/vault-test-{}", &key[..8]);
     kms.create_alias()
         .alias_name(&alias)
@@ -308,9 +281,11 @@ async fn aliases_resolve_to_the_arn_and_missing_keys_fail_at_start() {
 
 #[tokio::test]
 async fn a_layered_provider_opens_local_keks_and_wraps_new_ones_under_kms() {
-    let Some(url) = endpoint() else { return };
-    let kms = client(&url);
-    let key = new_key(&kms).await;
+    let Some(url) = localstack::endpoint() else {
+        return;
+    };
+    let kms = localstack::client(&url);
+    let key = localstack::new_key(&kms).await.0;
     let encoded = vault_kms::RootKey::generate_encoded().expect("random");
     let local: Arc<dyn RootKeyProvider> =
         Arc::new(LocalRootProvider::from_config(&encoded, &[]).expect("valid key"));

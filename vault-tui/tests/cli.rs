@@ -23,10 +23,7 @@ fn run(args: &[&str], token: Option<&str>) -> (i32, String) {
 
 #[test]
 fn an_unreachable_server_is_one_clear_line() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port");
+    let port = vault_testkit::free_port();
     // Nothing listens there once the probe socket is gone.
     let (code, stderr) = run(
         &["--addr", &format!("http://127.0.0.1:{port}")],

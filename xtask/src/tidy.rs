@@ -226,13 +226,14 @@ impl DependencyGraph {
     }
 }
 
-const MEMBERS: [&str; 7] = [
+const MEMBERS: [&str; 8] = [
     "vault-core",
     "vault-kms",
     "vault-store",
     "vault-client",
     "vault-api",
     "vault-tui",
+    "vault-testkit",
     "xtask",
 ];
 
@@ -269,6 +270,20 @@ const DATABASE: &[&str] = &[
 const HTTP_SERVER: &[&str] = &["axum*", "tower-http"];
 
 const RULES: &[Rule] = &[
+    Rule {
+        packages: &[
+            "vault-core",
+            "vault-kms",
+            "vault-store",
+            "vault-client",
+            "vault-api",
+            "vault-tui",
+            "xtask",
+        ],
+        reach: Reach::Tree,
+        forbidden: &["vault-testkit"],
+        invariant: "vault-testkit is a dev-dependency only: test support never reaches a shipped binary",
+    },
     Rule {
         packages: &["vault-core"],
         reach: Reach::Tree,
@@ -430,6 +445,7 @@ mod tests {
                 ],
             )
             .with("xtask", &[("cargo_metadata", true), ("vault-api", false)])
+            .with("vault-testkit", &[("diesel", true), ("tempfile", true)])
             .with("diesel", &[("libsqlite3-sys", true)])
             .with("reqwest", &[("hyper", true)]);
         graph = graph.with("proptest", &[("tokio", true)]);
@@ -524,6 +540,38 @@ mod tests {
             &[("vault-core", true), ("vault-api", false)],
         );
         assert!(layering_problems(&dev_only).is_empty());
+    }
+
+    #[test]
+    fn the_testkit_is_a_dev_dependency_only() {
+        let as_dev = clean().with(
+            "vault-store",
+            &[
+                ("vault-core", true),
+                ("diesel", true),
+                ("vault-testkit", false),
+            ],
+        );
+        assert!(layering_problems(&as_dev).is_empty());
+        let shipped = clean().with("vault-client", &[("vault-testkit", true)]);
+        let problems = layering_problems(&shipped);
+        assert_eq!(
+            problems.first().map(String::as_str),
+            Some(
+                "vault-client depends on vault-testkit, but vault-testkit is a dev-dependency \
+                 only: test support never reaches a shipped binary"
+            ),
+            "{problems:?}"
+        );
+        // Through another crate counts too.
+        let through = clean()
+            .with("vault-kms", &[("vault-core", true), ("helper", true)])
+            .with("helper", &[("vault-testkit", true)]);
+        assert!(
+            layering_problems(&through)
+                .iter()
+                .any(|p| p.starts_with("vault-kms depends on vault-testkit"))
+        );
     }
 
     #[test]

@@ -1,21 +1,17 @@
-//! A real vault-api on a loopback port over a real database (a temp SQLite file, or a
-//! fresh database on the PostgreSQL server `cargo xtask test` starts), with a clock
-//! the test moves.
+//! A real vault-api on a loopback port over vault-testkit's per-test database (a temp
+//! SQLite file, or a fresh database on the PostgreSQL server `cargo xtask test`
+//! starts), with a clock the test moves.
 
 #![allow(dead_code)]
 
 pub mod leaks;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
-use diesel::connection::SimpleConnection;
-use diesel::{Connection, PgConnection, RunQueryDsl};
 use reqwest::{Client, Method, Response};
 use serde_json::Value;
-use tempfile::TempDir;
 use tokio::net::TcpListener;
 use vault_api::audit::{Actor, AuditContext};
 use vault_api::clock::ManualClock;
@@ -26,133 +22,7 @@ use vault_kms::KeyringConfig;
 use vault_store::{Store, StoreConfig};
 use zeroize::Zeroizing;
 
-pub const POSTGRES_URL_VAR: &str = "VAULT_TEST_POSTGRES_URL";
-pub const REQUIRE_POSTGRES_VAR: &str = "VAULT_TEST_REQUIRE_POSTGRES";
-
-pub struct TestDb {
-    pub url: String,
-    pub backend: &'static str,
-    pub dir: TempDir,
-}
-
-impl TestDb {
-    pub fn sqlite() -> TestDb {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let url = format!("sqlite://{}", dir.path().join("vault.db").display());
-        TestDb {
-            url,
-            backend: "sqlite",
-            dir,
-        }
-    }
-
-    pub fn postgres() -> Option<TestDb> {
-        let Ok(admin_url) = std::env::var(POSTGRES_URL_VAR) else {
-            if std::env::var_os(REQUIRE_POSTGRES_VAR).is_some() {
-                panic!("{REQUIRE_POSTGRES_VAR} is set but {POSTGRES_URL_VAR} is not");
-            }
-            eprintln!("skipped: {POSTGRES_URL_VAR} is not set (cargo xtask test sets it)");
-            return None;
-        };
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let name = format!(
-            "vault_api_test_{}_{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
-        let mut admin = PgConnection::establish(&admin_url).expect("connects to the test server");
-        admin
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .expect("creates a test database");
-        let (base, _) = admin_url.rsplit_once('/').expect("URL names a database");
-        Some(TestDb {
-            url: format!("{base}/{name}"),
-            backend: "postgres",
-            dir: tempfile::tempdir().expect("temp dir"),
-        })
-    }
-
-    /// Raw SQL against the test database, for tampering tests.
-    pub fn execute(&self, sql: &str) {
-        if self.backend == "postgres" {
-            PgConnection::establish(&self.url)
-                .expect("connects")
-                .batch_execute(sql)
-                .expect("runs");
-        } else {
-            let path = self.url.trim_start_matches("sqlite://");
-            diesel::SqliteConnection::establish(path)
-                .expect("connects")
-                .batch_execute(sql)
-                .expect("runs");
-        }
-    }
-}
-
-#[derive(diesel::QueryableByName)]
-struct Count {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    n: i64,
-}
-
-impl TestDb {
-    /// The single number `sql` (a `SELECT COUNT(*) …`) answers.
-    pub fn scalar(&self, sql: &str) -> i64 {
-        let query = format!("SELECT CAST(({sql}) AS BIGINT) AS n");
-        let rows: Vec<Count> = if self.backend == "postgres" {
-            diesel::sql_query(query)
-                .load(&mut PgConnection::establish(&self.url).expect("connects"))
-                .expect("runs")
-        } else {
-            let path = self.url.trim_start_matches("sqlite://");
-            diesel::sql_query(query)
-                .load(&mut diesel::SqliteConnection::establish(path).expect("connects"))
-                .expect("runs")
-        };
-        rows.first().expect("one row").n
-    }
-
-    /// `bytes` as a SQL literal of this backend's binary type.
-    pub fn blob(&self, bytes: &[u8]) -> String {
-        let hex = hex_of(bytes);
-        match self.backend {
-            "postgres" => format!("'\\x{hex}'::bytea"),
-            _ => format!("X'{hex}'"),
-        }
-    }
-
-    /// How many rows of `table` have `column` = `value`.
-    pub fn count(&self, table: &str, column: &str, value: &str) -> i64 {
-        self.scalar(&format!(
-            "SELECT COUNT(*) FROM {table} WHERE {column} = '{}'",
-            value.replace('\'', "''")
-        ))
-    }
-}
-
-#[macro_export]
-macro_rules! on_both_backends {
-    ($($test:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    super::$test($crate::support::TestDb::sqlite()).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    if let Some(db) = $crate::support::TestDb::postgres() {
-                        super::$test(db).await;
-                    }
-                }
-            )*
-        }
-    };
-}
+pub use vault_testkit::TestDb;
 
 pub struct TestServer {
     pub base: String,
@@ -225,17 +95,6 @@ impl Drop for TestServer {
 }
 
 /// A loopback port nothing listens on now.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-pub fn hex_of(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 pub fn test_key() -> Zeroizing<String> {
     vault_kms::RootKey::generate_encoded().expect("random")
 }

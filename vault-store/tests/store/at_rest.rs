@@ -13,10 +13,10 @@ use vault_kms::{
 };
 use vault_store::{NewSecret, NewValue, Sealed, SecretUpdate, Store};
 
-use crate::on_both_backends;
 use crate::support::*;
+use vault_testkit::on_both_backends;
 
-on_both_backends!(no_value_is_ever_stored_in_plaintext);
+on_both_backends!(worker_threads = 4; no_value_is_ever_stored_in_plaintext);
 
 const MARKER: &str = "PLAINTEXT-MARKER-7f3a9c";
 /// Stored in clear on purpose (a secret's name is metadata): the scan must find it, or

@@ -5,10 +5,11 @@ use std::collections::BTreeSet;
 use vault_core::{Scope, Version};
 use vault_store::{Conflict, NewValue, SecretUpdate, StoreError};
 
-use crate::on_both_backends;
 use crate::support::*;
+use vault_testkit::on_both_backends;
 
 on_both_backends!(
+    worker_threads = 4;
     an_owner_holds_at_most_its_entry_limit_even_under_racing_creates,
     concurrent_rotations_each_get_their_own_version,
     racing_wide_creates_leave_exactly_one,

@@ -4,10 +4,11 @@
 use vault_core::{Scope, Version};
 use vault_store::{KekStatus, Store};
 
-use crate::on_both_backends;
 use crate::support::*;
+use vault_testkit::on_both_backends;
 
 on_both_backends!(
+    worker_threads = 4;
     the_first_install_becomes_active_and_later_ones_defer_to_it,
     a_matching_replacement_retires_the_old_kek,
     each_root_key_has_its_own_active_kek,

@@ -3,10 +3,11 @@
 use vault_core::{MilestoneId, Owner, ProjectId, ProjectRole, Scope, SecretId};
 use vault_store::{Conflict, Entity, MilestoneRemoval, ProjectRemoval, Store, StoreError};
 
-use crate::on_both_backends;
 use crate::support::*;
+use vault_testkit::on_both_backends;
 
 on_both_backends!(
+    worker_threads = 4;
     deleting_a_project_cascades_to_everything_it_owns,
     deleting_a_milestone_narrows_or_deletes_its_entries,
     a_project_always_keeps_an_accountable_member,

@@ -3,10 +3,11 @@
 use vault_core::{AuditEntry, ChainVerifier, ChainedAudit, Scope, SecretId};
 use vault_store::{Conflict, Entity, FoundToken, NewToken, StoreError, TokenBinding, TokenKind};
 
-use crate::on_both_backends;
 use crate::support::*;
+use vault_testkit::on_both_backends;
 
 on_both_backends!(
+    worker_threads = 4;
     tokens_are_found_by_hash_and_revoked_for_good,
     a_session_is_found_with_the_token_that_minted_it,
     changes_commit_with_their_records_and_refusals_leave_none,

@@ -8,10 +8,11 @@ use diesel::sql_types::Text;
 use vault_core::Scope;
 use vault_store::{DatabaseUrl, migrate};
 
-use crate::on_both_backends;
 use crate::support::*;
+use vault_testkit::on_both_backends;
 
 on_both_backends!(
+    worker_threads = 4;
     every_foreign_key_cascades_on_delete,
     migrations_go_up_down_and_up_again,
     replicas_starting_together_migrate_once,

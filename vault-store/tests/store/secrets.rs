@@ -9,10 +9,11 @@ use vault_core::{
 };
 use vault_store::{Conflict, Entity, ListCursor, NewValue, SecretUpdate, StoreError};
 
-use crate::on_both_backends;
 use crate::support::*;
+use vault_testkit::on_both_backends;
 
 on_both_backends!(
+    worker_threads = 4;
     created_secrets_read_back_exactly,
     list_pages_follow_the_cursor_without_gaps_or_repeats,
     list_filters_by_prefix_category_and_expiry,

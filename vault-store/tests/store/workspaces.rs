@@ -8,10 +8,11 @@ use vault_core::{
 };
 use vault_store::{Entity, StoreError};
 
-use crate::on_both_backends;
 use crate::support::*;
+use vault_testkit::on_both_backends;
 
 on_both_backends!(
+    worker_threads = 4;
     workspace_admins_are_registered_per_workspace,
     workspace_members_are_registered_per_workspace,
     context_roles_are_read_fresh_for_each_layer,

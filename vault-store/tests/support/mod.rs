@@ -1,113 +1,38 @@
-//! Test databases: a SQLite file in a temp dir, or a fresh database on the PostgreSQL
-//! server that `cargo xtask test` starts (its admin URL in `VAULT_TEST_POSTGRES_URL`).
-//! Every test gets its own database, so tests run in parallel.
+//! The store suite's helpers: a store over vault-testkit's per-test database (SQLite,
+//! or a fresh database on the PostgreSQL server `cargo xtask test` starts), a fixed
+//! clock, and builders for ids, scopes, records and secrets.
 
 #![allow(dead_code)]
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use chrono::{DateTime, TimeZone, Utc};
-use diesel::connection::SimpleConnection;
-use diesel::{Connection, PgConnection};
-use tempfile::TempDir;
 use vault_core::{
     Category, Description, Owner, Placement, ProfileId, Scope, SecretId, SecretName, UserId,
 };
 use vault_store::{NewSecret, Sealed, SecretQuery, Store, StoreConfig};
 
-pub const POSTGRES_URL_VAR: &str = "VAULT_TEST_POSTGRES_URL";
-/// Set by `cargo xtask test`, so the PostgreSQL half can never be skipped silently there.
-pub const REQUIRE_POSTGRES_VAR: &str = "VAULT_TEST_REQUIRE_POSTGRES";
+pub use vault_testkit::TestDb;
 
-pub struct TestDb {
-    pub url: String,
-    pub backend: &'static str,
-    _dir: Option<TempDir>,
-}
+/// A store over the test's own database.
+pub trait OpenStore {
+    fn open_with(&self, config: &StoreConfig) -> Store;
 
-impl TestDb {
-    pub fn sqlite() -> TestDb {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let url = format!("sqlite://{}", dir.path().join("vault.db").display());
-        TestDb {
-            url,
-            backend: "sqlite",
-            _dir: Some(dir),
-        }
-    }
-
-    /// A new, empty database on the test server; `None` (with a note) when no server was
-    /// given and none is required.
-    pub fn postgres() -> Option<TestDb> {
-        let Ok(admin_url) = std::env::var(POSTGRES_URL_VAR) else {
-            if std::env::var_os(REQUIRE_POSTGRES_VAR).is_some() {
-                panic!("{REQUIRE_POSTGRES_VAR} is set but {POSTGRES_URL_VAR} is not");
-            }
-            eprintln!("skipped: {POSTGRES_URL_VAR} is not set (cargo xtask test sets it)");
-            return None;
-        };
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let name = format!(
-            "vault_test_{}_{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
-        let mut admin = PgConnection::establish(&admin_url).expect("connects to the test server");
-        admin
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .expect("creates a test database");
-        let (base, _) = admin_url.rsplit_once('/').expect("URL names a database");
-        Some(TestDb {
-            url: format!("{base}/{name}"),
-            backend: "postgres",
-            _dir: None,
-        })
-    }
-
-    pub fn open(&self) -> Store {
+    fn open(&self) -> Store {
         self.open_with(&StoreConfig::default())
     }
 
     /// A store that keeps `versions` versions of each secret.
-    pub fn open_keeping(&self, versions: u32) -> Store {
+    fn open_keeping(&self, versions: u32) -> Store {
         self.open_with(&StoreConfig {
             versions_kept: std::num::NonZeroU32::new(versions).expect("non-zero"),
             ..StoreConfig::default()
         })
     }
-
-    pub fn open_with(&self, config: &StoreConfig) -> Store {
-        Store::open(&self.url, config).expect("store opens")
-    }
-
-    pub fn sqlite_file(&self) -> Option<std::path::PathBuf> {
-        self._dir.as_ref().map(|dir| dir.path().join("vault.db"))
-    }
 }
 
-/// Runs each named `async fn(TestDb)` once on SQLite and once on PostgreSQL.
-#[macro_export]
-macro_rules! on_both_backends {
-    ($($test:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $test() {
-                    super::$test($crate::support::TestDb::sqlite()).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $test() {
-                    if let Some(db) = $crate::support::TestDb::postgres() {
-                        super::$test(db).await;
-                    }
-                }
-            )*
-        }
-    };
+impl OpenStore for TestDb {
+    fn open_with(&self, config: &StoreConfig) -> Store {
+        Store::open(&self.url, config).expect("store opens")
+    }
 }
 
 pub fn at(seconds: i64) -> DateTime<Utc> {

@@ -1,0 +1,81 @@
+//! A real `vault-api serve --dev` on a free loopback port, in its own temp dir, with
+//! the two tokens it printed; killed on drop.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+/// A free loopback port: bound, read, released.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free port")
+}
+
+pub struct DevServer {
+    child: Child,
+    pub port: u16,
+    pub base: String,
+    pub operator: String,
+    pub orchestrator: String,
+    dir: tempfile::TempDir,
+}
+
+impl DevServer {
+    /// Starts `binary serve --dev` and returns once its banner named both tokens.
+    pub fn start(binary: &str) -> DevServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let port = free_port();
+        let mut child = Command::new(binary)
+            .args(["serve", "--dev", "--listen", &format!("127.0.0.1:{port}")])
+            .current_dir(dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let (mut operator, mut orchestrator) = (String::new(), String::new());
+        // The banner ends with its second rule; the server answers once it is printed.
+        let mut rules = 0;
+        for line in BufReader::new(stdout).lines() {
+            let line = line.expect("line");
+            if let Some(token) = line.trim().strip_prefix("operator token:") {
+                operator = token.trim().to_owned();
+            }
+            if let Some(token) = line.trim().strip_prefix("orchestrator token:") {
+                orchestrator = token.trim().to_owned();
+            }
+            if line.starts_with('=') {
+                rules += 1;
+                if rules == 2 {
+                    break;
+                }
+            }
+        }
+        assert!(
+            !operator.is_empty() && !orchestrator.is_empty(),
+            "the dev server printed no tokens"
+        );
+        DevServer {
+            child,
+            port,
+            base: format!("http://127.0.0.1:{port}"),
+            operator,
+            orchestrator,
+            dir,
+        }
+    }
+
+    /// The server's working directory (its `vault-data/` lives there).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for DevServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
