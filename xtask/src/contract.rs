@@ -92,7 +92,7 @@ pub fn run(root: &Path, options: &Options) -> Result<()> {
         // token (or with a broken one) from this one address, on purpose, and expects
         // each to be a 401. The vault's flood limit would answer the ones past 60 a
         // minute with 429 instead, as it should for a real source; that limit has its
-        // own tests (vault-api/tests/flood.rs), so here it is set out of reach.
+        // own tests (vault-api/tests/suite/flood.rs), so here it is set out of reach.
         .env("VAULT_AUTH_FAILURES_PER_MINUTE", "1000000")
         .env("RUST_LOG", "warn");
     for inherited in [

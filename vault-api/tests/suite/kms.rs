@@ -4,14 +4,12 @@
 //! replicas on one PostgreSQL seeing each other's rotations at once. `cargo xtask test`
 //! starts LocalStack and sets `VAULT_TEST_KMS_ENDPOINT`.
 
-mod support;
-
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::{TestDb, TestServer};
 use reqwest::Method;
 use serde_json::{Value, json};
-use support::{TestDb, TestServer};
 use vault_testkit::localstack;
 
 const BIN: &str = env!("CARGO_BIN_EXE_vault-api");
@@ -254,7 +252,7 @@ async fn a_local_vault_moves_under_kms_by_rewrap() {
         return;
     };
     let key = localstack::new_key(&localstack::client(&endpoint)).await.1;
-    let local_key = support::test_key();
+    let local_key = crate::support::test_key();
     let seeded = TestServer::start_with(TestDb::sqlite(), local_key.clone(), &[]).await;
     let (status, _) = seeded
         .call(
@@ -501,8 +499,8 @@ async fn trace_logging_through_kms_prints_no_key_value_or_token() {
         .await
         .expect("the KMS key");
     let path = db.url.trim_start_matches("sqlite://").to_owned();
-    let keys = support::leaks::key_material(&path, &root).await;
-    support::leaks::assert_none_in(
+    let keys = crate::support::leaks::key_material(&path, &root).await;
+    crate::support::leaks::assert_none_in(
         &logs,
         &keys,
         &[first, second, &orchestrator, &alice, &session],

@@ -1,12 +1,10 @@
 //! vault-api end to end: a real server on a loopback port, over SQLite and PostgreSQL.
 
-mod support;
-
 use vault_testkit::on_both_backends;
 
+use crate::support::{TestDb, TestServer};
 use reqwest::Method;
 use serde_json::{Value, json};
-use support::{TestDb, TestServer};
 
 on_both_backends!(
     a_secret_lives_through_create_resolve_rotate_rollback_and_delete,
@@ -800,7 +798,7 @@ async fn bad_input_names_the_field_and_changes_nothing(db: TestDb) {
 }
 
 async fn scopes_expiry_and_precedence_shape_the_env(db: TestDb) {
-    let server = TestServer::start_with(db, support::test_key(), &["PLATFORM_TOKEN"]).await;
+    let server = TestServer::start_with(db, crate::support::test_key(), &["PLATFORM_TOKEN"]).await;
     let alice = server.token("user", Some("alice")).await;
     let create = |body: Value| {
         let alice = alice.clone();

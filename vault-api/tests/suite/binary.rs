@@ -8,8 +8,6 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-mod support;
-
 const BIN: &str = env!("CARGO_BIN_EXE_vault-api");
 const MARKER: &str = "MARKER_value_4c1d9e7b";
 
@@ -208,9 +206,9 @@ async fn dev_server_walkthrough_logs_no_value_or_token_and_stops_cleanly_on_sigt
     let root_key = std::fs::read_to_string(data.join("encryption.key")).expect("the key file");
     let root = vault_kms::LocalRootProvider::from_config(root_key.trim(), &[]).expect("a key");
     let db = data.join("vault.db").display().to_string();
-    let keys = support::leaks::key_material(&db, &root).await;
+    let keys = crate::support::leaks::key_material(&db, &root).await;
     let rotated = format!("{MARKER}_2");
-    support::leaks::assert_none_in(
+    crate::support::leaks::assert_none_in(
         &logs,
         &keys,
         &[

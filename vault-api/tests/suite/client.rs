@@ -2,11 +2,9 @@
 //! typed method, each answer read into the wire type the server wrote it with, and
 //! refusals read as problems a caller can branch on.
 
-mod support;
-
 use vault_testkit::on_both_backends;
 
-use support::{TestDb, TestServer};
+use crate::support::{TestDb, TestServer};
 use vault_client::wire::*;
 use vault_client::{
     Client, ClientError, Config, EntryChange, EntryRef, Plaintext, ProblemCode, TlsSettings,

@@ -3,15 +3,13 @@
 //! store on both backends and checked through `StoreAuthorizer`. The two must agree,
 //! and every relation the model defines must be one the Rust side knows.
 
-mod support;
-
 use vault_testkit::on_both_backends;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
+use crate::support::TestDb;
 use serde::Deserialize;
-use support::TestDb;
 use vault_api::authz::{Authorizer, StoreAuthorizer, check_context_by_relations};
 use vault_core::{
     AuditEntry, ProfileId, ProjectId, ProjectPermission, ProjectRole, ResolutionContext, UserId,

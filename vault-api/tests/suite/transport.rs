@@ -5,16 +5,14 @@
 //! connections, the connection cap, responses that must not be cached, and readiness
 //! that no client can turn into a root-key call.
 
-mod support;
-
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::support::{ServerOptions, TestDb, TestServer};
 use reqwest::{Client, Method};
 use serde_json::json;
-use support::{ServerOptions, TestDb, TestServer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use vault_api::AppState;
@@ -72,7 +70,8 @@ async fn tls_server(files: TlsFiles, client: Client) -> (TestServer, ServerTls) 
         client: Some(client),
         ..ServerOptions::default()
     };
-    let server = TestServer::start_configured(TestDb::sqlite(), support::test_key(), options).await;
+    let server =
+        TestServer::start_configured(TestDb::sqlite(), crate::support::test_key(), options).await;
     (server, tls)
 }
 
@@ -319,7 +318,7 @@ async fn plain_server(serve: ServeOptions) -> TestServer {
         serve: Some(serve),
         ..ServerOptions::default()
     };
-    TestServer::start_configured(TestDb::sqlite(), support::test_key(), options).await
+    TestServer::start_configured(TestDb::sqlite(), crate::support::test_key(), options).await
 }
 
 /// How long until the server closes `stream`, reading whatever it sends; `None` when it
@@ -579,7 +578,7 @@ async fn readiness_reports_the_background_check_and_never_calls_the_root_provide
     let store = server::open_store(&db.url, vault_store::StoreConfig::default())
         .await
         .expect("opens");
-    let key = support::test_key();
+    let key = crate::support::test_key();
     let root = Arc::new(CountingRoot {
         inner: vault_kms::LocalRootProvider::from_config(&key, &[]).expect("a key"),
         checks: AtomicU64::new(0),
@@ -597,7 +596,7 @@ async fn readiness_reports_the_background_check_and_never_calls_the_root_provide
     let policy = server::policy(&NameRules::default()).expect("policy");
     let state = AppState::new(store, keyring, policy, clock);
     let (base, _stop) =
-        support::serve_on_loopback_with(state.clone(), ServeOptions::default()).await;
+        crate::support::serve_on_loopback_with(state.clone(), ServeOptions::default()).await;
     let client = Client::new();
     let ready = |client: Client, base: String| async move {
         let response = client

@@ -6,15 +6,13 @@
 //! something get a fresh set of objects for every attempt, so one principal's success
 //! cannot decide another's outcome.
 
-mod support;
-
 use vault_testkit::on_both_backends;
 
 use std::collections::BTreeSet;
 
+use crate::support::{TestDb, TestServer};
 use reqwest::Method;
 use serde_json::{Value, json};
-use support::{TestDb, TestServer};
 
 on_both_backends!(every_principal_meets_every_route);
 

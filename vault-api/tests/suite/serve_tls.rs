@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use vault_api::tls::{Ca, Usage};
 
-mod support;
 const BIN: &str = env!("CARGO_BIN_EXE_vault-api");
 
 use vault_testkit::free_port;

@@ -6,13 +6,11 @@
 //! operator minting itself an orchestrator token, someone with write access to the
 //! database, and an environment too large for the kernel to start a process with.
 
-mod support;
-
 use vault_testkit::on_both_backends;
 
+use crate::support::{ServerOptions, TestDb, TestServer};
 use reqwest::Method;
 use serde_json::{Value, json};
-use support::{ServerOptions, TestDb, TestServer};
 use vault_api::clock::Clock as _;
 use vault_api::server::NameRules;
 
@@ -730,7 +728,7 @@ async fn configuration_adds_protected_names_and_releases_them_only_explicitly(db
     };
     let server = TestServer::start_configured(
         db,
-        support::test_key(),
+        crate::support::test_key(),
         ServerOptions {
             names,
             ..ServerOptions::default()
@@ -1008,7 +1006,7 @@ async fn an_env_over_the_limit_is_refused_whole_naming_its_largest_variables(db:
 async fn writes_past_an_owners_entry_limit_are_refused_and_change_nothing(db: TestDb) {
     let server = TestServer::start_configured(
         db,
-        support::test_key(),
+        crate::support::test_key(),
         ServerOptions {
             max_entries_per_owner: Some(3),
             ..ServerOptions::default()

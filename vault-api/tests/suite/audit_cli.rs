@@ -12,7 +12,6 @@ use diesel::connection::SimpleConnection;
 use diesel::{Connection, SqliteConnection};
 use serde_json::{Value, json};
 
-mod support;
 const BIN: &str = env!("CARGO_BIN_EXE_vault-api");
 
 use vault_testkit::free_port;

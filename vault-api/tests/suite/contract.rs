@@ -3,13 +3,11 @@
 //! pages while filtering, and bodies every error carries. Real server on loopback,
 //! SQLite and PostgreSQL.
 
-mod support;
-
 use vault_testkit::on_both_backends;
 
+use crate::support::{TestDb, TestServer};
 use reqwest::Method;
 use serde_json::{Value, json};
-use support::{TestDb, TestServer};
 use vault_api::clock::Clock;
 
 on_both_backends!(

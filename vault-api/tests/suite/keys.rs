@@ -3,8 +3,6 @@
 //! serving (and writing) throughout; a root key change moves every KEK, after which the
 //! old key is no longer needed.
 
-mod support;
-
 use vault_testkit::on_both_backends;
 
 use std::collections::BTreeMap;
@@ -12,9 +10,9 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::support::{TestDb, TestServer};
 use reqwest::Method;
 use serde_json::json;
-use support::{TestDb, TestServer};
 use vault_api::clock::SystemClock;
 use vault_api::server::{self, RootConfig, RootKeys};
 use vault_core::{SecretId, Version};
@@ -109,7 +107,7 @@ async fn assert_all_open(store: &Store, key: &str, values: &BTreeMap<(String, u3
 }
 
 async fn a_dek_rewrap_killed_mid_way_resumes_and_every_version_still_opens(db: TestDb) {
-    let key = support::test_key();
+    let key = crate::support::test_key();
     let server = TestServer::start_with(db, key.clone(), &[]).await;
     let mut values = seed(&server, 400).await;
     let total = values.len() as u64;
@@ -268,8 +266,8 @@ async fn a_dek_rewrap_killed_mid_way_resumes_and_every_version_still_opens(db: T
 }
 
 async fn a_root_key_change_moves_every_kek_under_the_new_key(db: TestDb) {
-    let old_key = support::test_key();
-    let new_key = support::test_key();
+    let old_key = crate::support::test_key();
+    let new_key = crate::support::test_key();
     let server = TestServer::start_with(db, old_key.clone(), &[]).await;
     let values = seed(&server, 5).await;
     let output = keys_command(&server.db, &old_key, None, &["rotate"])

@@ -4,16 +4,14 @@
 //! behind the same address go on being served. Authenticated refusals stay one record
 //! each, with their path bounded. On SQLite and PostgreSQL.
 
-mod support;
-
 use vault_testkit::on_both_backends;
 
 use std::num::NonZeroU32;
 use std::time::Duration;
 
+use crate::support::{ServerOptions, TestDb, TestServer};
 use reqwest::Method;
 use serde_json::{Value, json};
-use support::{ServerOptions, TestDb, TestServer};
 use vault_api::StateOptions;
 
 on_both_backends!(
@@ -31,7 +29,7 @@ async fn server_allowing(db: TestDb, failures_per_minute: u32) -> TestServer {
         }),
         ..ServerOptions::default()
     };
-    TestServer::start_configured(db, support::test_key(), options).await
+    TestServer::start_configured(db, crate::support::test_key(), options).await
 }
 
 async fn trail(server: &TestServer) -> Vec<vault_core::ChainedAudit> {

@@ -7,15 +7,13 @@
 //! recomputed after a deletion, a forged checkpoint and a removed keyed-chain marker,
 //! each at the first bad position.
 
-mod support;
-
 use vault_testkit::on_both_backends;
 
 use std::sync::Arc;
 
+use crate::support::{TestDb, TestServer};
 use reqwest::Method;
 use serde_json::{Value, json};
-use support::{TestDb, TestServer};
 use vault_api::checkpoint::{self, Checkpointer};
 use vault_api::clock::Clock;
 use vault_api::verify::{self, Finding};
@@ -566,7 +564,7 @@ async fn a_vault_from_before_the_integrity_master_is_stamped_and_keyed_at_its_fi
     db: TestDb,
 ) {
     use vault_core::{Category, Owner, Placement, Scope, SecretId, SecretName, UserId, Version};
-    let key = support::test_key();
+    let key = crate::support::test_key();
     let clock: Arc<dyn vault_api::clock::Clock> = Arc::new(vault_api::clock::SystemClock);
     let old = vault_api::server::open_store(&db.url, vault_store::StoreConfig::default())
         .await

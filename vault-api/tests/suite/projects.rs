@@ -3,13 +3,11 @@
 //! non-members and members from other organisations, precedence across layers,
 //! milestone scoping, expiry, cascades, and what a session token can and cannot do.
 
-mod support;
-
 use vault_testkit::on_both_backends;
 
+use crate::support::{TestDb, TestServer};
 use reqwest::Method;
 use serde_json::{Value, json};
-use support::{TestDb, TestServer};
 
 on_both_backends!(
     every_raci_role_meets_every_project_action,
@@ -379,7 +377,7 @@ async fn lookup(server: &TestServer, token: &str, name: &str) -> (u16, Value) {
 }
 
 async fn byok_keys_beat_project_entries_and_milestones_stay_apart(db: TestDb) {
-    let server = TestServer::start_with(db, support::test_key(), &["PLATFORM_TOKEN"]).await;
+    let server = TestServer::start_with(db, crate::support::test_key(), &["PLATFORM_TOKEN"]).await;
     project(&server, "apollo", "ada").await;
     milestone(&server, "apollo", "alpha").await;
     milestone(&server, "apollo", "beta").await;
