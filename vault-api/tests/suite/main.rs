@@ -19,5 +19,6 @@ mod principals;
 mod projects;
 mod readme;
 mod serve_tls;
+mod shapes;
 mod transport;
 mod trust;
