@@ -21,13 +21,15 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use clap::Parser;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::json;
 use tower::ServiceExt;
 use vault_api::audit::{Actor, AuditContext};
 use vault_api::clock::SystemClock;
 use vault_api::server::{self, RootConfig, RootKeys};
 use vault_api::service::tokens::TokenRequest;
 use vault_api::{AppState, app};
+use vault_client::wire::{CreateEntry, CreateKey, CreateMilestone, CreateProject, CreateSecret};
 use vault_kms::KeyringConfig;
 use vault_store::StoreConfig;
 use zeroize::Zeroizing;
@@ -146,17 +148,32 @@ fn value(seed: u64) -> String {
     text
 }
 
-async fn call(router: &Router, token: &str, path: &str, body: Value) -> Result<()> {
-    send(router, Method::POST, token, path, body).await
+/// Posts `body`, one of vault-client's request types, so a field renamed on the server
+/// fails to compile the seeder rather than to seed.
+async fn call(router: &Router, token: &str, path: &str, body: &impl Serialize) -> Result<()> {
+    send(
+        router,
+        Method::POST,
+        token,
+        path,
+        serde_json::to_string(body)?,
+    )
+    .await
 }
 
-async fn send(router: &Router, method: Method, token: &str, path: &str, body: Value) -> Result<()> {
+async fn send(
+    router: &Router,
+    method: Method,
+    token: &str,
+    path: &str,
+    body: String,
+) -> Result<()> {
     let request = Request::builder()
         .method(method.clone())
         .uri(path)
         .header("authorization", format!("Bearer {token}"))
         .header("content-type", "application/json")
-        .body(Body::from(body.to_string()))?;
+        .body(Body::from(body))?;
     let response = router.clone().oneshot(request).await?;
     let status = response.status();
     if status != StatusCode::CREATED && status != StatusCode::OK {
@@ -188,16 +205,16 @@ async fn seed_background(
                 if n >= end {
                     return Ok::<_, anyhow::Error>(());
                 }
-                let mut body = json!({
-                    "user_id": format!("bg-user-{}", n % users),
-                    "name": format!("BG_SECRET_{n}"),
-                    "value": value(n),
-                });
-                if n % 3 == 0 {
-                    body["scope"] = json!("agents");
-                    body["profile_ids"] = json!([format!("prof_{}", n % 7)]);
-                }
-                call(&router, &operator, "/v1/secrets", body).await?;
+                let narrow = n % 3 == 0;
+                let body = CreateSecret {
+                    user_id: Some(format!("bg-user-{}", n % users)),
+                    name: format!("BG_SECRET_{n}"),
+                    value: value(n).into(),
+                    scope: narrow.then(|| "agents".to_owned()),
+                    profile_ids: narrow.then(|| vec![format!("prof_{}", n % 7)]),
+                    ..CreateSecret::default()
+                };
+                call(&router, &operator, "/v1/secrets", &body).await?;
                 if (n + 1) % 50_000 == 0 {
                     eprintln!(
                         "seeded {} background rows ({:.0}/s)",
@@ -276,12 +293,16 @@ async fn seed_context(router: &Router, operator: &str) -> Result<Expected> {
     };
     for i in 0..50u64 {
         let name = format!("BENCH_SECRET_{i:02}");
-        let mut body = json!({"user_id": USER, "name": name, "value": value(i)});
-        if i % 2 == 1 {
-            body["scope"] = json!("agents");
-            body["profile_ids"] = json!([PROFILE, "prof_other"]);
-        }
-        call(router, operator, "/v1/secrets", body).await?;
+        let narrow = i % 2 == 1;
+        let body = CreateSecret {
+            user_id: Some(USER.to_owned()),
+            name: name.clone(),
+            value: value(i).into(),
+            scope: narrow.then(|| "agents".to_owned()),
+            profile_ids: narrow.then(|| vec![PROFILE.to_owned(), "prof_other".to_owned()]),
+            ..CreateSecret::default()
+        };
+        call(router, operator, "/v1/secrets", &body).await?;
         expected.user.push(name.clone());
         expected.all.push(name);
     }
@@ -291,54 +312,57 @@ async fn seed_context(router: &Router, operator: &str) -> Result<Expected> {
         Method::PUT,
         operator,
         &format!("/v1/workspaces/{WORKSPACE}/members/{USER}"),
-        json!({}),
+        "{}".to_owned(),
     )
     .await?;
     for i in 0..5u64 {
         let name = format!("WORKSPACE_KEY_{i}");
-        let mut body = json!({"name": name, "value": value(100 + i)});
-        if i % 2 == 1 {
-            body["scope"] = json!("agents");
-            body["profile_ids"] = json!([PROFILE]);
-        }
-        call(
-            router,
-            operator,
-            &format!("/v1/workspaces/{WORKSPACE}/keys"),
-            body,
-        )
-        .await?;
+        let narrow = i % 2 == 1;
+        let body = CreateKey {
+            name: name.clone(),
+            value: value(100 + i).into(),
+            scope: narrow.then(|| "agents".to_owned()),
+            profile_ids: narrow.then(|| vec![PROFILE.to_owned()]),
+            ..CreateKey::default()
+        };
+        let path = format!("/v1/workspaces/{WORKSPACE}/keys");
+        call(router, operator, &path, &body).await?;
         expected.all.push(name);
     }
     call(
         router,
         operator,
         "/v1/projects",
-        json!({"id": PROJECT, "name": "Bench project", "accountable_user_id": USER}),
+        &CreateProject {
+            id: Some(PROJECT.to_owned()),
+            name: "Bench project".to_owned(),
+            accountable_user_id: USER.to_owned(),
+        },
     )
     .await?;
     call(
         router,
         operator,
         &format!("/v1/projects/{PROJECT}/milestones"),
-        json!({"id": MILESTONE, "name": "Bench milestone"}),
+        &CreateMilestone {
+            id: Some(MILESTONE.to_owned()),
+            name: "Bench milestone".to_owned(),
+        },
     )
     .await?;
     for i in 0..20u64 {
         let name = format!("PROJECT_ENTRY_{i:02}");
-        let mut body = json!({"name": name, "value": value(200 + i), "category": "api_key",
-                              "scope": "project"});
-        if i % 4 == 3 {
-            body["scope"] = json!("milestone");
-            body["milestone_ids"] = json!([MILESTONE]);
-        }
-        call(
-            router,
-            operator,
-            &format!("/v1/projects/{PROJECT}/vault"),
-            body,
-        )
-        .await?;
+        let narrow = i % 4 == 3;
+        let body = CreateEntry {
+            name: name.clone(),
+            value: value(200 + i).into(),
+            category: "api_key".to_owned(),
+            scope: if narrow { "milestone" } else { "project" }.to_owned(),
+            milestone_ids: narrow.then(|| vec![MILESTONE.to_owned()]),
+            ..CreateEntry::default()
+        };
+        let path = format!("/v1/projects/{PROJECT}/vault");
+        call(router, operator, &path, &body).await?;
         expected.all.push(name);
     }
     expected.all.sort();
