@@ -79,3 +79,14 @@ impl Drop for DevServer {
         let _ = self.child.wait();
     }
 }
+
+/// `binary serve --dev --listen 127.0.0.1:{port} --data-dir {data}`, for a test to add
+/// its flags and environment to and spawn.
+pub fn serve_dev(binary: &str, port: u16, data: impl AsRef<Path>) -> Command {
+    let mut command = Command::new(binary);
+    command
+        .args(["serve", "--dev", "--listen", &format!("127.0.0.1:{port}")])
+        .arg("--data-dir")
+        .arg(data.as_ref());
+    command
+}

@@ -30,15 +30,7 @@ async fn checkpoints_anchor_the_trail_that_export_streams_and_verify_proves() {
     let dir = tempfile::tempdir().expect("temp dir");
     let data = dir.path().join("data");
     let port = free_port();
-    let mut child = Command::new(BIN)
-        .args([
-            "serve",
-            "--dev",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--data-dir",
-        ])
-        .arg(&data)
+    let mut child = vault_testkit::serve_dev(BIN, port, &data)
         .env("VAULT_AUDIT_CHECKPOINT_INTERVAL", "200ms")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -157,15 +149,7 @@ async fn checkpoints_anchor_the_trail_that_export_streams_and_verify_proves() {
         said.contains(&format!("broken at record {}: missing tail", newest - 1)),
         "{said}"
     );
-    let refused = Command::new(BIN)
-        .args([
-            "serve",
-            "--dev",
-            "--listen",
-            &format!("127.0.0.1:{}", free_port()),
-            "--data-dir",
-        ])
-        .arg(&data)
+    let refused = vault_testkit::serve_dev(BIN, vault_testkit::free_port(), &data)
         .stdout(Stdio::null())
         .output()
         .expect("runs");

@@ -27,15 +27,7 @@ async fn dev_server_walkthrough_logs_no_value_or_token_and_stops_cleanly_on_sigt
     let dir = tempfile::tempdir().expect("temp dir");
     let data = dir.path().join("data");
     let port = free_port();
-    let mut child = Command::new(BIN)
-        .args([
-            "serve",
-            "--dev",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--data-dir",
-        ])
-        .arg(&data)
+    let mut child = vault_testkit::serve_dev(BIN, port, &data)
         .env("RUST_LOG", "trace")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -336,15 +328,7 @@ fn serve_refuses_to_start_without_a_key_or_with_the_wrong_one() {
 fn serve_logs_released_protected_names_and_refuses_unusable_name_and_limit_settings() {
     let dir = tempfile::tempdir().expect("temp dir");
     let port = free_port();
-    let mut child = Command::new(BIN)
-        .args([
-            "serve",
-            "--dev",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--data-dir",
-        ])
-        .arg(dir.path().join("data"))
+    let mut child = vault_testkit::serve_dev(BIN, port, dir.path().join("data"))
         .env(
             "VAULT_RELEASE_PROTECTED_NAMES",
             "HTTPS_PROXY,GIT_CONFIG_COUNT",
@@ -416,15 +400,7 @@ fn start_dev_with(
     settings: &[(&str, &str)],
 ) -> (std::process::Child, u16, String, String) {
     let port = free_port();
-    let mut child = Command::new(BIN)
-        .args([
-            "serve",
-            "--dev",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--data-dir",
-        ])
-        .arg(data)
+    let mut child = vault_testkit::serve_dev(BIN, port, data)
         .envs(settings.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

@@ -118,16 +118,8 @@ async fn dev_tls_serves_https_under_the_ca_it_prints() {
     let dir = tempfile::tempdir().expect("temp dir");
     let data = dir.path().join("data");
     let port = free_port();
-    let mut child = Command::new(BIN)
-        .args([
-            "serve",
-            "--dev",
-            "--dev-tls",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--data-dir",
-        ])
-        .arg(&data)
+    let mut child = vault_testkit::serve_dev(BIN, port, &data)
+        .args(["--dev-tls"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -181,15 +173,7 @@ async fn sighup_swaps_the_certificate_new_connections_see() {
     std::fs::write(&cert_file, cert).expect("writes");
     std::fs::write(&key_file, key).expect("writes");
     let port = free_port();
-    let mut child = Command::new(BIN)
-        .args([
-            "serve",
-            "--dev",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--data-dir",
-        ])
-        .arg(dir.path().join("data"))
+    let mut child = vault_testkit::serve_dev(BIN, port, dir.path().join("data"))
         .env("VAULT_TLS_CERT_FILE", &cert_file)
         .env("VAULT_TLS_KEY_FILE", &key_file)
         .stdout(Stdio::null())
