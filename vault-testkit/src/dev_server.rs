@@ -90,3 +90,14 @@ pub fn serve_dev(binary: &str, port: u16, data: impl AsRef<Path>) -> Command {
         .arg(data.as_ref());
     command
 }
+
+/// Runs `binary ARGS --dev --data-dir {data}` (a host-side command against the dev
+/// server's data) to its end.
+pub fn dev_cli(binary: &str, data: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(binary)
+        .args(args)
+        .args(["--dev", "--data-dir"])
+        .arg(data)
+        .output()
+        .expect("runs")
+}

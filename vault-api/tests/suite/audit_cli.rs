@@ -17,12 +17,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_vault-api");
 use vault_testkit::free_port;
 
 fn cli(data: &std::path::Path, args: &[&str]) -> std::process::Output {
-    Command::new(BIN)
-        .args(args)
-        .args(["--dev", "--data-dir"])
-        .arg(data)
-        .output()
-        .expect("runs")
+    vault_testkit::dev_cli(BIN, data, args)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

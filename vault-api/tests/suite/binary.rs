@@ -14,12 +14,7 @@ const MARKER: &str = "MARKER_value_4c1d9e7b";
 use vault_testkit::free_port;
 
 fn cli(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
-    Command::new(BIN)
-        .args(args)
-        .args(["--dev", "--data-dir"])
-        .arg(dir)
-        .output()
-        .expect("runs")
+    vault_testkit::dev_cli(BIN, dir, args)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
