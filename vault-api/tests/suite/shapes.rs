@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use vault_api::body::MAX_BODY_BYTES;
 
-use crate::support::{TestDb, TestServer};
+use crate::support::{ServerOptions, TestDb, TestServer};
 
 /// The prefixes of the ids the vault generates (vault-core, vault-kms, vault-api).
 const GENERATED_ID_PREFIXES: [&str; 11] = [
@@ -793,4 +793,53 @@ async fn problems(flow: &mut Flow<'_>) {
         assert_eq!(answer["code"], code, "{answer}");
         pin(&format!("problem_{code}"), status, &answer);
     }
+    // More headers than the vault reads.
+    let mut request = server.client.get(format!("{}/v1/secrets", server.base));
+    for n in 0..120 {
+        request = request.header(format!("x-filler-{n}"), "1");
+    }
+    let response = request.bearer_auth(&eve).send().await.expect("answers");
+    assert_eq!(response.status().as_u16(), 431);
+    let answer: Value = response.json().await.expect("a problem document");
+    assert_eq!(answer["code"], "headers_too_large", "{answer}");
+    pin("problem_headers_too_large", 431, &answer);
+    limits().await;
+}
+
+/// The refusals of a vault configured with small limits: an owner's entry count and
+/// the size of a resolved environment.
+async fn limits() {
+    let options = ServerOptions {
+        // The smallest limit the vault accepts: one largest value and its name.
+        max_env_bytes: Some(65_794),
+        max_entries_per_owner: Some(1),
+        ..ServerOptions::default()
+    };
+    let server =
+        TestServer::start_configured(TestDb::sqlite(), crate::support::test_key(), options).await;
+    let operator = server.operator.clone();
+    let body = |name: &str| {
+        Some(json!({"user_id": "zoe", "name": name,
+            "value": "v".repeat(60)}))
+    };
+    server
+        .expect(201, Method::POST, "/v1/secrets", &operator, body("FIRST"))
+        .await;
+    let refused = server
+        .expect(422, Method::POST, "/v1/secrets", &operator, body("SECOND"))
+        .await;
+    assert_eq!(refused["code"], "entry_limit_reached", "{refused}");
+    pin("problem_entry_limit_reached", 422, &refused);
+    let refused = server
+        .expect(
+            422,
+            Method::POST,
+            "/v1/resolve",
+            &server.orchestrator,
+            Some(json!({"user_id": "zoe", "profile_id": "p1",
+                "baseline_env": {"PADDING_A": "a".repeat(40_000), "PADDING_B": "b".repeat(40_000)}})),
+        )
+        .await;
+    assert_eq!(refused["code"], "env_too_large", "{refused}");
+    pin("problem_env_too_large", 422, &refused);
 }
