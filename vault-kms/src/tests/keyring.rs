@@ -559,6 +559,15 @@ async fn an_opener_unwraps_each_kek_once_and_opens_only_its_batch() {
         .expect("the KEKs unwrap");
     assert_eq!(opener.kek_count(), 2);
     assert_eq!(cold.keyring.metrics().root_unwraps, 2);
+    // Its Debug names the KEKs it holds, by id only.
+    let printed = format!("{opener:?}");
+    assert!(printed.starts_with("Opener"), "{printed}");
+    for envelope in &sealed[..4] {
+        assert!(
+            printed.contains(&envelope.kek_id().to_string()),
+            "{printed}"
+        );
+    }
     for (n, (row, envelope)) in rows.iter().zip(&sealed).take(4).enumerate() {
         let value = opener
             .open(&row.binding(), envelope.clone())

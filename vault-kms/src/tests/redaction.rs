@@ -73,6 +73,17 @@ async fn debug_of_every_type_hides_values_and_keys() {
         ("KekRecord", format!("{record:?}")),
         ("MemoryKekRepository", format!("{keks:?}")),
         ("Keyring", format!("{:?}", vault.keyring)),
+        (
+            "Opener",
+            format!(
+                "{:?}",
+                vault
+                    .keyring
+                    .opener([&sealed])
+                    .await
+                    .expect("the KEK is cached")
+            ),
+        ),
         ("SealBinding", format!("{:?}", row.binding())),
         ("KekBinding", format!("{binding:?}")),
     ];
