@@ -98,6 +98,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(resolve::resolve))
         .routes(routes!(sessions::create))
         .routes(routes!(sessions::end))
+        .routes(routes!(sessions::env))
         .routes(routes!(sessions::lookup))
         .routes(routes!(tokens::create, tokens::list))
         .routes(routes!(tokens::revoke))
@@ -232,6 +233,7 @@ pub fn action_of(method: &str, route: &str) -> Option<AuditAction> {
         ("POST", "/v1/sessions") => SessionCreate,
         ("DELETE", "/v1/sessions/{id}") => SessionEnd,
         ("GET", "/v1/runtime/secrets/{name}") => RuntimeLookup,
+        ("GET", "/v1/runtime/env") => Resolve,
         ("POST", "/v1/resolve") => Resolve,
         ("POST", "/v1/tokens") => TokenCreate,
         ("GET", "/v1/tokens") => TokenList,

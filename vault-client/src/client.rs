@@ -459,6 +459,13 @@ impl Client {
             .await
     }
 
+    /// The whole env of the session's context (session tokens): what the runner in a
+    /// container starts its command with.
+    pub async fn runtime_env(&self) -> ClientResult<RuntimeEnv> {
+        self.call(Method::GET, "/v1/runtime/env", None, None::<&()>)
+            .await
+    }
+
     /// One name of the session's context (session tokens).
     pub async fn runtime_secret(&self, name: &EnvName) -> ClientResult<RuntimeSecret> {
         let path = format!("/v1/runtime/secrets/{name}");

@@ -2,7 +2,7 @@
 //! the two tokens it printed; killed on drop.
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 /// A free loopback port: bound, read, released.
@@ -100,4 +100,30 @@ pub fn dev_cli(binary: &str, data: &Path, args: &[&str]) -> std::process::Output
         .arg(data)
         .output()
         .expect("runs")
+}
+
+/// The binary `bin` of the workspace package `package`, built if it is missing or out
+/// of date, in the target directory that holds `beside` (the calling test's own
+/// `CARGO_BIN_EXE_…`): a test of one crate that drives another crate's binary.
+pub fn workspace_binary(beside: &str, package: &str, bin: &str) -> PathBuf {
+    let profile_dir = Path::new(beside)
+        .parent()
+        .expect("a binary lives in a profile directory");
+    let target_dir = profile_dir
+        .parent()
+        .expect("a profile directory lives in a target directory");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let mut build = Command::new(cargo);
+    build
+        .args(["build", "--quiet", "-p", package, "--bin", bin])
+        .env("CARGO_TARGET_DIR", target_dir);
+    if profile_dir.ends_with("release") {
+        build.arg("--release");
+    }
+    let status = build.status().expect("cargo runs");
+    assert!(
+        status.success(),
+        "cargo build -p {package} --bin {bin} failed"
+    );
+    profile_dir.join(bin)
 }

@@ -12,4 +12,4 @@ mod macros;
 pub mod markers;
 
 pub use db::{Backend, POSTGRES_URL_VAR, REQUIRE_POSTGRES_VAR, TestDb, hex_of};
-pub use dev_server::{DevServer, dev_cli, free_port, serve_dev};
+pub use dev_server::{DevServer, dev_cli, free_port, serve_dev, workspace_binary};

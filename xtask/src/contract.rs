@@ -4,7 +4,8 @@
 //! 1. openapi-spec-validator on the document the server serves;
 //! 2. a client generated from it by openapi-python-client runs seed 000's whole flow
 //!    (`contract/seed_000_flow.py`);
-//! 3. schemathesis with every check, once per principal (user, orchestrator, operator).
+//! 3. schemathesis with every check, once per principal (user, orchestrator, operator,
+//!    and a session on the runtime routes).
 //!    Its exceptions are the hooks in `contract/hooks.py`, each with its reason.
 //!
 //! The tools come pinned from PyPI into a venv under `target/`, made once and remade
@@ -106,7 +107,21 @@ pub fn run(root: &Path, options: &Options) -> Result<()> {
     }
     let log = work.join("vault-api.log");
     let server = Server::spawn("vault-api", command, port, log, String::new(), "/readyz")?;
-    let principals = principals(&binary, &data)?;
+    let mut principals = principals(&binary, &data)?;
+    // A session, for the runtime routes only (everything else refuses it, which the
+    // other principals' runs already cover): minted like an orchestrator would.
+    let orchestrator = principals
+        .iter()
+        .find(|p| p.name == "orchestrator")
+        .map(|p| p.token.clone())
+        .context("no orchestrator token")?;
+    principals.insert(
+        0,
+        Principal {
+            name: "session",
+            token: mint_session(&server.base, &orchestrator)?,
+        },
+    );
 
     let document = work.join("openapi.json");
     let text = ureq::get(format!("{}/openapi.json", server.base))
@@ -140,6 +155,9 @@ pub fn run(root: &Path, options: &Options) -> Result<()> {
             .env("VAULT_CONTRACT_TOKEN", &principal.token)
             .env("SCHEMATHESIS_HOOKS", "hooks")
             .env("PYTHONPATH", root.join("contract"));
+        if principal.name == "session" {
+            command.args(["--include-path-regex", "^/v1/runtime/"]);
+        }
         if let Some(examples) = options.max_examples {
             command.args(["--max-examples", &examples.to_string()]);
         }
@@ -148,7 +166,7 @@ pub fn run(root: &Path, options: &Options) -> Result<()> {
         }
         Ok(command)
     };
-    // The user and the orchestrator run side by side, a process each (schemathesis is
+    // The session, the user and the orchestrator run side by side, a process each (schemathesis is
     // bound by one core per process). The operator goes last and alone: its run may
     // revoke the others' tokens (never its own, the last operator token over HTTP), so
     // no operation is excluded for anyone.
@@ -222,6 +240,23 @@ fn principals(binary: &Path, data: &Path) -> Result<Vec<Principal>> {
             token: operator.to_owned(),
         },
     ])
+}
+
+/// A day-long session for alice's profile `p1`, as `POST /v1/sessions` mints it.
+fn mint_session(base: &str, orchestrator: &str) -> Result<String> {
+    let answer: serde_json::Value = ureq::post(format!("{base}/v1/sessions"))
+        .header("Authorization", &format!("Bearer {orchestrator}"))
+        .send_json(serde_json::json!({
+            "user_id": "alice", "profile_id": "p1", "ttl_seconds": 86_400
+        }))
+        .context("minting a session")?
+        .body_mut()
+        .read_json()
+        .context("reading the session")?;
+    answer["token"]
+        .as_str()
+        .map(str::to_owned)
+        .context("the session answer holds no token")
 }
 
 /// openapi-python-client generates `vault_client` from the served document, and seed

@@ -226,11 +226,13 @@ impl DependencyGraph {
     }
 }
 
-const MEMBERS: [&str; 8] = [
+const MEMBERS: [&str; 10] = [
     "vault-core",
     "vault-kms",
     "vault-store",
     "vault-client",
+    "vault-redact",
+    "vault-cli",
     "vault-api",
     "vault-tui",
     "vault-testkit",
@@ -276,6 +278,8 @@ const RULES: &[Rule] = &[
             "vault-kms",
             "vault-store",
             "vault-client",
+            "vault-redact",
+            "vault-cli",
             "vault-api",
             "vault-tui",
             "xtask",
@@ -378,6 +382,28 @@ const RULES: &[Rule] = &[
         invariant: "vault-client depends on no server crate: a client needs vault-core and HTTP only",
     },
     Rule {
+        packages: &["vault-cli"],
+        reach: Reach::Tree,
+        forbidden: &[
+            "vault-store",
+            "vault-kms",
+            "vault-api",
+            "diesel*",
+            "libsqlite3-sys",
+            "pq-sys",
+            "axum*",
+            "aws-sdk-*",
+            "aws-config",
+        ],
+        invariant: "vault-cli reaches the vault only over HTTP, through vault-client",
+    },
+    Rule {
+        packages: &["vault-redact"],
+        reach: Reach::Tree,
+        forbidden: &["vault-*", "tokio*", "futures*", "reqwest", "hyper*"],
+        invariant: "vault-redact is a pure library (no I/O, no vault crate): an orchestrator can run it over any transcript pipeline",
+    },
+    Rule {
         packages: &["xtask"],
         reach: Reach::Tree,
         // Crates that compile C (or link a C library) would make `cargo xtask tidy`
@@ -444,6 +470,19 @@ mod tests {
                     ("reqwest", true),
                 ],
             )
+            .with(
+                "vault-redact",
+                &[("aho-corasick", true), ("proptest", false)],
+            )
+            .with(
+                "vault-cli",
+                &[
+                    ("vault-client", true),
+                    ("vault-redact", true),
+                    ("tokio", true),
+                    ("vault-testkit", false),
+                ],
+            )
             .with("xtask", &[("cargo_metadata", true), ("vault-api", false)])
             .with("vault-testkit", &[("diesel", true), ("tempfile", true)])
             .with("diesel", &[("libsqlite3-sys", true)])
@@ -476,6 +515,7 @@ mod tests {
                 "vault-store depends on aws-sdk-kms, but vault-store stands on vault-core alone and keeps envelopes as opaque bytes",
                 "vault-tui depends on aws-sdk-kms, but vault-tui reaches data only through vault-api over HTTP",
                 "vault-client depends on aws-sdk-kms, but vault-client depends on no server crate: a client needs vault-core and HTTP only",
+                "vault-cli depends on aws-sdk-kms, but vault-cli reaches the vault only over HTTP, through vault-client",
             ]
         );
     }
@@ -540,6 +580,24 @@ mod tests {
             &[("vault-core", true), ("vault-api", false)],
         );
         assert!(layering_problems(&dev_only).is_empty());
+    }
+
+    #[test]
+    fn the_cli_reaches_the_vault_over_http_and_the_redactor_does_no_io() {
+        let graph = clean()
+            .with(
+                "vault-cli",
+                &[("vault-client", true), ("vault-store", true)],
+            )
+            .with("vault-redact", &[("aho-corasick", true), ("tokio", true)]);
+        let problems = layering_problems(&graph);
+        for expected in [
+            "vault-cli depends on vault-store, but vault-cli reaches the vault only over HTTP, through vault-client",
+            "vault-cli depends on diesel, but vault-cli reaches the vault only over HTTP, through vault-client",
+            "vault-redact depends on tokio, but vault-redact is a pure library (no I/O, no vault crate): an orchestrator can run it over any transcript pipeline",
+        ] {
+            assert!(problems.iter().any(|p| p == expected), "{problems:?}");
+        }
     }
 
     #[test]

@@ -1,12 +1,12 @@
-//! `/v1/sessions` and `/v1/runtime/secrets/{name}`: the orchestrator mints a session
-//! token bound to one context, and agent tools look up one secret by name with it.
-//! Both answers carry a secret, so both say `Cache-Control: no-store` themselves.
+//! `/v1/sessions` and `/v1/runtime/…`: the orchestrator mints a session token bound to
+//! one context; the runner in the container fetches that context's whole env with it,
+//! and agent tools look up one secret by name. Answers that carry a secret, so both say `Cache-Control: no-store` themselves.
 
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use vault_client::wire::{CreateSession, RuntimeSecret, SessionView};
+use vault_client::wire::{CreateSession, RuntimeEnv, RuntimeSecret, SessionView};
 
 use crate::auth::Principal;
 use crate::body::JsonBody;
@@ -45,6 +45,17 @@ pub async fn end(
 ) -> ApiResult<StatusCode> {
     sessions::end(&state, &principal, id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(operation_id = "getRuntimeEnv", get, path = "/v1/runtime/env", tag = "sessions",
+    responses((status = 200, body = RuntimeEnv),
+        (status = 401, description = "unknown, expired or revoked session, or one whose minting orchestrator token is revoked or expired"),
+        (status = 403, description = "not a session token (`forbidden`), or the session's user may no longer have its workspace or project (`workspace_injection_denied`, `project_injection_denied`)"),
+        (status = 422, description = "an env over `VAULT_MAX_ENV_BYTES` (`env_too_large`, with `limit`, `bytes` and the `largest` variables by name)"),
+        (status = 503, description = "database, key provider or audit trail unavailable")))]
+pub async fn env(State(state): State<AppState>, principal: Principal) -> ApiResult<Response> {
+    let env = sessions::env(&state, &principal).await?;
+    Ok(not_stored(Json(env).into_response()))
 }
 
 #[utoipa::path(operation_id = "lookupRuntimeSecret", get, path = "/v1/runtime/secrets/{name}", tag = "sessions",

@@ -8,14 +8,13 @@
 //! answer leaves.
 
 use serde_json::json;
-use vault_client::wire::{CreateSession, RuntimeSecret, SessionView};
-use vault_core::AuditAction;
-use vault_core::SecretName;
+use vault_client::wire::{CreateSession, RuntimeEnv, RuntimeSecret, SessionView};
+use vault_core::{AuditAction, EnvMap, ResolutionContext, SecretName};
 use vault_store::{NewToken, TokenBinding, TokenKind};
 
 use crate::auth::{Caller, Principal};
 use crate::error::{ApiError, ApiResult};
-use crate::service::resolution::{self, Lookup, check_context, parse_context};
+use crate::service::resolution::{self, Disclosed, Lookup, check_context, parse_context};
 use crate::state::AppState;
 use crate::tokens;
 
@@ -135,18 +134,47 @@ pub(crate) async fn end(state: &AppState, principal: &Principal, id: String) -> 
     Ok(())
 }
 
+/// The whole env of the session's context, for the runner in the container: the
+/// resolution `POST /v1/resolve` gives the orchestrator, with its rules, refusals and
+/// audit record, from the stored layers only (the orchestrator's own layers are
+/// already in the container's environment).
+pub(crate) async fn env(state: &AppState, principal: &Principal) -> ApiResult<RuntimeEnv> {
+    let context = session_context(principal)?;
+    let Disclosed {
+        resolution,
+        expired,
+    } = resolution::resolve(
+        state,
+        principal,
+        context,
+        EnvMap::default(),
+        EnvMap::default(),
+    )
+    .await?;
+    Ok(RuntimeEnv {
+        env: resolution.into_env(),
+        expired,
+    })
+}
+
+/// The context a session token is bound to; only a session token has one.
+fn session_context(principal: &Principal) -> ApiResult<ResolutionContext> {
+    principal.require(&[TokenKind::Session])?;
+    match &principal.caller {
+        Caller::Session(context) => Ok(context.clone()),
+        _ => Err(ApiError::Internal {
+            detail: "a session route reached without a session".into(),
+        }),
+    }
+}
+
 /// One secret by name, for the session's context, by the resolution precedence.
 pub(crate) async fn lookup(
     state: &AppState,
     principal: &Principal,
     name: &str,
 ) -> ApiResult<RuntimeSecret> {
-    principal.require(&[TokenKind::Session])?;
-    let Caller::Session(context) = principal.caller.clone() else {
-        return Err(ApiError::Internal {
-            detail: "a session route reached without a session".into(),
-        });
-    };
+    let context = session_context(principal)?;
     let secret_name = SecretName::parse(name).map_err(ApiError::core("name"))?;
     let answer = match resolution::lookup(state, principal, context, secret_name).await? {
         Some(Lookup::Found { value, .. }) => Some(value),

@@ -74,6 +74,7 @@ async fn assert_refused(server: &TestServer, what: &str, (status, body): (u16, V
     );
     let text = body.to_string();
     assert!(!text.contains(OLD) && !text.contains(NEW), "{what}: {text}");
+    crate::shapes::pin("problem_integrity_violation", status, &body);
     let recorded = server
         .store
         .audit_latest(None, 5)

@@ -210,6 +210,7 @@ async fn a_disabled_kms_key_stops_the_vault_whole_and_it_recovers_once_enabled()
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["code"], "root_key_disabled", "{body}");
     assert!(body.get("env").is_none(), "never a partial map: {body}");
+    crate::shapes::pin("problem_root_key_disabled", status, &body);
     assert!(!body.to_string().contains("first-value"));
     let (status, body) = call(
         &server.base,

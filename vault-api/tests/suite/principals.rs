@@ -612,6 +612,16 @@ fn routes() -> Vec<Route> {
         ),
         route(
             M::GET,
+            "/v1/runtime/env",
+            |_| ("/v1/runtime/env".into(), None),
+            |who| match who {
+                Who::Anonymous => 401,
+                Who::Session => OK,
+                _ => 403,
+            },
+        ),
+        route(
+            M::GET,
             "/v1/runtime/secrets/{name}",
             |_| ("/v1/runtime/secrets/ENTRY".into(), None),
             |who| match who {

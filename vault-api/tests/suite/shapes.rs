@@ -5,6 +5,7 @@
 //! placeholders. A change to the contract is then a snapshot diff someone reviews.
 
 use std::collections::BTreeSet;
+use std::path::Path;
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -79,8 +80,10 @@ fn redact(value: &mut Value) {
     }
 }
 
-/// Snapshots one answer as `status` and its redacted body.
-fn pin(name: &str, status: u16, body: &Value) {
+/// Snapshots one answer as `status` and its redacted body. The tests that provoke a
+/// problem through its real cause (a tampered row, a disabled KMS key, a flood) pin it
+/// here too, under `problem_<code>`, so every module's refusals land in one place.
+pub(crate) fn pin(name: &str, status: u16, body: &Value) {
     let mut shown = body.clone();
     redact(&mut shown);
     let text = serde_json::to_string_pretty(&shown).expect("serializes");
@@ -482,6 +485,15 @@ async fn every_response_shape_and_problem_body_is_pinned() {
         .await;
     let session_token = session["token"].as_str().expect("token").to_owned();
     flow.pin(
+        "getRuntimeEnv",
+        200,
+        Method::GET,
+        "/v1/runtime/env",
+        &session_token,
+        None,
+    )
+    .await;
+    flow.pin(
         "lookupRuntimeSecret",
         200,
         Method::GET,
@@ -803,7 +815,139 @@ async fn problems(flow: &mut Flow<'_>) {
     let answer: Value = response.json().await.expect("a problem document");
     assert_eq!(answer["code"], "headers_too_large", "{answer}");
     pin("problem_headers_too_large", 431, &answer);
+    malformed_body(server, &eve).await;
     limits().await;
+}
+
+/// A body that ends before its declared length: the client half-closes its side of the
+/// connection after part of the body, and the vault answers on the other half.
+async fn malformed_body(server: &TestServer, token: &str) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let address = server.base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connects");
+    let head = format!(
+        "POST /v1/secrets HTTP/1.1\r\nhost: {address}\r\nauthorization: Bearer {token}\r\n\
+         content-type: application/json\r\ncontent-length: 100\r\n\r\n{{\"name\": \"A\""
+    );
+    stream.write_all(head.as_bytes()).await.expect("sends");
+    stream.shutdown().await.expect("half-closes");
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.expect("reads");
+    let answer = String::from_utf8(answer).expect("an HTTP/1.1 answer is text");
+    let (head, body) = answer.split_once("\r\n\r\n").expect("a head and a body");
+    assert!(head.starts_with("HTTP/1.1 400 "), "{answer}");
+    let body: Value = serde_json::from_str(body).expect("a problem document");
+    assert_eq!(body["code"], "malformed_body", "{body}");
+    pin("problem_malformed_body", 400, &body);
+}
+
+/// What a client is told of each failure on the server's side, rendered by the one
+/// mapping of `ApiError`: generic bodies that hold none of the detail the log gets.
+/// Where a test provokes the failure for real (a dropped table, a disabled KMS key, a
+/// tampered row), it pins the same snapshot, so the real path is held to this body.
+#[tokio::test]
+async fn server_failures_answer_generic_bodies() {
+    use axum::response::IntoResponse;
+    use vault_api::ApiError;
+    use vault_kms::{KmsError, RootKeyId};
+    use vault_store::{Conflict, StoreError};
+
+    const DETAIL: &str = "detail-for-the-log-only /var/lib/vault arn:aws:kms:key/1234";
+    let key_id = || RootKeyId::parse("arn:aws:kms:eu-west-1:000000000000:key/1234").expect("an id");
+    let failures = [
+        (
+            "internal",
+            ApiError::Internal {
+                detail: DETAIL.into(),
+            },
+        ),
+        (
+            "unavailable",
+            StoreError::Unavailable {
+                detail: DETAIL.into(),
+            }
+            .into(),
+        ),
+        (
+            "audit_contention",
+            StoreError::Conflict(Conflict::AuditChainMoved).into(),
+        ),
+        (
+            "integrity_violation",
+            ApiError::IntegrityViolation {
+                detail: DETAIL.into(),
+            },
+        ),
+        (
+            "root_key_disabled",
+            KmsError::RootKeyDisabled {
+                key_id: key_id(),
+                state: DETAIL.into(),
+            }
+            .into(),
+        ),
+        (
+            "root_key_access_denied",
+            KmsError::RootAccessDenied {
+                key_id: key_id(),
+                detail: DETAIL.into(),
+            }
+            .into(),
+        ),
+        (
+            "root_key_unavailable",
+            KmsError::RootProviderUnavailable {
+                provider: "aws-kms",
+                detail: DETAIL.into(),
+            }
+            .into(),
+        ),
+        (
+            "invalid_ciphertext",
+            KmsError::KekUnwrapFailed { key_id: key_id() }.into(),
+        ),
+    ];
+    for (code, failure) in failures {
+        let response = failure.into_response();
+        let status = response.status().as_u16();
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json",
+            "{code}"
+        );
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("a body");
+        let body: Value = serde_json::from_slice(&bytes).expect("a problem document");
+        assert_eq!(body["code"], code, "{body}");
+        for leaked in ["detail-for-the-log-only", "/var/lib", "arn:aws", "1234"] {
+            assert!(!body.to_string().contains(leaked), "{code}: {body}");
+        }
+        pin(&format!("problem_{code}"), status, &body);
+    }
+}
+
+/// Every code the vault answers with has its body pinned somewhere in this suite.
+#[test]
+fn every_problem_code_has_a_pinned_body() {
+    let snapshots = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/suite/snapshots");
+    let unpinned: Vec<&str> = vault_client::ProblemCode::ALL
+        .iter()
+        .map(|code| code.as_str())
+        .filter(|code| {
+            !snapshots
+                .join(format!("suite__shapes__problem_{code}.snap"))
+                .is_file()
+        })
+        .collect();
+    assert_eq!(
+        unpinned,
+        Vec::<&str>::new(),
+        "problem codes without a snapshot"
+    );
 }
 
 /// The refusals of a vault configured with small limits: an owner's entry count and

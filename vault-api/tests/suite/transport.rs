@@ -203,6 +203,7 @@ async fn optional_client_certificates_pin_orchestrator_tokens_to_one() {
         )
         .await;
     assert_eq!(refused["code"], "client_certificate_required", "{refused}");
+    crate::shapes::pin("problem_client_certificate_required", 403, &refused);
 
     let pinned = with_identity(trusting(&server_pki.ca), &clients, "orchestrator");
     let answer = pinned

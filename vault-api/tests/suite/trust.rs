@@ -17,6 +17,7 @@ use vault_api::server::NameRules;
 on_both_backends!(
     only_members_whose_role_reads_entries_get_a_project_injected,
     a_session_ends_with_its_members_access_and_with_its_minting_token,
+    a_sessions_runtime_env_is_its_contexts_resolution_and_ends_with_its_access,
     workspace_membership_decides_the_workspace_layer,
     protected_names_are_refused_for_every_owner_and_never_injected,
     configuration_adds_protected_names_and_releases_them_only_explicitly,
@@ -240,6 +241,116 @@ async fn only_members_whose_role_reads_entries_get_a_project_injected(db: TestDb
     server
         .expect(403, Method::POST, "/v1/resolve", &orchestrator, Some(rhea))
         .await;
+}
+
+async fn runtime_env(server: &TestServer, session: &str) -> (u16, Value) {
+    server
+        .call(Method::GET, "/v1/runtime/env", session, None)
+        .await
+}
+
+/// The runner in a container fetches the whole env with its session token: the same
+/// resolution the orchestrator gets for the context, recorded the same way, and
+/// refused the moment the session or its user's access ends.
+async fn a_sessions_runtime_env_is_its_contexts_resolution_and_ends_with_its_access(db: TestDb) {
+    let server = TestServer::start(db).await;
+    project_with_entry(&server, "apollo", "ada").await;
+    put_member(&server, "apollo", "rhea", "responsible").await;
+    let rhea_user = server.token("user", Some("rhea")).await;
+    server
+        .expect(
+            201,
+            Method::POST,
+            "/v1/secrets",
+            &rhea_user,
+            Some(json!({"name": "OWN_KEY", "value": "rhea-own-value-0042"})),
+        )
+        .await;
+    let rhea = context("rhea", None, Some("apollo"));
+    let (session_id, token) = session(&server, &server.orchestrator, rhea.clone()).await;
+
+    let response = server
+        .send(Method::GET, "/v1/runtime/env", &token, None)
+        .await;
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let fetched: Value = response.json().await.expect("JSON");
+    let resolved = server.resolve(rhea.clone()).await;
+    assert_eq!(fetched["env"], resolved["env"], "{fetched}");
+    assert_eq!(fetched["env"]["DEPLOY_TOKEN"], MARKER);
+    assert_eq!(fetched["env"]["OWN_KEY"], "rhea-own-value-0042");
+    let trail = records(&server).await;
+    let record = trail
+        .iter()
+        .find(|r| r.action == "resolve" && r.principal.starts_with("session:"))
+        .expect("the fetch is recorded as a resolution by the session");
+    assert_eq!(record.outcome, "ok");
+    let target = record.target.as_deref().expect("a target");
+    assert!(
+        target.contains("DEPLOY_TOKEN") && target.contains("\"rhea\""),
+        "{target}"
+    );
+    assert!(!format!("{record:?}").contains(MARKER), "{record:?}");
+
+    // No other kind of token reads a session's env, nor an anonymous caller.
+    let ada = server.token("user", Some("ada")).await;
+    for (who, other, status) in [
+        ("anonymous", "", 401),
+        ("a user", ada.as_str(), 403),
+        ("the orchestrator", server.orchestrator.as_str(), 403),
+        ("an operator", server.operator.as_str(), 403),
+        (
+            "a guessed session",
+            "vault_sess_guessedGuessedGuessedGuessed0123456",
+            401,
+        ),
+    ] {
+        let (got, refused) = runtime_env(&server, other).await;
+        assert_eq!(got, status, "{who}: {refused}");
+        assert_no_marker(who, &refused);
+    }
+
+    // The member removed: the project goes, whole; nothing smaller is served.
+    server
+        .expect(
+            204,
+            Method::DELETE,
+            "/v1/projects/apollo/members/rhea",
+            &server.orchestrator,
+            None,
+        )
+        .await;
+    let (status, refused) = runtime_env(&server, &token).await;
+    assert_eq!(status, 403, "{refused}");
+    assert_refused(&refused, "project_injection_denied", "project_id");
+    assert!(
+        refused.get("env").is_none(),
+        "never a smaller env: {refused}"
+    );
+    assert_no_marker("a removed member", &refused);
+    put_member(&server, "apollo", "rhea", "consulted").await;
+    assert_eq!(runtime_env(&server, &token).await.0, 200);
+
+    // Ended by the orchestrator, or outlived: unauthenticated, and no value.
+    server
+        .expect(
+            204,
+            Method::DELETE,
+            &format!("/v1/sessions/{session_id}"),
+            &server.orchestrator,
+            None,
+        )
+        .await;
+    let (status, refused) = runtime_env(&server, &token).await;
+    assert_eq!(
+        (status, refused["code"].as_str()),
+        (401, Some("unauthenticated"))
+    );
+    assert_no_marker("an ended session", &refused);
+    let (_, day_long) = session(&server, &server.orchestrator, rhea).await;
+    assert_eq!(runtime_env(&server, &day_long).await.0, 200);
+    server.clock.advance(chrono::Duration::hours(25));
+    assert_eq!(runtime_env(&server, &day_long).await.0, 401);
 }
 
 async fn a_session_ends_with_its_members_access_and_with_its_minting_token(db: TestDb) {

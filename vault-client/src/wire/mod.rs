@@ -18,8 +18,8 @@ pub use projects::{
     ProjectRemovalView, ProjectSummary, ProjectView, PutMember, UpdateEntry,
 };
 pub use resolve::{
-    Context, CreateSession, Explained, ResolveRequest, ResolveResponse, RuntimeSecret, SessionView,
-    SkippedSource,
+    Context, CreateSession, Explained, ResolveRequest, ResolveResponse, RuntimeEnv, RuntimeSecret,
+    SessionView, SkippedSource,
 };
 pub use secrets::{
     CreateKey, CreateSecret, KeyListParams, ListParams, Rollback, SecretPage, SecretView,

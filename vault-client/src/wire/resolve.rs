@@ -131,6 +131,17 @@ pub struct SessionView {
     pub milestone_id: Option<String>,
 }
 
+/// The whole env of a session's context, as the runner inside the container fetches
+/// it: what `POST /v1/resolve` answers the orchestrator from the stored layers.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RuntimeEnv {
+    #[schema(value_type = HashMap<String, String>)]
+    #[serde(with = "crate::plaintext::env")]
+    pub env: BTreeMap<EnvName, SecretValue>,
+    /// Names left out because every entry holding them has expired.
+    pub expired: Vec<String>,
+}
+
 /// A name looked up by an agent tool: the value when live, `null` with `expired`
 /// when the entry that would answer has expired.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

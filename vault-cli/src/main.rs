@@ -1,0 +1,105 @@
+//! `vaultctl`: the vault's command line. This first part is the agent side: `run`
+//! starts a command inside a container with its session's env, and `redact` filters
+//! text through the same redactor.
+
+mod exit;
+mod pump;
+mod run;
+mod session;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::exit::Failure;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0-125    run: the command's own exit code
+  128+N    run: the command was ended by signal N
+  126      run: the command could not be started (not executable)
+  127      run: the command was not found
+  2        the arguments are wrong
+  65       the vault refused (the line names the problem code and field)
+  69       the vault could not be reached or cannot serve now; retry
+  78       the configuration is wrong (a variable or file named in the line)";
+
+#[derive(Parser)]
+#[command(name = "vaultctl", version, about = "The vault's command line", after_help = EXIT_CODES)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs a command with the env of this container's session, its output redacted.
+    ///
+    /// The session token comes from VAULT_SESSION_TOKEN or --session-token-file; the
+    /// orchestrator passes the container that token and never the values. The env is
+    /// fetched in one request, merged over the inherited environment (or a minimal one
+    /// with --clean) and the command started with it; the token is never passed on.
+    /// Signals (TERM, INT, HUP, QUIT, USR1, USR2) are forwarded to the command, and
+    /// its exit code is returned.
+    #[command(after_help = EXIT_CODES)]
+    Run(RunArgs),
+    /// Copies standard input to standard output with the session's values redacted.
+    #[command(after_help = EXIT_CODES)]
+    Redact(SessionArgs),
+}
+
+#[derive(Args)]
+struct SessionArgs {
+    /// Read the session token from this file instead of VAULT_SESSION_TOKEN. The file
+    /// is removed once read, so the command cannot read it again (a read-only mount is
+    /// left with a warning).
+    #[arg(long, value_name = "PATH")]
+    session_token_file: Option<PathBuf>,
+    /// Values shorter than this many bytes are not redacted (they would blank out
+    /// ordinary output); their names are listed on standard error.
+    #[arg(long, value_name = "BYTES", default_value_t = vault_redact::Options::DEFAULT_MIN_VALUE_LEN)]
+    redact_min_length: usize,
+}
+
+#[derive(Args)]
+struct RunArgs {
+    #[command(flatten)]
+    session: SessionArgs,
+    /// Redact every injected value, and its base64, hex, percent and JSON forms, from
+    /// the command's stdout and stderr as `[REDACTED:NAME]` (the default; for agents,
+    /// whose output becomes a transcript, keep it).
+    #[arg(long, overrides_with = "no_redact")]
+    redact: bool,
+    /// Pass the command's output through untouched.
+    #[arg(long, overrides_with = "redact")]
+    no_redact: bool,
+    /// Start the command with only PATH, HOME, USER, LANG, TERM and TZ of the
+    /// inherited environment under the session's env.
+    #[arg(long)]
+    clean: bool,
+    /// The command and its arguments.
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    command: Vec<std::ffi::OsString>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => return Failure::internal(format!("cannot start: {error}")).report(),
+    };
+    let outcome = runtime.block_on(async {
+        match cli.command {
+            Command::Run(args) => run::run(args).await,
+            Command::Redact(args) => run::redact_stdin(args).await,
+        }
+    });
+    match outcome {
+        Ok(code) => code,
+        Err(failure) => failure.report(),
+    }
+}
