@@ -15,6 +15,22 @@ fn redactor(values: &[(&str, &str)]) -> Redactor {
     .expect("builds")
 }
 
+/// A redactor over generated values, named `V0`, `V1`, … in order.
+fn redactor_of_numbered(values: &[String]) -> Redactor {
+    let named: Vec<(String, &str)> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (format!("V{i}"), v.as_str()))
+        .collect();
+    Redactor::new(
+        named
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_bytes())),
+        Options::default(),
+    )
+    .expect("builds")
+}
+
 fn text(bytes: Vec<u8>) -> String {
     String::from_utf8(bytes).expect("utf-8")
 }
@@ -248,16 +264,7 @@ proptest! {
         sizes in prop::collection::vec(1usize..64, 1..8),
         flushes in prop::collection::vec(any::<bool>(), 1..8),
     ) {
-        let named: Vec<(String, String)> = values
-            .iter()
-            .enumerate()
-            .map(|(i, v)| (format!("V{i}"), v.clone()))
-            .collect();
-        let r = Redactor::new(
-            named.iter().map(|(n, v)| (n.as_str(), v.as_bytes())),
-            Options::default(),
-        )
-        .expect("builds");
+        let r = redactor_of_numbered(&values);
         let mut printed = String::new();
         let mut blobs = Vec::new();
         for value in &values {
@@ -294,16 +301,7 @@ proptest! {
         pieces in prop::collection::vec(("[a-z \n]{0,12}", 0usize..4), 1..12),
         sizes in prop::collection::vec(1usize..40, 1..6),
     ) {
-        let named: Vec<(String, String)> = values
-            .iter()
-            .enumerate()
-            .map(|(i, v)| (format!("V{i}"), v.clone()))
-            .collect();
-        let r = Redactor::new(
-            named.iter().map(|(n, v)| (n.as_str(), v.as_bytes())),
-            Options::default(),
-        )
-        .expect("builds");
+        let r = redactor_of_numbered(&values);
         let mut input = String::new();
         for (text, pick) in &pieces {
             input.push_str(text);

@@ -271,6 +271,20 @@ const DATABASE: &[&str] = &[
 ];
 const HTTP_SERVER: &[&str] = &["axum*", "tower-http"];
 
+/// What a client of the vault never links: the server's crates, its storage and its
+/// cloud SDK. Not tower-http: reqwest builds its client stack from it.
+const SERVER_SIDE: &[&str] = &[
+    "vault-store",
+    "vault-kms",
+    "vault-api",
+    "diesel*",
+    "libsqlite3-sys",
+    "pq-sys",
+    "axum*",
+    "aws-sdk-*",
+    "aws-config",
+];
+
 const RULES: &[Rule] = &[
     Rule {
         packages: &[
@@ -366,35 +380,19 @@ const RULES: &[Rule] = &[
     Rule {
         packages: &["vault-client"],
         reach: Reach::Tree,
-        forbidden: &[
-            "vault-store",
-            "vault-kms",
-            "vault-api",
-            "vault-tui",
-            "diesel*",
-            "libsqlite3-sys",
-            "pq-sys",
-            // Not tower-http: reqwest builds its client stack from it.
-            "axum*",
-            "aws-sdk-*",
-            "aws-config",
-        ],
+        forbidden: SERVER_SIDE,
         invariant: "vault-client depends on no server crate: a client needs vault-core and HTTP only",
+    },
+    Rule {
+        packages: &["vault-client"],
+        reach: Reach::Tree,
+        forbidden: &["vault-tui", "vault-cli", "vault-redact"],
+        invariant: "vault-client is the floor of the clients: it stands on none of them",
     },
     Rule {
         packages: &["vault-cli"],
         reach: Reach::Tree,
-        forbidden: &[
-            "vault-store",
-            "vault-kms",
-            "vault-api",
-            "diesel*",
-            "libsqlite3-sys",
-            "pq-sys",
-            "axum*",
-            "aws-sdk-*",
-            "aws-config",
-        ],
+        forbidden: SERVER_SIDE,
         invariant: "vault-cli reaches the vault only over HTTP, through vault-client",
     },
     Rule {
@@ -580,6 +578,16 @@ mod tests {
             &[("vault-core", true), ("vault-api", false)],
         );
         assert!(layering_problems(&dev_only).is_empty());
+        let upside_down =
+            clean().with("vault-client", &[("vault-core", true), ("vault-cli", true)]);
+        assert_eq!(
+            layering_problems(&upside_down),
+            // vault-redact comes in through vault-cli: the whole tree is checked.
+            [
+                "vault-client depends on vault-cli, but vault-client is the floor of the clients: it stands on none of them",
+                "vault-client depends on vault-redact, but vault-client is the floor of the clients: it stands on none of them",
+            ],
+        );
     }
 
     #[test]

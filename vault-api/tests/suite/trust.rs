@@ -86,6 +86,18 @@ async fn put_member(server: &TestServer, project: &str, user: &str, role: &str) 
         .await;
 }
 
+async fn remove_member(server: &TestServer, project: &str, user: &str) {
+    server
+        .expect(
+            204,
+            Method::DELETE,
+            &format!("/v1/projects/{project}/members/{user}"),
+            &server.orchestrator,
+            None,
+        )
+        .await;
+}
+
 fn context(user: &str, workspace: Option<&str>, project: Option<&str>) -> Value {
     json!({"user_id": user, "profile_id": "p1", "workspace_id": workspace, "project_id": project})
 }
@@ -311,15 +323,7 @@ async fn a_sessions_runtime_env_is_its_contexts_resolution_and_ends_with_its_acc
     }
 
     // The member removed: the project goes, whole; nothing smaller is served.
-    server
-        .expect(
-            204,
-            Method::DELETE,
-            "/v1/projects/apollo/members/rhea",
-            &server.orchestrator,
-            None,
-        )
-        .await;
+    remove_member(&server, "apollo", "rhea").await;
     let (status, refused) = runtime_env(&server, &token).await;
     assert_eq!(status, 403, "{refused}");
     assert_refused(&refused, "project_injection_denied", "project_id");
@@ -367,15 +371,7 @@ async fn a_session_ends_with_its_members_access_and_with_its_minting_token(db: T
     }
 
     // The member is removed: both sessions lose the project at their next lookup.
-    server
-        .expect(
-            204,
-            Method::DELETE,
-            "/v1/projects/apollo/members/rhea",
-            &server.orchestrator,
-            None,
-        )
-        .await;
+    remove_member(&server, "apollo", "rhea").await;
     for token in [&by_short, &by_main] {
         let (status, refused) = lookup(&server, token, "DEPLOY_TOKEN").await;
         assert_eq!(status, 403, "{refused}");
