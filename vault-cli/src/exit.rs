@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use vault_client::ClientError;
 
+pub const USAGE: u8 = 2;
 pub const REFUSED: u8 = 65;
 pub const UNAVAILABLE: u8 = 69;
 pub const INTERNAL: u8 = 70;
@@ -22,6 +23,22 @@ impl Failure {
     pub fn config(line: impl Into<String>) -> Failure {
         Failure {
             code: CONFIG,
+            line: line.into(),
+        }
+    }
+
+    /// Flags that do not go together, or a request the command will not do.
+    pub fn usage(line: impl Into<String>) -> Failure {
+        Failure {
+            code: USAGE,
+            line: line.into(),
+        }
+    }
+
+    /// Data the command cannot carry out as asked (named in the line).
+    pub fn refused(line: impl Into<String>) -> Failure {
+        Failure {
+            code: REFUSED,
             line: line.into(),
         }
     }

@@ -1,7 +1,10 @@
-//! `vaultctl`: the vault's command line. This first part is the agent side: `run`
-//! starts a command inside a container with its session's env, and `redact` filters
-//! text through the same redactor.
+//! `vaultctl`: the vault's command line. The agent side: `run` starts a command inside
+//! a container with its session's env, `redact` filters text through the same
+//! redactor; `env` writes a context's env as a file its reader parses back.
 
+mod auth;
+mod env;
+mod envfile;
 mod exit;
 mod pump;
 mod run;
@@ -20,8 +23,9 @@ Exit codes:
   128+N    run: the command was ended by signal N
   126      run: the command could not be started (not executable)
   127      run: the command was not found
-  2        the arguments are wrong
-  65       the vault refused (the line names the problem code and field)
+  2        the arguments are wrong, or ask for something refused (values to a terminal)
+  65       the vault refused (the line names the problem code and field), or the
+           env cannot be written in the format asked (the line names the variable)
   69       the vault could not be reached or cannot serve now; retry
   78       the configuration is wrong (a variable or file named in the line)";
 
@@ -47,6 +51,52 @@ enum Command {
     /// Copies standard input to standard output with the session's values redacted.
     #[command(after_help = EXIT_CODES)]
     Redact(SessionArgs),
+    /// Writes an agent context's env in a format its reader parses back to the same
+    /// values.
+    ///
+    /// With --user and --profile (and --workspace, --project, --milestone as the
+    /// context has them) it resolves that context with the orchestrator's token
+    /// (VAULT_TOKEN, VAULT_TOKEN_FILE or --token-file); without them, the context of
+    /// the session token (VAULT_SESSION_TOKEN or --session-token-file). With --output
+    /// the file is created readable by its owner only (0600) and replaced whole;
+    /// without it the env goes to standard output, never to a terminal. Prefer
+    /// `vaultctl run`: a file of values outlives the process that needed them.
+    #[command(after_help = EXIT_CODES)]
+    Env(EnvArgs),
+}
+
+#[derive(Args)]
+struct ContextArgs {
+    #[arg(long, value_name = "USER_ID")]
+    user: Option<String>,
+    #[arg(long, value_name = "PROFILE_ID")]
+    profile: Option<String>,
+    #[arg(long, value_name = "WORKSPACE_ID")]
+    workspace: Option<String>,
+    #[arg(long, value_name = "PROJECT_ID")]
+    project: Option<String>,
+    #[arg(long, value_name = "MILESTONE_ID")]
+    milestone: Option<String>,
+}
+
+#[derive(Args)]
+struct EnvArgs {
+    /// dotenv (`NAME='value'`, for python-dotenv and Compose), docker (`--env-file`,
+    /// which cannot hold a line break), shell (`export NAME='value'`) or json.
+    #[arg(long, value_enum)]
+    format: envfile::Format,
+    /// Write here (0600, replaced whole) instead of standard output.
+    #[arg(long, short, value_name = "PATH")]
+    output: Option<PathBuf>,
+    #[command(flatten)]
+    context: ContextArgs,
+    /// The orchestrator's token from this file instead of VAULT_TOKEN.
+    #[arg(long, value_name = "PATH")]
+    token_file: Option<PathBuf>,
+    /// The session token from this file (removed once read) instead of
+    /// VAULT_SESSION_TOKEN.
+    #[arg(long, value_name = "PATH", conflicts_with = "token_file")]
+    session_token_file: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -96,6 +146,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Run(args) => run::run(args).await,
             Command::Redact(args) => run::redact_stdin(args).await,
+            Command::Env(args) => env::env(args).await,
         }
     });
     match outcome {

@@ -4,91 +4,14 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use vault_client::wire::{CreateSecret, CreateSession, CreateToken};
-use vault_client::{Client, Config, Plaintext};
-use vault_testkit::DevServer;
-use zeroize::Zeroizing;
+mod common;
 
-const VAULTCTL: &str = env!("CARGO_BIN_EXE_vaultctl");
-
-/// Values with what shells, JSON and URLs escape, and a newline.
-const VALUES: [(&str, &str); 3] = [
-    ("API_KEY", "sk-live-4f9c2a7e1b8d3f6a0c5e"),
-    ("DB_PASSWORD", "pa\"ss\\wörd $HOME #x/y?z=1&w"),
-    (
-        "CERT_PEM",
-        "-----BEGIN-----\nMIIBfake0123456789\n-----END-----",
-    ),
-];
-
-struct Vault {
-    server: DevServer,
-    orchestrator: Client,
-}
-
-impl Vault {
-    async fn start() -> Vault {
-        let api = vault_testkit::workspace_binary(VAULTCTL, "vault-api", "vault-api");
-        let server = DevServer::start(api.to_str().expect("a UTF-8 path"));
-        let client = |token: &str| {
-            Client::new(Config::new(&server.base, Zeroizing::new(token.to_owned())))
-                .expect("a client")
-        };
-        let operator = client(&server.operator);
-        let issued = operator
-            .create_token(&CreateToken {
-                kind: "user".into(),
-                user_id: Some("alice".into()),
-                ..CreateToken::default()
-            })
-            .await
-            .expect("a user token");
-        let alice = client(issued.secret.expose());
-        for (name, value) in VALUES {
-            alice
-                .create_secret(&CreateSecret {
-                    name: name.into(),
-                    value: Plaintext::new(value),
-                    ..CreateSecret::default()
-                })
-                .await
-                .expect("stored");
-        }
-        let orchestrator = client(&server.orchestrator);
-        Vault {
-            server,
-            orchestrator,
-        }
-    }
-
-    async fn session(&self, ttl_seconds: Option<u64>) -> (String, String) {
-        let session = self
-            .orchestrator
-            .create_session(&CreateSession {
-                user_id: "alice".into(),
-                profile_id: "p1".into(),
-                ttl_seconds,
-                ..CreateSession::default()
-            })
-            .await
-            .expect("a session");
-        (session.id, session.token.expose().to_owned())
-    }
-
-    fn vaultctl(&self, token: &str) -> Command {
-        let mut command = Command::new(VAULTCTL);
-        command
-            .env("VAULT_ADDR", &self.server.base)
-            .env("VAULT_SESSION_TOKEN", token)
-            .env_remove("VAULT_TOKEN");
-        command
-    }
-}
+use common::{VALUES, Vault, text};
 
 fn environment_of(output: &[u8]) -> BTreeMap<String, String> {
     output
@@ -100,10 +23,6 @@ fn environment_of(output: &[u8]) -> BTreeMap<String, String> {
                 .map(|(name, value)| (name.to_owned(), value.to_owned()))
         })
         .collect()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -126,7 +45,7 @@ async fn the_command_gets_exactly_the_sessions_env_and_never_the_token() {
         .map(String::as_str)
         .filter(|name| !kept.contains(name))
         .collect();
-    assert_eq!(names, ["API_KEY", "CERT_PEM", "DB_PASSWORD"]);
+    assert_eq!(names, ["API_KEY", "CERT_PEM", "DB_PASSWORD", "QUOTED"]);
     for (name, value) in VALUES {
         assert_eq!(env[name], value, "{name} arrives byte for byte");
     }

@@ -1,7 +1,7 @@
 //! `cargo xtask test`: everything CI checks, in the order that fails fastest.
 
-use std::path::Path;
-use std::process::Stdio;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
 use anyhow::{Result, bail};
 
@@ -33,6 +33,8 @@ pub fn run(root: &Path) -> Result<()> {
     // the guards stop both however the tests end.
     let postgres = Postgres::start()?;
     let localstack = LocalStack::start(root)?;
+    // `vaultctl env`'s dotenv files are read back by python-dotenv itself.
+    let python_dotenv = python_dotenv(root)?;
     // `--all-targets` also runs every criterion benchmark once, so none of them rots.
     run_step(
         root,
@@ -41,7 +43,9 @@ pub fn run(root: &Path) -> Result<()> {
             .env("VAULT_TEST_POSTGRES_URL", postgres.admin_url())
             .env("VAULT_TEST_REQUIRE_POSTGRES", "1")
             .env("VAULT_TEST_KMS_ENDPOINT", localstack.url())
-            .env("VAULT_TEST_REQUIRE_LOCALSTACK", "1"),
+            .env("VAULT_TEST_REQUIRE_LOCALSTACK", "1")
+            .env("VAULT_TEST_PYTHON_DOTENV", &python_dotenv)
+            .env("VAULT_TEST_REQUIRE_PYTHON_DOTENV", "1"),
     )?;
     drop(localstack);
     drop(postgres);
@@ -58,6 +62,31 @@ pub fn run(root: &Path) -> Result<()> {
     )?;
     eprintln!("\nall checks passed");
     Ok(())
+}
+
+const PYTHON_DOTENV: &str = "python-dotenv==1.2.1";
+
+/// A Python that imports python-dotenv, from a venv under `target/` made once.
+fn python_dotenv(root: &Path) -> Result<PathBuf> {
+    let venv = root.join("target").join("tools").join("dotenv-venv");
+    let python = venv.join("bin").join("python");
+    let imports = |python: &Path| {
+        Command::new(python)
+            .args(["-c", "import dotenv"])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success())
+    };
+    if !imports(&python) {
+        crate::python_venv(root, &venv, &[PYTHON_DOTENV])?;
+        if !imports(&python) {
+            bail!(
+                "{PYTHON_DOTENV} installed, but {} cannot import dotenv",
+                python.display()
+            );
+        }
+    }
+    Ok(python)
 }
 
 /// rustfmt and clippy ship as rustup components; a bare toolchain may lack them.
