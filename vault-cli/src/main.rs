@@ -1,11 +1,14 @@
 //! `vaultctl`: the vault's command line. The agent side: `run` starts a command inside
 //! a container with its session's env, `redact` filters text through the same
-//! redactor; `env` writes a context's env as a file its reader parses back.
+//! redactor; `env` writes a context's env as a file its reader parses back. The user
+//! side: `list`, `get`, `set`, `rm`, `versions` and `rollback` of user secrets,
+//! workspace keys and project entries, by name.
 
 mod auth;
 mod env;
 mod envfile;
 mod exit;
+mod manage;
 mod pump;
 mod run;
 mod session;
@@ -63,6 +66,146 @@ enum Command {
     /// `vaultctl run`: a file of values outlives the process that needed them.
     #[command(after_help = EXIT_CODES)]
     Env(EnvArgs),
+    /// Lists user secrets (yours, or --user's for operator and orchestrator tokens),
+    /// a workspace's keys (--workspace) or a project's entries (--project), masked.
+    #[command(after_help = EXIT_CODES)]
+    List(ListArgs),
+    /// Shows one entry's metadata and masked value; no command prints a value.
+    #[command(after_help = EXIT_CODES)]
+    Get(GetArgs),
+    /// Creates an entry, or changes the one of that name: a new value (a rotation, a
+    /// new version), its scope, profiles or milestones, category, expiry, description.
+    ///
+    /// The value is read from --from-file (byte for byte), from standard input when it
+    /// is piped or with --stdin (one trailing newline dropped), or from a hidden prompt
+    /// on a terminal. There is no flag for the value itself: a command line is visible
+    /// to every process on the machine (`ps`) and kept in shell history.
+    #[command(after_help = EXIT_CODES)]
+    Set(SetArgs),
+    /// Deletes an entry with every version.
+    #[command(after_help = EXIT_CODES)]
+    Rm(EntryArgs),
+    /// Lists an entry's versions, masked.
+    #[command(after_help = EXIT_CODES)]
+    Versions(GetArgs),
+    /// Makes an earlier version's value current again, as a new version.
+    #[command(after_help = EXIT_CODES)]
+    Rollback(RollbackArgs),
+}
+
+/// Whose entries: a user's secrets by default.
+#[derive(Args)]
+struct OwnerArgs {
+    /// A workspace's BYOK keys (its admins, operators).
+    #[arg(long, value_name = "WORKSPACE_ID", conflicts_with_all = ["project", "user"])]
+    workspace: Option<String>,
+    /// A project's vault entries (by the token's project role, operators).
+    #[arg(long, value_name = "PROJECT_ID", conflicts_with = "user")]
+    project: Option<String>,
+    /// Whose user secrets, for operator and orchestrator tokens (a user token works on
+    /// its own).
+    #[arg(long, value_name = "USER_ID")]
+    user: Option<String>,
+}
+
+#[derive(Args)]
+struct ListArgs {
+    #[command(flatten)]
+    owner: OwnerArgs,
+    /// Only names starting with this.
+    #[arg(long)]
+    prefix: Option<String>,
+    /// Only expired entries.
+    #[arg(long)]
+    expired: bool,
+    /// JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// The token from this file instead of VAULT_TOKEN.
+    #[arg(long, value_name = "PATH")]
+    token_file: Option<PathBuf>,
+}
+
+/// One entry, by name.
+#[derive(Args)]
+struct EntryArgs {
+    /// `^[A-Z_][A-Z0-9_]*$`.
+    name: String,
+    #[command(flatten)]
+    owner: OwnerArgs,
+    /// Which entry, when the name has several with different scopes.
+    #[arg(long, value_name = "SECRET_ID")]
+    id: Option<String>,
+    /// The token from this file instead of VAULT_TOKEN.
+    #[arg(long, value_name = "PATH")]
+    token_file: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct GetArgs {
+    #[command(flatten)]
+    entry: EntryArgs,
+    /// JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct RollbackArgs {
+    #[command(flatten)]
+    entry: EntryArgs,
+    /// The version whose value becomes current again.
+    version: u32,
+    /// JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct ValueArgs {
+    /// Read the value from this file, byte for byte (a PEM keeps its last newline).
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["stdin", "keep_value"])]
+    from_file: Option<PathBuf>,
+    /// Read the value from standard input even on a terminal.
+    #[arg(long, conflicts_with = "keep_value")]
+    stdin: bool,
+    /// Change only the metadata of an existing entry; its value stays.
+    #[arg(long)]
+    keep_value: bool,
+}
+
+#[derive(Args)]
+struct SetArgs {
+    #[command(flatten)]
+    entry: EntryArgs,
+    #[command(flatten)]
+    value: ValueArgs,
+    /// `all` or `agents` (user secrets, workspace keys); `project` or `milestone`
+    /// (project entries). Implied by --profile or --milestone.
+    #[arg(long)]
+    scope: Option<String>,
+    /// A profile an `agents` scope reaches (repeatable).
+    #[arg(long = "profile", value_name = "PROFILE_ID")]
+    profiles: Vec<String>,
+    /// A milestone a `milestone` scope reaches (repeatable; project entries).
+    #[arg(long = "milestone", value_name = "MILESTONE_ID")]
+    milestones: Vec<String>,
+    /// api_key, access_token, secret (new entries' default), certificate, password,
+    /// webhook_secret or other (project entries).
+    #[arg(long)]
+    category: Option<String>,
+    /// RFC 3339, in the future.
+    #[arg(long, value_name = "TIME", conflicts_with = "no_expiry")]
+    expires_at: Option<String>,
+    /// Remove the expiry.
+    #[arg(long)]
+    no_expiry: bool,
+    /// A description; an empty one removes it.
+    #[arg(long)]
+    description: Option<String>,
+    /// JSON instead of text.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -147,6 +290,12 @@ fn main() -> ExitCode {
             Command::Run(args) => run::run(args).await,
             Command::Redact(args) => run::redact_stdin(args).await,
             Command::Env(args) => env::env(args).await,
+            Command::List(args) => manage::list(args).await,
+            Command::Get(args) => manage::get(args).await,
+            Command::Set(args) => manage::set(args).await,
+            Command::Rm(args) => manage::rm(args).await,
+            Command::Versions(args) => manage::versions(args).await,
+            Command::Rollback(args) => manage::rollback(args).await,
         }
     });
     match outcome {

@@ -1,6 +1,9 @@
 //! The fixture of the end-to-end tests: a real `vault-api serve --dev` with alice's
 //! secrets stored, and `vaultctl` pointed at it.
 
+// Each test binary uses a part of the fixture.
+#![allow(dead_code)]
+
 use std::process::Command;
 
 use vault_client::wire::{CreateSecret, CreateSession, CreateToken};
@@ -24,6 +27,8 @@ pub const VALUES: [(&str, &str); 4] = [
 pub struct Vault {
     pub server: DevServer,
     pub orchestrator: Client,
+    /// A user token of alice, whose secrets `VALUES` are.
+    pub alice: String,
 }
 
 impl Vault {
@@ -43,7 +48,8 @@ impl Vault {
             })
             .await
             .expect("a user token");
-        let alice = client(issued.secret.expose());
+        let alice_token = issued.secret.expose().to_owned();
+        let alice = client(&alice_token);
         for (name, value) in VALUES {
             alice
                 .create_secret(&CreateSecret {
@@ -58,6 +64,7 @@ impl Vault {
         Vault {
             server,
             orchestrator,
+            alice: alice_token,
         }
     }
 
@@ -73,6 +80,35 @@ impl Vault {
             .await
             .expect("a session");
         (session.id, session.token.expose().to_owned())
+    }
+
+    /// A user token for `user`, minted by the operator.
+    pub async fn user_token(&self, user: &str) -> String {
+        let operator = Client::new(Config::new(
+            &self.server.base,
+            Zeroizing::new(self.server.operator.clone()),
+        ))
+        .expect("a client");
+        let issued = operator
+            .create_token(&CreateToken {
+                kind: "user".into(),
+                user_id: Some(user.into()),
+                ..CreateToken::default()
+            })
+            .await
+            .expect("a user token");
+        issued.secret.expose().to_owned()
+    }
+
+    /// `vaultctl` with `token` as VAULT_TOKEN and no session token.
+    pub fn as_user(&self, token: &str) -> Command {
+        let mut command = Command::new(VAULTCTL);
+        command
+            .env("VAULT_ADDR", &self.server.base)
+            .env("VAULT_TOKEN", token)
+            .env_remove("VAULT_SESSION_TOKEN")
+            .env_remove("VAULT_TOKEN_FILE");
+        command
     }
 
     pub fn vaultctl(&self, token: &str) -> Command {

@@ -1,0 +1,592 @@
+//! The user side: list, get (masked), set, rm, versions and rollback of user secrets,
+//! workspace keys and project entries, addressed by name. Values come from a file,
+//! standard input or a hidden prompt, never from the command line, and no command
+//! prints one.
+
+use std::io::{IsTerminal, Read};
+use std::process::ExitCode;
+
+use serde::Serialize;
+use vault_client::wire::{
+    CreateEntry, CreateKey, CreateSecret, EntryList, EntryListParams, KeyListParams, ListParams,
+    Rollback, SecretView, UpdateEntry, UpdateSecret, VersionView,
+};
+use vault_client::{Client, EntryChange, EntryRef, Plaintext};
+use vault_core::{ProjectId, WorkspaceId};
+use zeroize::Zeroizing;
+
+use crate::exit::Failure;
+use crate::{EntryArgs, OwnerArgs, SetArgs, ValueArgs, auth};
+
+/// The most entries a list walks before it stops (and says so).
+const LIST_LIMIT: usize = 10_000;
+
+/// Whose entries a command works on.
+pub enum Owner {
+    /// A user's secrets: the token's own user, or `Some(id)` for operator and
+    /// orchestrator tokens.
+    User(Option<String>),
+    Workspace(WorkspaceId),
+    Project(ProjectId),
+}
+
+impl Owner {
+    pub fn of(args: &OwnerArgs) -> Result<Owner, Failure> {
+        let parsed =
+            |flag: &str, text: &str| Failure::usage(format!("--{flag} {text:?} is not a valid id"));
+        Ok(match (&args.workspace, &args.project) {
+            (Some(workspace), None) => Owner::Workspace(
+                workspace
+                    .parse()
+                    .map_err(|_| parsed("workspace", workspace))?,
+            ),
+            (None, Some(project)) => {
+                Owner::Project(project.parse().map_err(|_| parsed("project", project))?)
+            }
+            (None, None) => Owner::User(args.user.clone()),
+            // clap refuses the pair before we get here.
+            (Some(_), Some(_)) => {
+                return Err(Failure::usage(
+                    "--workspace and --project do not go together",
+                ));
+            }
+        })
+    }
+
+    fn noun(&self) -> &'static str {
+        match self {
+            Owner::User(_) => "user secret",
+            Owner::Workspace(_) => "workspace key",
+            Owner::Project(_) => "project entry",
+        }
+    }
+
+    fn entry_ref(&self, view: &SecretView) -> EntryRef {
+        match self {
+            Owner::User(_) => EntryRef::UserSecret(view.id.clone()),
+            Owner::Workspace(w) => EntryRef::WorkspaceKey(w.clone(), view.id.clone()),
+            Owner::Project(p) => EntryRef::ProjectEntry(p.clone(), view.id.clone()),
+        }
+    }
+}
+
+/// An entry as a list shows it: full masked metadata, or (Informed project members)
+/// its name and category only.
+enum Listed {
+    Full(Vec<SecretView>),
+    Names(Vec<vault_client::wire::EntryName>),
+}
+
+async fn list_of(
+    client: &Client,
+    owner: &Owner,
+    prefix: Option<String>,
+    expired: Option<bool>,
+) -> Result<Listed, Failure> {
+    let items = match owner {
+        Owner::User(user) => {
+            client
+                .collect_pages(LIST_LIMIT, |cursor| {
+                    let params = ListParams {
+                        limit: Some(200),
+                        cursor,
+                        name_prefix: prefix.clone(),
+                        expired,
+                        user_id: user.clone(),
+                    };
+                    async move { client.list_secrets(&params).await }
+                })
+                .await?
+        }
+        Owner::Workspace(workspace) => {
+            client
+                .collect_pages(LIST_LIMIT, |cursor| {
+                    let params = KeyListParams {
+                        limit: Some(200),
+                        cursor,
+                        name_prefix: prefix.clone(),
+                        expired,
+                    };
+                    async move { client.list_workspace_keys(workspace, &params).await }
+                })
+                .await?
+        }
+        Owner::Project(project) => {
+            let mut full = Vec::new();
+            let mut names = Vec::new();
+            let mut cursor = None;
+            loop {
+                let params = EntryListParams {
+                    limit: Some(200),
+                    cursor,
+                    name_prefix: prefix.clone(),
+                    category: None,
+                    expired,
+                };
+                let page = client.list_project_entries(project, &params).await?;
+                cursor = page.next_cursor().map(str::to_owned);
+                match page {
+                    EntryList::Full(page) => full.extend(page.data),
+                    EntryList::Names(page) => names.extend(page.data),
+                }
+                if cursor.is_none() || full.len() + names.len() >= LIST_LIMIT {
+                    break;
+                }
+            }
+            if !names.is_empty() {
+                return Ok(Listed::Names(names));
+            }
+            full
+        }
+    };
+    Ok(Listed::Full(items))
+}
+
+/// The one entry `args` names: by `--id`, or the only entry of that name.
+async fn find(client: &Client, owner: &Owner, args: &EntryArgs) -> Result<SecretView, Failure> {
+    let matching = named(client, owner, &args.name).await?;
+    pick(owner, &args.name, args.id.as_deref(), matching)?.ok_or_else(|| {
+        Failure::refused(format!(
+            "no {} named {} is visible to this token",
+            owner.noun(),
+            args.name
+        ))
+    })
+}
+
+async fn named(client: &Client, owner: &Owner, name: &str) -> Result<Vec<SecretView>, Failure> {
+    match list_of(client, owner, Some(name.to_owned()), None).await? {
+        Listed::Full(items) => Ok(items
+            .into_iter()
+            .filter(|v| v.name.as_str() == name)
+            .collect()),
+        Listed::Names(_) => Err(Failure::refused(
+            "this token's project role (informed) sees names and categories only",
+        )),
+    }
+}
+
+/// Of the entries named `name`, the one with `id`, or the only one.
+fn pick(
+    owner: &Owner,
+    name: &str,
+    id: Option<&str>,
+    matching: Vec<SecretView>,
+) -> Result<Option<SecretView>, Failure> {
+    if let Some(id) = id {
+        return Ok(matching.into_iter().find(|v| v.id.as_str() == id));
+    }
+    if matching.len() > 1 {
+        let ids: Vec<String> = matching
+            .iter()
+            .map(|v| format!("{} ({})", v.id, scope_of(v)))
+            .collect();
+        return Err(Failure::usage(format!(
+            "{} {name} has {} entries with different scopes: pass --id, one of {}",
+            owner.noun(),
+            matching.len(),
+            ids.join(", ")
+        )));
+    }
+    Ok(matching.into_iter().next())
+}
+
+fn scope_of(view: &SecretView) -> String {
+    let targets = view.targets();
+    if targets.is_empty() {
+        view.scope.to_string()
+    } else {
+        format!("{}:{}", view.scope, targets.join(","))
+    }
+}
+
+pub async fn list(args: crate::ListArgs) -> Result<ExitCode, Failure> {
+    let client = auth::client(args.token_file.as_deref())?;
+    let owner = Owner::of(&args.owner)?;
+    let expired = args.expired.then_some(true);
+    match list_of(&client, &owner, args.prefix, expired).await? {
+        Listed::Full(items) => {
+            if items.len() >= LIST_LIMIT {
+                eprintln!("vaultctl: showing the first {LIST_LIMIT}; narrow with --prefix");
+            }
+            if args.json {
+                print_json(&items)?;
+            } else {
+                print_table(
+                    &[
+                        "NAME", "SCOPE", "CATEGORY", "VERSION", "MASKED", "EXPIRES", "ID",
+                    ],
+                    items.iter().map(row).collect(),
+                );
+            }
+        }
+        Listed::Names(names) => {
+            if args.json {
+                print_json(&names)?;
+            } else {
+                print_table(
+                    &["NAME", "CATEGORY"],
+                    names
+                        .iter()
+                        .map(|n| vec![n.name.clone(), n.category.to_string()])
+                        .collect(),
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn row(view: &SecretView) -> Vec<String> {
+    vec![
+        view.name.to_string(),
+        scope_of(view),
+        view.category.to_string(),
+        view.version.to_string(),
+        view.masked.clone(),
+        expiry_of(view),
+        view.id.to_string(),
+    ]
+}
+
+fn expiry_of(view: &SecretView) -> String {
+    match (view.expires_at, view.expired) {
+        (_, true) => "expired".to_owned(),
+        (Some(at), false) => at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        (None, false) => "-".to_owned(),
+    }
+}
+
+pub async fn get(args: crate::GetArgs) -> Result<ExitCode, Failure> {
+    let client = auth::client(args.entry.token_file.as_deref())?;
+    let owner = Owner::of(&args.entry.owner)?;
+    let view = find(&client, &owner, &args.entry).await?;
+    let view = client.entry(&owner.entry_ref(&view)).await?;
+    if args.json {
+        print_json(&view)?;
+    } else {
+        let fields = [
+            ("name", view.name.to_string()),
+            ("id", view.id.to_string()),
+            ("scope", scope_of(&view)),
+            ("category", view.category.to_string()),
+            ("version", view.version.to_string()),
+            ("masked", view.masked.clone()),
+            ("expires", expiry_of(&view)),
+            ("description", view.description.clone().unwrap_or_default()),
+            ("updated", view.updated_at.to_rfc3339()),
+        ];
+        for (field, value) in fields {
+            println!("{field:<12} {value}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The value to store, from `--from-file` (byte for byte), `--stdin` or a piped
+/// standard input (one trailing newline dropped, as `$(…)` would), or a hidden prompt
+/// on a terminal.
+fn read_value(args: &ValueArgs, name: &str) -> Result<Plaintext, Failure> {
+    let text = if let Some(path) = &args.from_file {
+        let bytes = Zeroizing::new(std::fs::read(path).map_err(|error| {
+            Failure::config(format!("--from-file {}: {error}", path.display()))
+        })?);
+        Zeroizing::new(String::from_utf8(bytes.to_vec()).map_err(|_| {
+            Failure::refused(format!(
+                "--from-file {}: the value is not UTF-8",
+                path.display()
+            ))
+        })?)
+    } else if args.stdin || !std::io::stdin().is_terminal() {
+        let mut text = Zeroizing::new(String::new());
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|_| Failure::refused("standard input: the value is not UTF-8"))?;
+        if text.ends_with('\n') {
+            text.pop();
+            if text.ends_with('\r') {
+                text.pop();
+            }
+        }
+        text
+    } else {
+        Zeroizing::new(
+            rpassword::prompt_password(format!("value of {name} (hidden): "))
+                .map_err(|error| Failure::config(format!("the terminal: {error}")))?,
+        )
+    };
+    Ok(Plaintext::new(text.as_str()))
+}
+
+pub async fn set(args: SetArgs) -> Result<ExitCode, Failure> {
+    let client = auth::client(args.entry.token_file.as_deref())?;
+    let owner = Owner::of(&args.entry.owner)?;
+    if matches!(owner, Owner::Project(_)) && !args.profiles.is_empty() {
+        return Err(Failure::usage(
+            "--profile is for user secrets and workspace keys; project entries take --milestone",
+        ));
+    }
+    if !matches!(owner, Owner::Project(_))
+        && (!args.milestones.is_empty() || args.category.is_some())
+    {
+        return Err(Failure::usage(
+            "--milestone and --category are for project entries (--project)",
+        ));
+    }
+    let scope = args.scope.clone().or_else(|| {
+        if !args.profiles.is_empty() {
+            Some("agents".to_owned())
+        } else if !args.milestones.is_empty() {
+            Some("milestone".to_owned())
+        } else {
+            None
+        }
+    });
+    let mut matching = named(&client, &owner, &args.entry.name).await?;
+    if args.entry.id.is_none()
+        && let Some(scope) = &scope
+    {
+        matching.retain(|v| v.scope.to_string() == *scope);
+    }
+    let existing = pick(&owner, &args.entry.name, args.entry.id.as_deref(), matching)?;
+    if existing.is_none() && args.entry.id.is_some() {
+        return Err(Failure::refused(format!(
+            "no {} named {} has that --id",
+            owner.noun(),
+            args.entry.name
+        )));
+    }
+    let value = if args.value.keep_value {
+        if existing.is_none() {
+            return Err(Failure::usage(format!(
+                "--keep-value: there is no {} named {} yet to keep a value of",
+                owner.noun(),
+                args.entry.name
+            )));
+        }
+        None
+    } else {
+        Some(read_value(&args.value, &args.entry.name)?)
+    };
+    let profile_ids = (!args.profiles.is_empty()).then(|| args.profiles.clone());
+    let milestone_ids = (!args.milestones.is_empty()).then(|| args.milestones.clone());
+    let expires_at = if args.no_expiry {
+        Some(None)
+    } else {
+        args.expires_at.clone().map(Some)
+    };
+    let description = args
+        .description
+        .clone()
+        .map(|d| (!d.is_empty()).then_some(d));
+    let (verb, view) = match existing {
+        None => {
+            let Some(value) = value else {
+                return Err(Failure::internal("no value to create with"));
+            };
+            let name = args.entry.name.clone();
+            let description = description.flatten();
+            let expires_at = expires_at.flatten();
+            let view = match &owner {
+                Owner::User(user) => {
+                    client
+                        .create_secret(&CreateSecret {
+                            name,
+                            value,
+                            scope,
+                            profile_ids,
+                            description,
+                            expires_at,
+                            user_id: user.clone(),
+                        })
+                        .await?
+                }
+                Owner::Workspace(workspace) => {
+                    client
+                        .create_workspace_key(
+                            workspace,
+                            &CreateKey {
+                                name,
+                                value,
+                                scope,
+                                profile_ids,
+                                description,
+                                expires_at,
+                            },
+                        )
+                        .await?
+                }
+                Owner::Project(project) => {
+                    client
+                        .create_project_entry(
+                            project,
+                            &CreateEntry {
+                                name,
+                                value,
+                                category: args
+                                    .category
+                                    .clone()
+                                    .unwrap_or_else(|| "secret".to_owned()),
+                                scope: scope.unwrap_or_else(|| "project".to_owned()),
+                                milestone_ids,
+                                description,
+                                expires_at,
+                            },
+                        )
+                        .await?
+                }
+            };
+            ("created", view)
+        }
+        Some(current) => {
+            let rotating = value.is_some();
+            let change = match owner {
+                Owner::Project(_) => EntryChange::Milestones(UpdateEntry {
+                    value,
+                    scope,
+                    milestone_ids,
+                    category: args.category.clone(),
+                    description,
+                    expires_at,
+                    expected_version: Some(current.version),
+                }),
+                _ => EntryChange::Profiles(UpdateSecret {
+                    value,
+                    scope,
+                    profile_ids,
+                    description,
+                    expires_at,
+                    expected_version: Some(current.version),
+                }),
+            };
+            let view = client
+                .update_entry(&owner.entry_ref(&current), &change)
+                .await?;
+            (if rotating { "rotated" } else { "updated" }, view)
+        }
+    };
+    if args.json {
+        print_json(&view)?;
+    } else {
+        println!(
+            "{verb} {} {} ({}, {}, version {}, {})",
+            owner.noun(),
+            view.name,
+            view.id,
+            scope_of(&view),
+            view.version,
+            view.masked
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn rm(args: EntryArgs) -> Result<ExitCode, Failure> {
+    let client = auth::client(args.token_file.as_deref())?;
+    let owner = Owner::of(&args.owner)?;
+    let view = find(&client, &owner, &args).await?;
+    client.delete_entry(&owner.entry_ref(&view)).await?;
+    println!(
+        "deleted {} {} ({}) with every version",
+        owner.noun(),
+        view.name,
+        view.id
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn versions(args: crate::GetArgs) -> Result<ExitCode, Failure> {
+    let client = auth::client(args.entry.token_file.as_deref())?;
+    let owner = Owner::of(&args.entry.owner)?;
+    let view = find(&client, &owner, &args.entry).await?;
+    let versions = client.entry_versions(&owner.entry_ref(&view)).await?;
+    if args.json {
+        print_json(&versions.data)?;
+    } else {
+        print_table(
+            &[
+                "VERSION",
+                "CURRENT",
+                "MASKED",
+                "RESTORED FROM",
+                "KEK",
+                "CREATED",
+            ],
+            versions.data.iter().map(version_row).collect(),
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn version_row(version: &VersionView) -> Vec<String> {
+    vec![
+        version.version.to_string(),
+        if version.current { "*" } else { "" }.to_owned(),
+        version.masked.clone(),
+        version
+            .restored_from
+            .map(|v| v.to_string())
+            .unwrap_or_else(|| "-".to_owned()),
+        version.kek_id.clone(),
+        version
+            .created_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    ]
+}
+
+pub async fn rollback(args: crate::RollbackArgs) -> Result<ExitCode, Failure> {
+    let client = auth::client(args.entry.token_file.as_deref())?;
+    let owner = Owner::of(&args.entry.owner)?;
+    let view = find(&client, &owner, &args.entry).await?;
+    let restored = client
+        .rollback_entry(
+            &owner.entry_ref(&view),
+            &Rollback {
+                version: args.version,
+                expected_version: Some(view.version),
+            },
+        )
+        .await?;
+    if args.json {
+        print_json(&restored)?;
+    } else {
+        println!(
+            "{} {} is at version {}, with the value of version {} ({})",
+            owner.noun(),
+            restored.name,
+            restored.version,
+            args.version,
+            restored.masked
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_json(value: &impl Serialize) -> Result<(), Failure> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|error| Failure::internal(format!("JSON: {error}")))?;
+    println!("{text}");
+    Ok(())
+}
+
+/// Columns padded to their widest cell, two spaces apart, headers first.
+fn print_table(headers: &[&str], rows: Vec<Vec<String>>) {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect();
+        println!("{}", padded.join("  ").trim_end());
+    };
+    line(headers.to_vec());
+    for row in &rows {
+        line(row.iter().map(String::as_str).collect());
+    }
+}
