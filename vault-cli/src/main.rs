@@ -8,6 +8,7 @@ mod auth;
 mod env;
 mod envfile;
 mod exit;
+mod import;
 mod manage;
 mod pump;
 mod run;
@@ -91,6 +92,58 @@ enum Command {
     /// Makes an earlier version's value current again, as a new version.
     #[command(after_help = EXIT_CODES)]
     Rollback(RollbackArgs),
+    /// Plans, and with --apply writes, the names of a .env file: each one created, or
+    /// rotated where the name exists, one audited request per name.
+    ///
+    /// The file is read by dotenvy: `NAME=value`, single- and double-quoted values,
+    /// multi-line quoted values, `export NAME=…` and comments. Names that are invalid,
+    /// protected, held twice in the file or by several scopes in the vault are refused
+    /// with the reason; a line that cannot be parsed refuses the whole file. The plan
+    /// and the report name names only, never a value. Exit 65 when any name is refused.
+    #[command(after_help = EXIT_CODES)]
+    Import(ImportArgs),
+    /// Writes names and masked metadata as JSON (there is no plaintext export for
+    /// people; agents get values through `run`).
+    #[command(after_help = EXIT_CODES)]
+    Export(ExportArgs),
+}
+
+#[derive(Args)]
+struct ImportArgs {
+    /// The .env file.
+    file: PathBuf,
+    #[command(flatten)]
+    owner: OwnerArgs,
+    /// Write the plan; without it nothing changes.
+    #[arg(long)]
+    apply: bool,
+    /// The scope of every imported name (as `set --scope`).
+    #[arg(long)]
+    scope: Option<String>,
+    /// A profile every imported name reaches (repeatable; implies `agents`).
+    #[arg(long = "profile", value_name = "PROFILE_ID")]
+    profiles: Vec<String>,
+    /// A milestone every imported entry reaches (repeatable; project entries).
+    #[arg(long = "milestone", value_name = "MILESTONE_ID")]
+    milestones: Vec<String>,
+    /// The category of every imported project entry (new ones default to secret).
+    #[arg(long)]
+    category: Option<String>,
+    /// The plan (or report) as JSON.
+    #[arg(long)]
+    json: bool,
+    /// The token from this file instead of VAULT_TOKEN.
+    #[arg(long, value_name = "PATH")]
+    token_file: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct ExportArgs {
+    #[command(flatten)]
+    owner: OwnerArgs,
+    /// The token from this file instead of VAULT_TOKEN.
+    #[arg(long, value_name = "PATH")]
+    token_file: Option<PathBuf>,
 }
 
 /// Whose entries: a user's secrets by default.
@@ -296,6 +349,8 @@ fn main() -> ExitCode {
             Command::Rm(args) => manage::rm(args).await,
             Command::Versions(args) => manage::versions(args).await,
             Command::Rollback(args) => manage::rollback(args).await,
+            Command::Import(args) => import::import(args).await,
+            Command::Export(args) => import::export(args).await,
         }
     });
     match outcome {

@@ -53,7 +53,7 @@ impl Owner {
         })
     }
 
-    fn noun(&self) -> &'static str {
+    pub fn noun(&self) -> &'static str {
         match self {
             Owner::User(_) => "user secret",
             Owner::Workspace(_) => "workspace key",
@@ -167,7 +167,7 @@ async fn named(client: &Client, owner: &Owner, name: &str) -> Result<Vec<SecretV
 }
 
 /// Of the entries named `name`, the one with `id`, or the only one.
-fn pick(
+pub fn pick(
     owner: &Owner,
     name: &str,
     id: Option<&str>,
@@ -191,7 +191,7 @@ fn pick(
     Ok(matching.into_iter().next())
 }
 
-fn scope_of(view: &SecretView) -> String {
+pub fn scope_of(view: &SecretView) -> String {
     let targets = view.targets();
     if targets.is_empty() {
         view.scope.to_string()
@@ -318,36 +318,201 @@ fn read_value(args: &ValueArgs, name: &str) -> Result<Plaintext, Failure> {
     Ok(Plaintext::new(text.as_str()))
 }
 
-pub async fn set(args: SetArgs) -> Result<ExitCode, Failure> {
-    let client = auth::client(args.entry.token_file.as_deref())?;
-    let owner = Owner::of(&args.entry.owner)?;
-    if matches!(owner, Owner::Project(_)) && !args.profiles.is_empty() {
+/// What `set` and `import` write beside a value; `None` leaves a field alone.
+#[derive(Clone, Default)]
+pub struct Meta {
+    pub scope: Option<String>,
+    pub profile_ids: Option<Vec<String>>,
+    pub milestone_ids: Option<Vec<String>>,
+    pub category: Option<String>,
+    /// `Some(None)` removes it.
+    pub description: Option<Option<String>>,
+    /// `Some(None)` removes it.
+    pub expires_at: Option<Option<String>>,
+}
+
+impl Meta {
+    fn of(args: &SetArgs, owner: &Owner) -> Result<Meta, Failure> {
+        check_flags(
+            owner,
+            &args.profiles,
+            &args.milestones,
+            args.category.as_deref(),
+        )?;
+        Ok(Meta {
+            scope: implied_scope(args.scope.clone(), &args.profiles, &args.milestones),
+            profile_ids: (!args.profiles.is_empty()).then(|| args.profiles.clone()),
+            milestone_ids: (!args.milestones.is_empty()).then(|| args.milestones.clone()),
+            category: args.category.clone(),
+            description: args
+                .description
+                .clone()
+                .map(|d| (!d.is_empty()).then_some(d)),
+            expires_at: if args.no_expiry {
+                Some(None)
+            } else {
+                args.expires_at.clone().map(Some)
+            },
+        })
+    }
+}
+
+/// Profiles belong to user secrets and workspace keys, milestones and categories to
+/// project entries.
+pub fn check_flags(
+    owner: &Owner,
+    profiles: &[String],
+    milestones: &[String],
+    category: Option<&str>,
+) -> Result<(), Failure> {
+    let project = matches!(owner, Owner::Project(_));
+    if project && !profiles.is_empty() {
         return Err(Failure::usage(
             "--profile is for user secrets and workspace keys; project entries take --milestone",
         ));
     }
-    if !matches!(owner, Owner::Project(_))
-        && (!args.milestones.is_empty() || args.category.is_some())
-    {
+    if !project && (!milestones.is_empty() || category.is_some()) {
         return Err(Failure::usage(
             "--milestone and --category are for project entries (--project)",
         ));
     }
-    let scope = args.scope.clone().or_else(|| {
-        if !args.profiles.is_empty() {
+    Ok(())
+}
+
+/// `--profile` implies `agents`, `--milestone` implies `milestone`.
+pub fn implied_scope(
+    scope: Option<String>,
+    profiles: &[String],
+    milestones: &[String],
+) -> Option<String> {
+    scope.or_else(|| {
+        if !profiles.is_empty() {
             Some("agents".to_owned())
-        } else if !args.milestones.is_empty() {
+        } else if !milestones.is_empty() {
             Some("milestone".to_owned())
         } else {
             None
         }
-    });
-    let mut matching = named(&client, &owner, &args.entry.name).await?;
-    if args.entry.id.is_none()
-        && let Some(scope) = &scope
-    {
-        matching.retain(|v| v.scope.to_string() == *scope);
+    })
+}
+
+/// The entries named `name` that a write with `scope` would change: all of them when
+/// no scope is asked for.
+pub async fn candidates(
+    client: &Client,
+    owner: &Owner,
+    name: &str,
+    scope: Option<&str>,
+) -> Result<Vec<SecretView>, Failure> {
+    let mut matching = named(client, owner, name).await?;
+    if let Some(scope) = scope {
+        matching.retain(|v| v.scope.to_string() == scope);
     }
+    Ok(matching)
+}
+
+pub async fn create(
+    client: &Client,
+    owner: &Owner,
+    name: String,
+    value: Plaintext,
+    meta: &Meta,
+) -> Result<SecretView, Failure> {
+    let meta = meta.clone();
+    let description = meta.description.flatten();
+    let expires_at = meta.expires_at.flatten();
+    Ok(match owner {
+        Owner::User(user) => {
+            client
+                .create_secret(&CreateSecret {
+                    name,
+                    value,
+                    scope: meta.scope,
+                    profile_ids: meta.profile_ids,
+                    description,
+                    expires_at,
+                    user_id: user.clone(),
+                })
+                .await?
+        }
+        Owner::Workspace(workspace) => {
+            client
+                .create_workspace_key(
+                    workspace,
+                    &CreateKey {
+                        name,
+                        value,
+                        scope: meta.scope,
+                        profile_ids: meta.profile_ids,
+                        description,
+                        expires_at,
+                    },
+                )
+                .await?
+        }
+        Owner::Project(project) => {
+            client
+                .create_project_entry(
+                    project,
+                    &CreateEntry {
+                        name,
+                        value,
+                        category: meta.category.unwrap_or_else(|| "secret".to_owned()),
+                        scope: meta.scope.unwrap_or_else(|| "project".to_owned()),
+                        milestone_ids: meta.milestone_ids,
+                        description,
+                        expires_at,
+                    },
+                )
+                .await?
+        }
+    })
+}
+
+/// A new value (a rotation) and/or metadata, refused unless `current` is still the
+/// version read.
+pub async fn update(
+    client: &Client,
+    owner: &Owner,
+    current: &SecretView,
+    value: Option<Plaintext>,
+    meta: &Meta,
+) -> Result<SecretView, Failure> {
+    let meta = meta.clone();
+    let change = match owner {
+        Owner::Project(_) => EntryChange::Milestones(UpdateEntry {
+            value,
+            scope: meta.scope,
+            milestone_ids: meta.milestone_ids,
+            category: meta.category,
+            description: meta.description,
+            expires_at: meta.expires_at,
+            expected_version: Some(current.version),
+        }),
+        _ => EntryChange::Profiles(UpdateSecret {
+            value,
+            scope: meta.scope,
+            profile_ids: meta.profile_ids,
+            description: meta.description,
+            expires_at: meta.expires_at,
+            expected_version: Some(current.version),
+        }),
+    };
+    Ok(client
+        .update_entry(&owner.entry_ref(current), &change)
+        .await?)
+}
+
+pub async fn set(args: SetArgs) -> Result<ExitCode, Failure> {
+    let client = auth::client(args.entry.token_file.as_deref())?;
+    let owner = Owner::of(&args.entry.owner)?;
+    let meta = Meta::of(&args, &owner)?;
+    let scope = if args.entry.id.is_none() {
+        meta.scope.as_deref()
+    } else {
+        None
+    };
+    let matching = candidates(&client, &owner, &args.entry.name, scope).await?;
     let existing = pick(&owner, &args.entry.name, args.entry.id.as_deref(), matching)?;
     if existing.is_none() && args.entry.id.is_some() {
         return Err(Failure::refused(format!(
@@ -368,101 +533,19 @@ pub async fn set(args: SetArgs) -> Result<ExitCode, Failure> {
     } else {
         Some(read_value(&args.value, &args.entry.name)?)
     };
-    let profile_ids = (!args.profiles.is_empty()).then(|| args.profiles.clone());
-    let milestone_ids = (!args.milestones.is_empty()).then(|| args.milestones.clone());
-    let expires_at = if args.no_expiry {
-        Some(None)
-    } else {
-        args.expires_at.clone().map(Some)
-    };
-    let description = args
-        .description
-        .clone()
-        .map(|d| (!d.is_empty()).then_some(d));
-    let (verb, view) = match existing {
-        None => {
-            let Some(value) = value else {
-                return Err(Failure::internal("no value to create with"));
+    let (verb, view) = match (existing, value) {
+        (None, Some(value)) => (
+            "created",
+            create(&client, &owner, args.entry.name.clone(), value, &meta).await?,
+        ),
+        (None, None) => return Err(Failure::internal("no value to create with")),
+        (Some(current), value) => {
+            let verb = if value.is_some() {
+                "rotated"
+            } else {
+                "updated"
             };
-            let name = args.entry.name.clone();
-            let description = description.flatten();
-            let expires_at = expires_at.flatten();
-            let view = match &owner {
-                Owner::User(user) => {
-                    client
-                        .create_secret(&CreateSecret {
-                            name,
-                            value,
-                            scope,
-                            profile_ids,
-                            description,
-                            expires_at,
-                            user_id: user.clone(),
-                        })
-                        .await?
-                }
-                Owner::Workspace(workspace) => {
-                    client
-                        .create_workspace_key(
-                            workspace,
-                            &CreateKey {
-                                name,
-                                value,
-                                scope,
-                                profile_ids,
-                                description,
-                                expires_at,
-                            },
-                        )
-                        .await?
-                }
-                Owner::Project(project) => {
-                    client
-                        .create_project_entry(
-                            project,
-                            &CreateEntry {
-                                name,
-                                value,
-                                category: args
-                                    .category
-                                    .clone()
-                                    .unwrap_or_else(|| "secret".to_owned()),
-                                scope: scope.unwrap_or_else(|| "project".to_owned()),
-                                milestone_ids,
-                                description,
-                                expires_at,
-                            },
-                        )
-                        .await?
-                }
-            };
-            ("created", view)
-        }
-        Some(current) => {
-            let rotating = value.is_some();
-            let change = match owner {
-                Owner::Project(_) => EntryChange::Milestones(UpdateEntry {
-                    value,
-                    scope,
-                    milestone_ids,
-                    category: args.category.clone(),
-                    description,
-                    expires_at,
-                    expected_version: Some(current.version),
-                }),
-                _ => EntryChange::Profiles(UpdateSecret {
-                    value,
-                    scope,
-                    profile_ids,
-                    description,
-                    expires_at,
-                    expected_version: Some(current.version),
-                }),
-            };
-            let view = client
-                .update_entry(&owner.entry_ref(&current), &change)
-                .await?;
-            (if rotating { "rotated" } else { "updated" }, view)
+            (verb, update(&client, &owner, &current, value, &meta).await?)
         }
     };
     if args.json {
@@ -562,7 +645,7 @@ pub async fn rollback(args: crate::RollbackArgs) -> Result<ExitCode, Failure> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_json(value: &impl Serialize) -> Result<(), Failure> {
+pub fn print_json(value: &impl Serialize) -> Result<(), Failure> {
     let text = serde_json::to_string_pretty(value)
         .map_err(|error| Failure::internal(format!("JSON: {error}")))?;
     println!("{text}");
@@ -570,7 +653,7 @@ fn print_json(value: &impl Serialize) -> Result<(), Failure> {
 }
 
 /// Columns padded to their widest cell, two spaces apart, headers first.
-fn print_table(headers: &[&str], rows: Vec<Vec<String>>) {
+pub fn print_table(headers: &[&str], rows: Vec<Vec<String>>) {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for row in &rows {
         for (width, cell) in widths.iter_mut().zip(row) {
