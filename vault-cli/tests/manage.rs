@@ -464,3 +464,60 @@ async fn the_readme_walkthrough_works_as_written() {
     );
     assert_eq!(resolved(&vault, "DEPLOY_PEM").await, None);
 }
+
+/// On a terminal the value is asked for with echo off: through a real pty (`script`
+/// from util-linux), the typed value is stored and never shows in the transcript.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_terminal_the_value_is_prompted_for_without_echo() {
+    let vault = Vault::start().await;
+    let command = format!("{} set PROMPTED_KEY", common::VAULTCTL);
+    let mut child = Command::new("script")
+        .args(["--quiet", "--return", "--command", &command, "/dev/null"])
+        .env("VAULT_ADDR", &vault.server.base)
+        .env("VAULT_TOKEN", &vault.alice)
+        .env_remove("VAULT_TOKEN_FILE")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("script starts");
+    let mut stdin = child.stdin.take().expect("a pipe");
+    let mut stdout = child.stdout.take().expect("a pipe");
+    // Typed once the prompt is up: echo is off only from then on.
+    let mut transcript = Vec::new();
+    let mut chunk = [0u8; 256];
+    while !String::from_utf8_lossy(&transcript).contains("(hidden): ") {
+        let read = std::io::Read::read(&mut stdout, &mut chunk).expect("the pty reads");
+        assert!(
+            read > 0,
+            "no prompt: {}",
+            String::from_utf8_lossy(&transcript)
+        );
+        transcript.extend_from_slice(&chunk[..read]);
+    }
+    stdin
+        .write_all(format!("{FRESH}\n").as_bytes())
+        .expect("typed");
+    drop(stdin);
+    std::io::Read::read_to_end(&mut stdout, &mut transcript).expect("the rest");
+    let output = child.wait_with_output().expect("ends");
+    let transcript = text(&transcript);
+    assert!(
+        output.status.success(),
+        "{transcript}{}",
+        text(&output.stderr)
+    );
+    assert!(
+        transcript.contains("value of PROMPTED_KEY (hidden): "),
+        "{transcript}"
+    );
+    assert!(
+        transcript.contains("created user secret PROMPTED_KEY"),
+        "{transcript}"
+    );
+    vault_testkit::markers::assert_absent("the terminal", &transcript, FRESH);
+    assert_eq!(
+        resolved(&vault, "PROMPTED_KEY").await.as_deref(),
+        Some(FRESH)
+    );
+}
