@@ -34,6 +34,12 @@ pub async fn env(args: EnvArgs) -> Result<ExitCode, Failure> {
             (resolved.env, resolved.expired)
         }
         None => {
+            if args.token_file.is_some() {
+                return Err(Failure::usage(
+                    "--token-file is the orchestrator's, with --user and --profile; a session \
+                     token comes from VAULT_SESSION_TOKEN or --session-token-file",
+                ));
+            }
             if args.context.profile.is_some()
                 || args.context.workspace.is_some()
                 || args.context.project.is_some()

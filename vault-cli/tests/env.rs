@@ -187,6 +187,12 @@ async fn wrong_flags_and_tokens_get_one_line_and_no_value() {
         .expect("runs");
     assert_eq!(output.status.code(), Some(2), "{}", text(&output.stderr));
     assert!(output.stdout.is_empty());
+    let output = vault
+        .vaultctl(&token)
+        .args(["env", "--format", "json", "--token-file", "/nonexistent"])
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output.stderr));
 
     // A user token cannot resolve a context: the vault refuses, and says why.
     let output = vault
