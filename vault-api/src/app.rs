@@ -65,6 +65,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(secrets::get, secrets::update, secrets::delete))
         .routes(routes!(secrets::versions))
         .routes(routes!(secrets::rollback))
+        .routes(routes!(secrets::compare))
         .routes(routes!(workspaces::list_admins))
         .routes(routes!(workspaces::list_all_keys))
         .routes(routes!(workspaces::put_admin, workspaces::remove_admin))
@@ -82,6 +83,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         ))
         .routes(routes!(workspaces::key_versions))
         .routes(routes!(workspaces::rollback_key))
+        .routes(routes!(workspaces::compare_key))
         .routes(routes!(projects::create_project, projects::list_projects))
         .routes(routes!(projects::get_project, projects::delete_project))
         .routes(routes!(projects::create_milestone))
@@ -95,6 +97,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         ))
         .routes(routes!(projects::entry_versions))
         .routes(routes!(projects::rollback_entry))
+        .routes(routes!(projects::compare_entry))
         .routes(routes!(resolve::resolve))
         .routes(routes!(sessions::create))
         .routes(routes!(sessions::end))
@@ -199,6 +202,9 @@ pub fn action_of(method: &str, route: &str) -> Option<AuditAction> {
         ("DELETE", "/v1/secrets/{id}") => SecretDelete,
         ("GET", "/v1/secrets/{id}/versions") => SecretVersions,
         ("POST", "/v1/secrets/{id}/rollback") => SecretRollback,
+        ("POST", "/v1/secrets/{id}/compare")
+        | ("POST", "/v1/workspaces/{wid}/keys/{id}/compare")
+        | ("POST", "/v1/projects/{pid}/vault/{id}/compare") => SecretCompare,
         ("GET", "/v1/workspaces/{wid}/admins") => WorkspaceAdminList,
         ("GET", "/v1/workspace-keys") => SecretList,
         ("PUT", "/v1/workspaces/{wid}/admins/{user_id}") => WorkspaceAdminPut,

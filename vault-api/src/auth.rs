@@ -177,7 +177,7 @@ impl FromRequestParts<AppState> for Principal {
                     .extensions
                     .get::<crate::server::Connection>()
                     .map(|c| crate::flood::Source::of(c.peer.ip()));
-                match source.map(|source| state.failures.fail(source)) {
+                match source.map(|source| state.failures.spend(&source)) {
                     Some(Err(retry_after)) => Err(ApiError::TooManyFailures { retry_after }),
                     _ => Err(ApiError::Unauthenticated),
                 }

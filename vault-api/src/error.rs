@@ -66,6 +66,13 @@ pub enum ApiError {
     #[error("too many failed authentications from this address; retry after {retry_after} s")]
     TooManyFailures { retry_after: u64 },
 
+    /// This principal compared too many values in a short time; `retry_after` seconds.
+    #[error(
+        "too many value comparisons by this principal (VAULT_COMPARISONS_PER_MINUTE); \
+         retry after {retry_after} s"
+    )]
+    TooManyComparisons { retry_after: u64 },
+
     /// The owner already holds as many entries as it may.
     #[error(
         "this owner already holds {limit} entries, the most one owner may hold \
@@ -156,7 +163,9 @@ impl ApiError {
             | ApiError::InjectionRefused(_)
             | ApiError::HostOnlyToken { .. }
             | ApiError::ClientCertificateRequired => StatusCode::FORBIDDEN,
-            ApiError::TooManyFailures { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::TooManyFailures { .. } | ApiError::TooManyComparisons { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             ApiError::EntryLimit { .. } | ApiError::EnvTooLarge(_) => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
@@ -197,6 +206,7 @@ impl ApiError {
             ApiError::ClientCertificateRequired => ProblemCode::ClientCertificateRequired,
             ApiError::IntegrityViolation { .. } => ProblemCode::IntegrityViolation,
             ApiError::TooManyFailures { .. } => ProblemCode::TooManyFailedAuthentications,
+            ApiError::TooManyComparisons { .. } => ProblemCode::TooManyComparisons,
             ApiError::EntryLimit { .. } => ProblemCode::EntryLimitReached,
             ApiError::EnvTooLarge(_) => ProblemCode::EnvTooLarge,
             ApiError::NotFound(_) => ProblemCode::NotFound,
@@ -221,6 +231,7 @@ impl ApiError {
             ApiError::ClientCertificateRequired => "Client certificate required",
             ApiError::IntegrityViolation { .. } => "Integrity check failed",
             ApiError::TooManyFailures { .. } => "Too many failed authentications",
+            ApiError::TooManyComparisons { .. } => "Too many comparisons",
             ApiError::EntryLimit { .. } => "Entry limit reached",
             ApiError::EnvTooLarge(_) => "Environment too large",
             ApiError::NotFound(_) => "Not found",
@@ -249,6 +260,15 @@ impl ApiError {
         match self {
             ApiError::EntryLimit { limit } => Some(u64::from(*limit)),
             ApiError::EnvTooLarge(too_large) => u64::try_from(too_large.limit).ok(),
+            _ => None,
+        }
+    }
+
+    /// The seconds a throttled caller waits, for the body and `Retry-After`.
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            ApiError::TooManyFailures { retry_after }
+            | ApiError::TooManyComparisons { retry_after } => Some(*retry_after),
             _ => None,
         }
     }
@@ -304,6 +324,7 @@ impl IntoResponse for ApiError {
             limit: self.limit(),
             bytes,
             largest,
+            retry_after: self.retry_after(),
         };
         let body = serde_json::to_vec(&problem).unwrap_or_default();
         let mut response = (status, body).into_response();
@@ -319,7 +340,7 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
-        if let ApiError::TooManyFailures { retry_after } = self {
+        if let Some(retry_after) = problem.retry_after {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));

@@ -74,31 +74,48 @@ pub fn bounded_path(path: &str) -> String {
     format!("{}…(+{} bytes)", &path[..end], path.len() - end)
 }
 
-/// The per-source budget of failed authentications.
-pub struct FailureLimiter {
-    limiter: DefaultKeyedRateLimiter<Source>,
+/// A budget per key, spent one unit per event and refilled at a steady rate: failed
+/// authentications per source (`FailureLimiter`), value comparisons per principal
+/// (`ComparisonBudget`).
+pub struct KeyedBudget<K: std::hash::Hash + Eq + Clone> {
+    limiter: DefaultKeyedRateLimiter<K>,
     clock: DefaultClock,
 }
 
-impl FailureLimiter {
-    pub fn per_minute(failures: NonZeroU32) -> Self {
-        FailureLimiter {
-            limiter: DefaultKeyedRateLimiter::hashmap(Quota::per_minute(failures)),
+/// Failed authentications per source address.
+pub type FailureLimiter = KeyedBudget<Source>;
+
+/// Value comparisons per principal (a user, or a token of any other kind): each one
+/// tests a guess, so a run of them is an attack on the value, slowed to this rate.
+pub type ComparisonBudget = KeyedBudget<String>;
+
+/// The default: a principal may compare this many values at once, then one per
+/// `60 / n` seconds. An import of a few hundred names waits a little; a guesser gets
+/// two guesses a second, each one audited.
+pub const DEFAULT_COMPARISONS_PER_MINUTE: NonZeroU32 = match NonZeroU32::new(120) {
+    Some(n) => n,
+    None => NonZeroU32::MIN,
+};
+
+impl<K: std::hash::Hash + Eq + Clone> KeyedBudget<K> {
+    pub fn per_minute(events: NonZeroU32) -> Self {
+        KeyedBudget {
+            limiter: DefaultKeyedRateLimiter::hashmap(Quota::per_minute(events)),
             clock: DefaultClock::default(),
         }
     }
 
-    /// Counts one failed authentication from `source`: `Ok` while it is within its
-    /// budget, else the whole seconds until it may fail again.
-    pub fn fail(&self, source: Source) -> Result<(), u64> {
-        self.limiter.check_key(&source).map_err(|not_until| {
+    /// Spends one unit of `key`'s budget: `Ok` while it is within it, else the whole
+    /// seconds until it may spend again.
+    pub fn spend(&self, key: &K) -> Result<(), u64> {
+        self.limiter.check_key(key).map_err(|not_until| {
             let wait = not_until.wait_time_from(self.clock.now());
             // Rounded up: a client that waits exactly this long is let through.
             wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
         })
     }
 
-    /// Forgets sources whose budget is whole again, so memory follows live attackers.
+    /// Forgets keys whose budget is whole again, so memory follows live callers.
     pub fn forget_recovered(&self) {
         self.limiter.retain_recent();
     }
@@ -245,11 +262,11 @@ mod tests {
         let attacker = Source::of(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)));
         let neighbour = Source::of(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2)));
         for _ in 0..3 {
-            assert_eq!(limiter.fail(attacker), Ok(()));
+            assert_eq!(limiter.spend(&attacker), Ok(()));
         }
-        let wait = limiter.fail(attacker).expect_err("over budget");
+        let wait = limiter.spend(&attacker).expect_err("over budget");
         assert!((1..=20).contains(&wait), "{wait}");
-        assert_eq!(limiter.fail(neighbour), Ok(()));
+        assert_eq!(limiter.spend(&neighbour), Ok(()));
         assert_eq!(limiter.tracked(), 2);
     }
 

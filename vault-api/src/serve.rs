@@ -105,6 +105,11 @@ pub(crate) struct ServeArgs {
     /// Requests with a valid token are never counted or refused.
     #[arg(long, env = "VAULT_AUTH_FAILURES_PER_MINUTE", default_value_t = vault_api::flood::DEFAULT_AUTH_FAILURES_PER_MINUTE)]
     pub(crate) auth_failures_per_minute: std::num::NonZeroU32,
+    /// Values one principal (a user, or one token of another kind) may compare with
+    /// stored ones at once and per minute after (`POST …/compare`, which `vaultctl
+    /// import` uses); each comparison tests a guess, so beyond them it is answered 429.
+    #[arg(long, env = "VAULT_COMPARISONS_PER_MINUTE", default_value_t = vault_api::flood::DEFAULT_COMPARISONS_PER_MINUTE)]
+    pub(crate) comparisons_per_minute: std::num::NonZeroU32,
     /// How often refused anonymous requests are summarised into the audit trail (one
     /// record per source with a count per route).
     #[arg(long, env = "VAULT_AUDIT_SUMMARY_INTERVAL", default_value = "60s", value_parser = humantime::parse_duration)]
@@ -285,6 +290,7 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<ExitCode> {
             env_limit,
             auth_failures_per_minute: args.auth_failures_per_minute,
             refusal_summary_interval: args.audit_summary_interval,
+            comparisons_per_minute: args.comparisons_per_minute,
         },
     );
     server::watch_root_key(&state, args.key_check_interval);

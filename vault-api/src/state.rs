@@ -17,7 +17,7 @@ use crate::authz::{Authorizer, StoreAuthorizer};
 use crate::candidates::CandidateCache;
 use crate::clock::Clock;
 use crate::error::ApiResult;
-use crate::flood::{FailureLimiter, RefusalTally};
+use crate::flood::{ComparisonBudget, FailureLimiter, RefusalTally};
 use crate::metrics::Metrics;
 
 #[derive(Clone)]
@@ -38,6 +38,8 @@ pub struct Shared {
     pub key_health: KeyHealth,
     /// Failed authentications per source.
     pub failures: FailureLimiter,
+    /// Value comparisons per principal.
+    pub comparisons: ComparisonBudget,
     /// Refused anonymous requests since the last summary record.
     pub refusals: RefusalTally,
     /// Serializes this replica's unguarded rotations of one secret (see `entries::update`).
@@ -120,6 +122,8 @@ pub struct StateOptions {
     pub auth_failures_per_minute: NonZeroU32,
     /// How often refused anonymous requests are summarised into the audit trail.
     pub refusal_summary_interval: Duration,
+    /// Values a principal may compare with stored ones at once, and per minute after.
+    pub comparisons_per_minute: NonZeroU32,
 }
 
 impl Default for StateOptions {
@@ -129,6 +133,7 @@ impl Default for StateOptions {
             env_limit: EnvLimit::default(),
             auth_failures_per_minute: crate::flood::DEFAULT_AUTH_FAILURES_PER_MINUTE,
             refusal_summary_interval: crate::flood::DEFAULT_SUMMARY_INTERVAL,
+            comparisons_per_minute: crate::flood::DEFAULT_COMPARISONS_PER_MINUTE,
         }
     }
 }
@@ -154,6 +159,7 @@ impl AppState {
             env_limit,
             auth_failures_per_minute,
             refusal_summary_interval,
+            comparisons_per_minute,
         }: StateOptions,
     ) -> Self {
         let state = AppState(Arc::new(Shared {
@@ -171,6 +177,7 @@ impl AppState {
             clock,
             key_health: KeyHealth::default(),
             failures: FailureLimiter::per_minute(auth_failures_per_minute),
+            comparisons: ComparisonBudget::per_minute(comparisons_per_minute),
             refusals: RefusalTally::default(),
             rotations: RotationLocks::default(),
         }));
@@ -198,6 +205,7 @@ impl AppState {
     /// sources that have recovered.
     pub async fn write_refusal_summaries(&self) {
         self.failures.forget_recovered();
+        self.comparisons.forget_recovered();
         let summaries = self.refusals.take();
         if summaries.is_empty() {
             return;

@@ -62,9 +62,22 @@ pub fn render(
         }
         Format::Shell => {
             for (name, value) in env {
-                // Inside single quotes nothing is special but the quote itself, which
-                // is closed, escaped and reopened.
-                let quoted = Zeroizing::new(value.expose().replace('\'', "'\\''"));
+                // Inside single quotes nothing is special to a shell but the quote
+                // itself, which is closed, escaped and reopened. A backslash is written
+                // the same way (`'\\'`): the same to a shell, and it keeps dotenvy,
+                // whose line reader takes `\'` inside single quotes for an escape, in
+                // step, so this form is also what `vaultctl import` reads back.
+                // Sized exactly: a growing buffer would leave copies of the value behind.
+                let specials = value.expose().matches(['\'', '\\']).count();
+                let mut quoted =
+                    Zeroizing::new(String::with_capacity(value.expose().len() + 3 * specials));
+                for c in value.expose().chars() {
+                    match c {
+                        '\'' => quoted.push_str("'\\''"),
+                        '\\' => quoted.push_str("'\\\\'"),
+                        c => quoted.push(c),
+                    }
+                }
                 let _ = writeln!(out, "export {name}='{}'", quoted.as_str());
             }
         }
@@ -107,7 +120,7 @@ mod tests {
         );
         assert_eq!(
             render(Format::Shell, &env).expect("writes").as_str(),
-            "export A='it'\\''s \\ $HOME'\nexport B='plain'\n"
+            "export A='it'\\''s '\\\\' $HOME'\nexport B='plain'\n"
         );
         assert_eq!(
             render(Format::Docker, &env).expect("writes").as_str(),

@@ -1,6 +1,9 @@
 //! `vaultctl import FILE`: a `.env` file read by dotenvy (quoted, multi-line and
-//! `export` forms), shown as a plan of names (create, rotate, refused with the reason),
-//! and with `--apply` written one audited request per name. `vaultctl export` is its
+//! `export` forms), shown as a plan of names (create, rotate, unchanged, refused with
+//! the reason), and with `--apply` written one audited request per name that changes.
+//! `unchanged` is the vault's answer, not ours: no person may read a value back, so
+//! each existing name's value is compared by the vault (`POST …/compare`, audited and
+//! budgeted per principal, since each answer tests a guess). `vaultctl export` is its
 //! counterpart for humans: names and masked metadata, never a value.
 
 use std::collections::BTreeMap;
@@ -20,6 +23,8 @@ use crate::{ExportArgs, ImportArgs, auth};
 pub enum Action {
     Create,
     Rotate,
+    /// The vault holds this very value already: nothing is written.
+    Unchanged,
     Refused,
 }
 
@@ -27,10 +32,12 @@ pub enum Action {
 pub struct Step {
     pub name: String,
     pub action: Action,
-    /// Why it is refused, or how it failed when applied.
+    /// Why it is refused, how it failed when applied, or why a rotation was planned
+    /// without a comparison.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-    /// With `--apply`: the version now current, when written.
+    /// The version now current: the one compared with, or with `--apply` the one
+    /// written.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<u32>,
 }
@@ -127,9 +134,9 @@ pub async fn import(args: ImportArgs) -> Result<ExitCode, Failure> {
             }
         };
         let existing = manage::candidates(&client, &owner, &name, meta.scope.as_deref()).await?;
-        let (action, current) = match existing.len() {
-            0 => (Action::Create, None),
-            1 => (Action::Rotate, existing.into_iter().next()),
+        let mut current = match existing.len() {
+            0 => None,
+            1 => existing.into_iter().next(),
             n => {
                 steps.push(refused(format!(
                     "{n} entries of this name have different scopes; set it with vaultctl set --id"
@@ -137,19 +144,53 @@ pub async fn import(args: ImportArgs) -> Result<ExitCode, Failure> {
                 continue;
             }
         };
-        writes.push((steps.len(), value, current));
+        let value = Plaintext::new(value.expose());
+        let (action, reason, version) = match current.as_mut() {
+            None => (Action::Create, None, None),
+            Some(view) => match manage::compare(&client, &owner, view, &value).await {
+                Ok(compared) => {
+                    // A rotation is guarded by the version compared with: one that
+                    // moved since is a conflict, not a silent overwrite.
+                    view.version = compared.version;
+                    let action = if compared.matches {
+                        Action::Unchanged
+                    } else {
+                        Action::Rotate
+                    };
+                    (action, None, Some(compared.version))
+                }
+                // Operators never learn anything of a value, not even equality.
+                Err(error)
+                    if error
+                        .problem()
+                        .is_some_and(|p| p.code == vault_client::ProblemCode::Forbidden) =>
+                {
+                    (
+                        Action::Rotate,
+                        Some("not compared: this token may not compare values".to_owned()),
+                        None,
+                    )
+                }
+                Err(error) => {
+                    steps.push(refused(Failure::from(error).line));
+                    continue;
+                }
+            },
+        };
+        if action != Action::Unchanged {
+            writes.push((steps.len(), value, current));
+        }
         steps.push(Step {
             name,
             action,
-            reason: None,
-            version: None,
+            reason,
+            version,
         });
     }
     let mut failed = steps.iter().any(|s| s.action == Action::Refused);
     if args.apply {
         for (index, value, current) in writes {
             let step = &mut steps[index];
-            let value = Plaintext::new(value.expose());
             let written = match &current {
                 None => manage::create(&client, &owner, step.name.clone(), value, &meta).await,
                 Some(current) => manage::update(&client, &owner, current, Some(value), &meta).await,
@@ -172,6 +213,7 @@ pub async fn import(args: ImportArgs) -> Result<ExitCode, Failure> {
             (Action::Create, true) => "created",
             (Action::Rotate, false) => "rotate",
             (Action::Rotate, true) => "rotated",
+            (Action::Unchanged, _) => "unchanged",
             (Action::Refused, _) => "refused",
         };
         manage::print_table(
@@ -181,6 +223,9 @@ pub async fn import(args: ImportArgs) -> Result<ExitCode, Failure> {
                 .map(|step| {
                     let detail = match (&step.reason, step.version) {
                         (Some(reason), _) => reason.clone(),
+                        (None, Some(version)) if step.action == Action::Rotate && !args.apply => {
+                            format!("from version {version}")
+                        }
                         (None, Some(version)) => format!("version {version}"),
                         (None, None) => String::new(),
                     };

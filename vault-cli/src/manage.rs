@@ -8,10 +8,10 @@ use std::process::ExitCode;
 
 use serde::Serialize;
 use vault_client::wire::{
-    CreateEntry, CreateKey, CreateSecret, EntryList, EntryListParams, KeyListParams, ListParams,
-    Rollback, SecretView, UpdateEntry, UpdateSecret, VersionView,
+    CompareValue, CreateEntry, CreateKey, CreateSecret, EntryList, EntryListParams, KeyListParams,
+    ListParams, Rollback, SecretView, UpdateEntry, UpdateSecret, ValueComparison, VersionView,
 };
-use vault_client::{Client, EntryChange, EntryRef, Plaintext};
+use vault_client::{Client, EntryChange, EntryRef, Plaintext, ProblemCode};
 use vault_core::{ProjectId, WorkspaceId};
 use zeroize::Zeroizing;
 
@@ -501,6 +501,44 @@ pub async fn update(
     Ok(client
         .update_entry(&owner.entry_ref(current), &change)
         .await?)
+}
+
+/// The longest a throttled comparison waits before it tries again; the vault names
+/// the wait, and an import of a few hundred names needs at most this much per name.
+const LONGEST_COMPARISON_WAIT: u64 = 60;
+
+/// Whether `value` is `current`'s value now, asked of the vault (no person may read
+/// one back). Waits out the vault's comparison budget when it is spent.
+pub async fn compare(
+    client: &Client,
+    owner: &Owner,
+    current: &SecretView,
+    value: &Plaintext,
+) -> Result<ValueComparison, vault_client::ClientError> {
+    let entry = owner.entry_ref(current);
+    let body = CompareValue {
+        value: value.clone(),
+    };
+    loop {
+        match client.compare_entry(&entry, &body).await {
+            Err(error)
+                if error
+                    .problem()
+                    .is_some_and(|p| p.code == ProblemCode::TooManyComparisons) =>
+            {
+                let wait = error
+                    .problem()
+                    .and_then(|p| p.retry_after)
+                    .unwrap_or(1)
+                    .clamp(1, LONGEST_COMPARISON_WAIT);
+                eprintln!(
+                    "vaultctl: the vault limits how fast values are compared; waiting {wait} s"
+                );
+                tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
+            }
+            other => return other,
+        }
+    }
 }
 
 pub async fn set(args: SetArgs) -> Result<ExitCode, Failure> {

@@ -96,6 +96,29 @@ async fn every_format_reads_back_to_the_values_in_its_own_parser() {
     for shell in ["bash", "sh"] {
         assert_eq!(sourced(shell, &script), expected(), "{shell}");
     }
+    // dotenvy reads the shell form too (`export`, and `'\''` outside quotes), so it is
+    // the form `vaultctl import` takes back: every name is the value the vault holds.
+    let read: BTreeMap<String, String> = dotenvy::from_path_iter(&script)
+        .expect("dotenvy opens it")
+        .collect::<Result<_, _>>()
+        .expect("dotenvy parses it");
+    assert_eq!(read, expected(), "dotenvy");
+    let output = vault
+        .as_user(&vault.alice)
+        .args(["import", "--json"])
+        .arg(&script)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("runs");
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let plan: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let actions: Vec<&str> = plan
+        .as_array()
+        .expect("an array")
+        .iter()
+        .filter_map(|step| step["action"].as_str())
+        .collect();
+    assert_eq!(actions, ["unchanged"; 4], "{plan}");
 
     let dotenv = dir.path().join(".env");
     let output = written(&vault, &token, "dotenv", &dotenv);

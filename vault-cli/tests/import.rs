@@ -1,6 +1,8 @@
 //! `vaultctl import` and `export` against a real `vault-api serve --dev`: the plan
-//! names names only and changes nothing, `--apply` writes exactly the plan, and a
-//! file dotenvy cannot parse changes nothing at all.
+//! names names only and changes nothing, values the vault already holds are
+//! `unchanged` (the vault's comparison, not a guess) and are not written again,
+//! `--apply` writes exactly the plan, and a file dotenvy cannot parse changes nothing
+//! at all.
 
 mod common;
 
@@ -15,6 +17,7 @@ const NEW_API_KEY: &str = "sk-imported-0123456789abcdef";
 const MULTI_LINE: &str = "-----BEGIN KEY-----\nimported0123456789\n-----END KEY-----";
 const FILE: &str = "# exported from the old manager\n\
 export API_KEY=sk-imported-0123456789abcdef\n\
+CERT_PEM=\"-----BEGIN-----\nMIIBfake0123456789\n-----END-----\"\n\
 IMPORTED_PEM=\"-----BEGIN KEY-----\nimported0123456789\n-----END KEY-----\"\n\
 SINGLE='kept $literally here'\n\
 PATH=/tmp/evil-imported-path\n\
@@ -59,6 +62,7 @@ fn assert_no_imported_value(output: &Output) {
             "imported-lowercase-value",
             "imported-first-value",
             "imported-second-value",
+            "MIIBfake0123456789",
         ] {
             vault_testkit::markers::assert_absent("vaultctl's output", &stream, value);
         }
@@ -90,6 +94,7 @@ async fn the_plan_changes_nothing_and_apply_writes_exactly_the_plan() {
         .collect();
     let expected: Vec<(String, String)> = [
         ("API_KEY", "rotate"),
+        ("CERT_PEM", "unchanged"),
         ("IMPORTED_PEM", "create"),
         ("SINGLE", "create"),
         ("PATH", "refused"),
@@ -102,7 +107,7 @@ async fn the_plan_changes_nothing_and_apply_writes_exactly_the_plan() {
     .collect();
     assert_eq!(actions, expected);
     assert!(
-        plan[3]["reason"]
+        plan[4]["reason"]
             .as_str()
             .expect("a reason")
             .contains("protected")
@@ -114,7 +119,11 @@ async fn the_plan_changes_nothing_and_apply_writes_exactly_the_plan() {
     assert_no_imported_value(&output);
     let report = text(&output.stdout);
     assert!(report.starts_with("ACTION"), "{report}");
-    assert!(report.contains("rotated  API_KEY"), "{report}");
+    assert!(report.contains("rotated    API_KEY"), "{report}");
+    assert!(
+        report.contains("unchanged  CERT_PEM      version 1"),
+        "{report}"
+    );
     let after = env_of_alice(&vault).await;
     assert_eq!(after["API_KEY"], NEW_API_KEY);
     assert_eq!(after["IMPORTED_PEM"], MULTI_LINE);
@@ -138,11 +147,33 @@ async fn the_plan_changes_nothing_and_apply_writes_exactly_the_plan() {
         .map(|l| format!("{l}\n"))
         .collect();
     std::fs::write(&file, clean).expect("written");
+    // Every value is already there: all unchanged, nothing written, exit 0.
     let output = import(&vault, &file, &["--apply", "--json"]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_no_imported_value(&output);
     let report: Value = serde_json::from_slice(&output.stdout).expect("JSON");
-    assert_eq!(report[0]["action"], "rotate");
-    assert_eq!(report[0]["version"], 3);
+    let steps: Vec<(&str, &str, u64)> = report
+        .as_array()
+        .expect("an array")
+        .iter()
+        .map(|step| {
+            (
+                step["name"].as_str().expect("a name"),
+                step["action"].as_str().expect("an action"),
+                step["version"].as_u64().expect("a version"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("API_KEY", "unchanged", 2),
+            ("CERT_PEM", "unchanged", 1),
+            ("IMPORTED_PEM", "unchanged", 1),
+            ("SINGLE", "unchanged", 1),
+        ]
+    );
+    assert_eq!(env_of_alice(&vault).await, after);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -193,4 +224,38 @@ async fn export_gives_names_and_masks_and_never_a_value() {
     for (_, value) in VALUES {
         vault_testkit::markers::assert_absent("export", &out, value);
     }
+}
+
+/// An operator may import for a user, but never learns anything of a value: existing
+/// names are planned as rotations, saying they were not compared.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_imports_without_comparing() {
+    let vault = Vault::start().await;
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let file = dir.path().join(".env");
+    std::fs::write(
+        &file,
+        format!("API_KEY={}\nFRESH=imported-first-value\n", VALUES[0].1),
+    )
+    .expect("written");
+    let output = vault
+        .as_user(&vault.server.operator)
+        .args(["import", "--user", "alice", "--json"])
+        .arg(&file)
+        .stdin(Stdio::null())
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_no_imported_value(&output);
+    let plan: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(plan[0]["name"], "API_KEY");
+    assert_eq!(plan[0]["action"], "rotate");
+    assert!(
+        plan[0]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("not compared")),
+        "{plan}"
+    );
+    assert_eq!(plan[1]["action"], "create");
+    vault_testkit::markers::assert_absent("the plan", &text(&output.stdout), VALUES[0].1);
 }

@@ -249,6 +249,17 @@ impl Client {
         self.call(Method::POST, &path, None, Some(body)).await
     }
 
+    /// Whether `body`'s value is the entry's current one; nothing changes. Audited,
+    /// and counted against the caller's comparison budget.
+    pub async fn compare_entry(
+        &self,
+        entry: &EntryRef,
+        body: &CompareValue,
+    ) -> ClientResult<ValueComparison> {
+        let path = format!("{}/compare", entry.path());
+        self.call(Method::POST, &path, None, Some(body)).await
+    }
+
     // --- workspaces ---------------------------------------------------------------
 
     pub async fn create_workspace_key(

@@ -61,6 +61,9 @@ problem_codes! {
     ClientCertificateRequired => "client_certificate_required",
     IntegrityViolation => "integrity_violation",
     TooManyFailedAuthentications => "too_many_failed_authentications",
+    /// This principal compared too many values with stored ones in a short time; retry
+    /// after `retry_after` seconds.
+    TooManyComparisons => "too_many_comparisons",
     EntryLimitReached => "entry_limit_reached",
     EnvTooLarge => "env_too_large",
     NotFound => "not_found",
@@ -96,6 +99,7 @@ impl ProblemCode {
                 | ProblemCode::AuditContention
                 | ProblemCode::RootKeyUnavailable
                 | ProblemCode::TooManyFailedAuthentications
+                | ProblemCode::TooManyComparisons
         )
     }
 }
@@ -146,6 +150,9 @@ pub struct Problem {
     /// `env_too_large`: the variables that weigh most, by name, largest first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub largest: Option<Vec<Contributor>>,
+    /// `too_many_*`: the whole seconds to wait before retrying (also `Retry-After`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
 }
 
 impl Problem {

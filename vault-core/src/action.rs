@@ -42,6 +42,9 @@ audit_actions! {
     SecretDelete => "secret.delete",
     SecretVersions => "secret.versions",
     SecretRollback => "secret.rollback",
+    /// A value compared with the current one (`import`'s plan): whether it matched is
+    /// recorded, never the value.
+    SecretCompare => "secret.compare",
     WorkspaceAdminList => "workspace.admin.list",
     WorkspaceAdminPut => "workspace.admin.put",
     WorkspaceAdminRemove => "workspace.admin.remove",

@@ -7,7 +7,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use vault_client::wire::{
-    CreateSecret, ListParams, Rollback, SecretPage, SecretView, UpdateSecret, VersionList,
+    CompareValue, CreateSecret, ListParams, Rollback, SecretPage, SecretView, UpdateSecret,
+    ValueComparison, VersionList,
 };
 
 use crate::auth::Principal;
@@ -92,4 +93,20 @@ pub async fn rollback(
     Ok(Json(
         secrets::rollback(&state, &principal, &id, body).await?,
     ))
+}
+
+/// Whether a value is the secret's current one, changing nothing (`vaultctl import`'s
+/// plan). Audited with the answer; budgeted per principal (`VAULT_COMPARISONS_PER_MINUTE`).
+#[utoipa::path(operation_id = "compareSecret", post, path = "/v1/secrets/{id}/compare", tag = "secrets", request_body = CompareValue,
+    responses((status = 200, body = ValueComparison), (status = 403, description = "an operator token (`forbidden`): operators never learn anything of a value"),
+        (status = 404, description = "no such entry, or one this principal may not rotate"),
+        (status = 422, description = "a value the vault would not store (`invalid_value`, field `value`)"),
+        (status = 429, description = "this principal's comparison budget is spent (`too_many_comparisons`, with `retry_after` and `Retry-After`)")))]
+pub async fn compare(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<CompareValue>,
+) -> ApiResult<Json<ValueComparison>> {
+    Ok(Json(secrets::compare(&state, &principal, &id, body).await?))
 }

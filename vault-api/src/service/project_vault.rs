@@ -2,8 +2,8 @@
 //! milestones, reached through the member's role on the project.
 
 use vault_client::wire::{
-    CreateEntry, EntryList, EntryListParams, EntryName, EntryNamePage, Rollback, SecretView,
-    UpdateEntry, VersionList,
+    CompareValue, CreateEntry, EntryList, EntryListParams, EntryName, EntryNamePage, Rollback,
+    SecretView, UpdateEntry, ValueComparison, VersionList,
 };
 use vault_core::{Owner, ProjectId, ProjectPermission, SecretMeta};
 use vault_store::TokenKind;
@@ -136,6 +136,18 @@ pub(crate) async fn update_entry(
         expected_version: body.expected_version,
     };
     entries::update(state, principal, meta, changes).await
+}
+
+/// Whoever may write the project's entries may compare a value with one.
+pub(crate) async fn compare_entry(
+    state: &AppState,
+    principal: &Principal,
+    pid: &str,
+    id: &str,
+    body: CompareValue,
+) -> ApiResult<ValueComparison> {
+    let meta = entry(state, principal, pid, id, ProjectPermission::WriteEntries).await?;
+    entries::compare(state, principal, meta, body).await
 }
 
 pub(crate) async fn delete_entry(

@@ -3,7 +3,8 @@
 //! Another user's secret is reported missing, exactly like a missing one.
 
 use vault_client::wire::{
-    CreateSecret, ListParams, Rollback, SecretPage, SecretView, UpdateSecret, VersionList,
+    CompareValue, CreateSecret, ListParams, Rollback, SecretPage, SecretView, UpdateSecret,
+    ValueComparison, VersionList,
 };
 use vault_core::{Category, Owner, OwnerKind, Scope, SecretMeta, UserId};
 use vault_store::ListOwner;
@@ -119,6 +120,17 @@ pub(crate) async fn update(
 ) -> ApiResult<SecretView> {
     let meta = visible(state, principal, id).await?;
     entries::update(state, principal, meta, body.into()).await
+}
+
+/// Whoever may rotate the secret may compare a value with it (operators excepted).
+pub(crate) async fn compare(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+    body: CompareValue,
+) -> ApiResult<ValueComparison> {
+    let meta = visible(state, principal, id).await?;
+    entries::compare(state, principal, meta, body).await
 }
 
 pub(crate) async fn delete(state: &AppState, principal: &Principal, id: &str) -> ApiResult<()> {

@@ -6,8 +6,8 @@
 
 use serde_json::json;
 use vault_client::wire::{
-    CreateKey, KeyListParams, Rollback, SecretPage, SecretView, UpdateSecret, VersionList,
-    WorkspaceUserList, WorkspaceUserView,
+    CompareValue, CreateKey, KeyListParams, Rollback, SecretPage, SecretView, UpdateSecret,
+    ValueComparison, VersionList, WorkspaceUserList, WorkspaceUserView,
 };
 use vault_core::AuditAction;
 use vault_core::{
@@ -298,6 +298,18 @@ pub(crate) async fn update_key(
 ) -> ApiResult<SecretView> {
     let meta = managed_key(state, principal, wid, id).await?;
     entries::update(state, principal, meta, body.into()).await
+}
+
+/// Whoever may rotate the key may compare a value with it (operators excepted).
+pub(crate) async fn compare_key(
+    state: &AppState,
+    principal: &Principal,
+    wid: &str,
+    id: &str,
+    body: CompareValue,
+) -> ApiResult<ValueComparison> {
+    let meta = managed_key(state, principal, wid, id).await?;
+    entries::compare(state, principal, meta, body).await
 }
 
 pub(crate) async fn delete_key(

@@ -9,6 +9,7 @@ mod audit_cli;
 mod authz_model;
 mod binary;
 mod client;
+mod compare;
 mod console;
 mod contract;
 mod flood;

@@ -267,6 +267,24 @@ fn project_entries(who: Who) -> u16 {
     }
 }
 
+/// Comparing a value with an entry: whoever may rotate it, except operators, who never
+/// learn anything of a value (each answer says whether a guess is right).
+fn compare_user_secret(who: Who) -> u16 {
+    refusing_operators(user_secrets(who), who)
+}
+
+fn compare_workspace_key(who: Who) -> u16 {
+    refusing_operators(workspace_admins(who), who)
+}
+
+fn compare_project_entry(who: Who) -> u16 {
+    refusing_operators(project_entries(who), who)
+}
+
+fn refusing_operators(status: u16, who: Who) -> u16 {
+    if who == Who::Operator { 403 } else { status }
+}
+
 fn orchestrator_only(who: Who) -> u16 {
     match who {
         Who::Anonymous => 401,
@@ -337,6 +355,15 @@ fn routes() -> Vec<Route> {
                 (format!("/v1/secrets/{}/rollback", w.secret), Some(body))
             },
             user_secrets,
+        ),
+        route(
+            M::POST,
+            "/v1/secrets/{id}/compare",
+            |w| {
+                let body = json!({"value": "a guess"});
+                (format!("/v1/secrets/{}/compare", w.secret), Some(body))
+            },
+            compare_user_secret,
         ),
         route(
             M::GET,
@@ -450,6 +477,15 @@ fn routes() -> Vec<Route> {
                 (path, Some(json!({"version": 1})))
             },
             workspace_admins,
+        ),
+        route(
+            M::POST,
+            "/v1/workspaces/{wid}/keys/{id}/compare",
+            |w| {
+                let path = format!("/v1/workspaces/{}/keys/{}/compare", w.workspace, w.key);
+                (path, Some(json!({"value": "a guess"})))
+            },
+            compare_workspace_key,
         ),
         route(
             M::POST,
@@ -587,6 +623,15 @@ fn routes() -> Vec<Route> {
                 (path, Some(json!({"version": 1})))
             },
             project_entries,
+        ),
+        route(
+            M::POST,
+            "/v1/projects/{pid}/vault/{id}/compare",
+            |w| {
+                let path = format!("/v1/projects/{}/vault/{}/compare", w.project, w.entry);
+                (path, Some(json!({"value": "a guess"})))
+            },
+            compare_project_entry,
         ),
         route(
             M::POST,

@@ -60,8 +60,10 @@ fn redact(value: &mut Value) {
         Value::Object(map) => {
             for (key, field) in map.iter_mut() {
                 match key.as_str() {
-                    // Audit positions depend on how many records came before.
+                    // Audit positions depend on how many records came before, and a
+                    // throttled caller's wait on how long it took to get there.
                     "hash" | "next_cursor" | "request_id" | "seq" | "next_before"
+                    | "retry_after"
                         if !field.is_null() =>
                     {
                         *field = Value::String(format!("[{key}]"));
@@ -252,6 +254,15 @@ async fn every_response_shape_and_problem_body_is_pinned() {
     )
     .await;
     flow.pin(
+        "compareSecret",
+        200,
+        Method::POST,
+        &format!("{secret}/compare"),
+        &ada,
+        Some(json!({"value": "ghp_shapeMarkerRotated98765"})),
+    )
+    .await;
+    flow.pin(
         "rollbackSecret",
         200,
         Method::POST,
@@ -345,6 +356,15 @@ async fn every_response_shape_and_problem_body_is_pinned() {
         &format!("{key}/versions"),
         &ada,
         None,
+    )
+    .await;
+    flow.pin(
+        "compareWorkspaceKey",
+        200,
+        Method::POST,
+        &format!("{key}/compare"),
+        &ada,
+        Some(json!({"value": "sk-shapeMarkerKey0123456789"})),
     )
     .await;
     flow.pin(
@@ -446,6 +466,15 @@ async fn every_response_shape_and_problem_body_is_pinned() {
         &format!("{entry}/versions"),
         &ada,
         None,
+    )
+    .await;
+    flow.pin(
+        "compareProjectEntry",
+        200,
+        Method::POST,
+        &format!("{entry}/compare"),
+        &ada,
+        Some(json!({"value": "ghp_shapeDeployTokenRotated9"})),
     )
     .await;
     flow.pin(

@@ -22,8 +22,8 @@ pub use resolve::{
     SessionView, SkippedSource,
 };
 pub use secrets::{
-    CreateKey, CreateSecret, KeyListParams, ListParams, Rollback, SecretPage, SecretView,
-    UpdateSecret, VersionList, VersionView,
+    CompareValue, CreateKey, CreateSecret, KeyListParams, ListParams, Rollback, SecretPage,
+    SecretView, UpdateSecret, ValueComparison, VersionList, VersionView,
 };
 pub use tokens::{CreateToken, IssuedTokenView, TokenList, TokenView};
 pub use workspaces::{WorkspaceUserList, WorkspaceUserView};

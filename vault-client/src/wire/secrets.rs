@@ -110,6 +110,27 @@ pub struct Rollback {
     pub expected_version: Option<u32>,
 }
 
+/// A value to compare with an entry's current one, without changing anything: how
+/// `vaultctl import` tells `unchanged` from `rotate`. Each comparison is audited and
+/// counted against the caller's budget (`too_many_comparisons`), since a run of them
+/// tests guesses.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CompareValue {
+    #[schema(value_type = String, format = Password)]
+    pub value: Plaintext,
+}
+
+/// Whether a compared value is the entry's current one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ValueComparison {
+    /// True when the value is byte for byte the current version's.
+    pub matches: bool,
+    /// The version compared with: send it as `expected_version` when rotating.
+    pub version: u32,
+}
+
 /// A new user secret.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

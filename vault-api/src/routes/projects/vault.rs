@@ -5,7 +5,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use vault_client::wire::{
-    CreateEntry, EntryList, EntryListParams, Rollback, SecretView, UpdateEntry, VersionList,
+    CompareValue, CreateEntry, EntryList, EntryListParams, Rollback, SecretView, UpdateEntry,
+    ValueComparison, VersionList,
 };
 
 use crate::auth::Principal;
@@ -99,5 +100,23 @@ pub async fn rollback_entry(
 ) -> ApiResult<Json<SecretView>> {
     Ok(Json(
         project_vault::rollback_entry(&state, &principal, &pid, &id, body).await?,
+    ))
+}
+
+/// Whether a value is the entry's current one, changing nothing (`vaultctl import`'s
+/// plan). Needs `can_write_entries`; audited with the answer; budgeted per principal.
+#[utoipa::path(operation_id = "compareProjectEntry", post, path = "/v1/projects/{pid}/vault/{id}/compare", tag = "project vault", request_body = CompareValue,
+    responses((status = 200, body = ValueComparison), (status = 403, description = "an operator token (`forbidden`): operators never learn anything of a value"),
+        (status = 404, description = "no such entry, or one this principal may not rotate"),
+        (status = 422, description = "a value the vault would not store (`invalid_value`, field `value`)"),
+        (status = 429, description = "this principal's comparison budget is spent (`too_many_comparisons`, with `retry_after` and `Retry-After`)")))]
+pub async fn compare_entry(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((pid, id)): Path<(String, String)>,
+    JsonBody(body): JsonBody<CompareValue>,
+) -> ApiResult<Json<ValueComparison>> {
+    Ok(Json(
+        project_vault::compare_entry(&state, &principal, &pid, &id, body).await?,
     ))
 }

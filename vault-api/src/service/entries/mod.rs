@@ -4,6 +4,7 @@
 //! create, update, delete, rollback, each with its audit record) beside. No response
 //! built here carries a value.
 
+mod compare;
 mod reads;
 mod writes;
 
@@ -22,6 +23,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use vault_client::ProblemCode;
 
+pub(crate) use compare::compare;
 pub(crate) use reads::{get, list, list_views, versions};
 pub(crate) use writes::{create, delete, for_deletion, rollback, update};
 
