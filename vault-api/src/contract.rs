@@ -140,6 +140,9 @@ fn body_constraints() -> Vec<(&'static str, &'static str, Value)> {
         rules.push((schema, "description", nullable(description())));
         rules.push((schema, "expires_at", nullable(timestamp())));
     }
+    // A compared value is held to what could have been stored: anything else cannot
+    // match, and is refused (422) like the write it stands for.
+    rules.push(("CompareValue", "value", stored_value()));
     for schema in ["UpdateSecret", "UpdateEntry"] {
         rules.push((schema, "value", nullable(stored_value())));
         rules.push((schema, "description", nullable(description())));

@@ -104,6 +104,7 @@ pub async fn import(args: ImportArgs) -> Result<ExitCode, Failure> {
         );
     }
     let client = auth::client(args.token_file.as_deref())?;
+    let operator = client.token_kind() == Some(vault_core::TokenKind::Operator);
     let protected = ProtectedNames::default();
     let mut steps = Vec::new();
     let mut writes = Vec::new();
@@ -147,6 +148,14 @@ pub async fn import(args: ImportArgs) -> Result<ExitCode, Failure> {
         let value = Plaintext::new(value.expose());
         let (action, reason, version) = match current.as_mut() {
             None => (Action::Create, None, None),
+            // Operators never learn anything of a value, not even equality: the vault
+            // refuses them every comparison, so none is asked for (each would only put
+            // a refusal in the trail).
+            Some(_) if operator => (
+                Action::Rotate,
+                Some("not compared: operators may not compare values".to_owned()),
+                None,
+            ),
             Some(view) => match manage::compare(&client, &owner, view, &value).await {
                 Ok(compared) => {
                     // A rotation is guarded by the version compared with: one that
@@ -159,18 +168,7 @@ pub async fn import(args: ImportArgs) -> Result<ExitCode, Failure> {
                     };
                     (action, None, Some(compared.version))
                 }
-                // Operators never learn anything of a value, not even equality.
-                Err(error)
-                    if error
-                        .problem()
-                        .is_some_and(|p| p.code == vault_client::ProblemCode::Forbidden) =>
-                {
-                    (
-                        Action::Rotate,
-                        Some("not compared: this token may not compare values".to_owned()),
-                        None,
-                    )
-                }
+                // Whoever may not compare a value may not rotate it either.
                 Err(error) => {
                     steps.push(refused(Failure::from(error).line));
                     continue;

@@ -11,7 +11,9 @@ use std::process::{Output, Stdio};
 
 use common::{VALUES, Vault, text};
 use serde_json::Value;
-use vault_client::wire::{Context, ResolveRequest};
+use vault_client::wire::{AuditParams, Context, ResolveRequest};
+use vault_client::{Client, Config};
+use zeroize::Zeroizing;
 
 const NEW_API_KEY: &str = "sk-imported-0123456789abcdef";
 const MULTI_LINE: &str = "-----BEGIN KEY-----\nimported0123456789\n-----END KEY-----";
@@ -258,4 +260,18 @@ async fn an_operator_imports_without_comparing() {
     );
     assert_eq!(plan[1]["action"], "create");
     vault_testkit::markers::assert_absent("the plan", &text(&output.stdout), VALUES[0].1);
+    // Not even asked: no comparison, answered or refused, is in the trail.
+    let operator = Client::new(Config::new(
+        &vault.server.base,
+        Zeroizing::new(vault.server.operator.clone()),
+    ))
+    .expect("a client");
+    let compared = operator
+        .audit(&AuditParams {
+            action: Some("secret.compare".into()),
+            ..AuditParams::default()
+        })
+        .await
+        .expect("the trail");
+    assert!(compared.data.is_empty(), "{:?}", compared.data);
 }

@@ -125,6 +125,12 @@ impl Client {
         &self.base
     }
 
+    /// The kind the token's prefix names (the prefixes are a pinned contract), or
+    /// `None` for a token without one. Says nothing of whether the vault accepts it.
+    pub fn token_kind(&self) -> Option<vault_core::TokenKind> {
+        vault_core::TokenKind::of_prefixed(self.token.as_str())
+    }
+
     async fn send(
         &self,
         method: Method,
@@ -587,5 +593,27 @@ fn problem(status: StatusCode, bytes: &[u8]) -> ClientError {
             status: status.as_u16(),
             detail: "not a problem document".into(),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(token: &str) -> Client {
+        Client::new(Config::new(
+            "http://127.0.0.1:1",
+            Zeroizing::new(token.to_owned()),
+        ))
+        .expect("a client")
+    }
+
+    #[test]
+    fn the_token_kind_is_read_from_its_prefix() {
+        for kind in vault_core::TokenKind::ALL {
+            let token = format!("{}AAAA", kind.prefix());
+            assert_eq!(client(&token).token_kind(), Some(kind), "{token}");
+        }
+        assert_eq!(client("not-a-vault-token").token_kind(), None);
     }
 }

@@ -120,6 +120,7 @@ mod tests {
     fn the_stored_names_stay() {
         assert_eq!(AuditAction::SecretRotate.as_str(), "secret.rotate");
         assert_eq!(AuditAction::SecretUpdate.as_str(), "secret.update");
+        assert_eq!(AuditAction::SecretCompare.as_str(), "secret.compare");
         assert_eq!(AuditAction::Resolve.as_str(), "resolve");
         assert_eq!(AuditAction::RefusedSummary.as_str(), "auth.refused.summary");
         assert!("secret.Create".parse::<AuditAction>().is_err());

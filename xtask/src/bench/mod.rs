@@ -5,17 +5,21 @@
 //! peak memory. The full run adds the in-process criterion benches, the same load at 1M
 //! background rows and `keys rewrap --deks` throughput.
 //!
+//! `--baseline BIN` adds before/after figures from the same run: another revision's
+//! vault-api on the same database, in rounds alternating with this tree's.
+//!
 //! `--quick` (inside `cargo xtask test`) builds nothing extra, seeds little and runs one
 //! 2-second round each: it checks that the harness and both servers still work, and says
 //! nothing about speed.
 
+mod baseline;
 mod report;
 mod servers;
 mod tools;
 mod wrk;
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
@@ -69,6 +73,12 @@ pub struct Options {
     /// Skip the criterion benches.
     #[arg(long)]
     pub no_criterion: bool,
+    /// A vault-api binary built from another revision with the same schema (for
+    /// example from `git worktree add ../before REV` and `cargo build --release -p
+    /// vault-api` there): measured in this run against this tree's build, on the same
+    /// database and load in alternating rounds, with and without the candidate cache.
+    #[arg(long, value_name = "VAULT_API_BINARY")]
+    pub baseline: Option<PathBuf>,
 }
 
 impl Options {
@@ -84,6 +94,7 @@ impl Options {
             threads: 2,
             scale_rows: 0,
             no_criterion: true,
+            baseline: None,
         }
     }
 }
@@ -97,6 +108,14 @@ pub fn run(root: &Path, mut options: Options) -> Result<()> {
         options.no_criterion = true;
     }
     ensure!(options.rounds >= 1, "--rounds must be at least 1");
+    // Checked before minutes of seeding and load, not after.
+    if let Some(baseline) = &options.baseline {
+        ensure!(
+            baseline.is_file(),
+            "--baseline {} is not a file",
+            baseline.display()
+        );
+    }
     let wrk = ensure_wrk()?;
     let bao = ensure_openbao(root)?;
     let profile = if options.quick { "debug" } else { "release" };
@@ -259,11 +278,32 @@ pub fn run(root: &Path, mut options: Options) -> Result<()> {
         rewrap: None,
         uncached: None,
         scale: None,
+        before_after: None,
         criterion: BTreeMap::new(),
     };
 
     drop(ours);
     drop(peer);
+    // --quick compares the build with itself: it checks the harness's before/after
+    // path, whose figures then say nothing.
+    let baseline = match (&options.baseline, options.quick) {
+        (Some(binary), _) => Some(binary.clone()),
+        (None, true) => Some(binaries.server.clone()),
+        (None, false) => None,
+    };
+    if let Some(baseline) = baseline {
+        let bench = baseline::Bench {
+            binaries: &binaries,
+            env: &env,
+            work,
+            seeded: &seeded,
+            load: &load,
+            script: &ours_script,
+            rounds: options.rounds,
+            duration: options.duration,
+        };
+        report.before_after = Some(bench.against(&baseline)?);
+    }
     if !options.quick {
         report.rewrap = Some(env.rewrap_throughput(&binaries)?);
         eprintln!("\n==> without the candidate cache");

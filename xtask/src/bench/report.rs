@@ -12,6 +12,7 @@ use serde_json::Value;
 use crate::{cargo, run_step};
 
 use super::OPENBAO;
+use super::baseline::BeforeAfter;
 use super::tools::target_dir;
 use super::wrk::{Round, Summary};
 use super::{Backend, Options};
@@ -44,6 +45,8 @@ pub(super) struct Report<'a> {
     pub(super) uncached: Option<Summary>,
     /// At `scale_rows`: with and without the candidate cache.
     pub(super) scale: Option<(Summary, Summary)>,
+    /// This build against `--baseline`, in the same run.
+    pub(super) before_after: Option<BeforeAfter>,
     /// Criterion mean per benchmark id, in nanoseconds.
     pub(super) criterion: BTreeMap<String, f64>,
 }
@@ -219,6 +222,9 @@ impl Report<'_> {
                 );
             }
         }
+        if let Some(before_after) = &self.before_after {
+            before_after.render(&mut text);
+        }
         if let Some(rewrap) = &self.rewrap {
             extra.push(format!(
                 "`keys rewrap --deks`: {} versions in {:.1} s, {:.0} versions/s",
@@ -248,6 +254,9 @@ impl Report<'_> {
         }
         if !o.quick && o.no_criterion {
             flags.push_str(" --no-criterion");
+        }
+        if let Some(baseline) = &o.baseline {
+            let _ = write!(flags, " --baseline {}", baseline.display());
         }
         let _ = writeln!(text, "\nReproduce with `cargo xtask bench{flags}`.");
         text
