@@ -42,6 +42,9 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
     info(title = "vault-api", description = "KMS-backed secrets for agent containers."),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
+    // Referenced only from `routes::compare::ComparisonResponses`: the path macro
+    // collects the schemas of `body = …` types, not of an `IntoResponses` type's.
+    components(schemas(vault_client::wire::ValueComparison)),
 )]
 struct ApiDoc;
 

@@ -1,6 +1,7 @@
 //! The HTTP routes, one module per resource.
 
 pub mod audit;
+pub mod compare;
 pub mod health;
 pub mod projects;
 pub mod resolve;

@@ -192,10 +192,7 @@ pub async fn rollback_key(
 /// Whether a value is the key's current one, changing nothing (`vaultctl import`'s
 /// plan). Audited with the answer; budgeted per principal.
 #[utoipa::path(operation_id = "compareWorkspaceKey", post, path = "/v1/workspaces/{wid}/keys/{id}/compare", tag = "workspaces", request_body = CompareValue,
-    responses((status = 200, body = ValueComparison), (status = 403, description = "an operator token (`forbidden`): operators never learn anything of a value"),
-        (status = 404, description = "no such entry, or one this principal may not rotate"),
-        (status = 422, description = "a value the vault would not store (`invalid_value`, field `value`)"),
-        (status = 429, description = "this principal's comparison budget is spent (`too_many_comparisons`, with `retry_after` and `Retry-After`)")))]
+    responses(crate::routes::compare::ComparisonResponses))]
 pub async fn compare_key(
     State(state): State<AppState>,
     principal: Principal,
