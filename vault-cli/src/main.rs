@@ -13,6 +13,7 @@ mod manage;
 mod pump;
 mod run;
 mod session;
+mod tty;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -310,9 +310,11 @@ fn read_value(args: &ValueArgs, name: &str) -> Result<Plaintext, Failure> {
         }
         text
     } else {
+        let terminal = |error: std::io::Error| Failure::config(format!("the terminal: {error}"));
+        // Echo off before the prompt shows, not after it (see tty.rs).
+        let _quiet = crate::tty::EchoOff::on_the_terminal().map_err(terminal)?;
         Zeroizing::new(
-            rpassword::prompt_password(format!("value of {name} (hidden): "))
-                .map_err(|error| Failure::config(format!("the terminal: {error}")))?,
+            rpassword::prompt_password(format!("value of {name} (hidden): ")).map_err(terminal)?,
         )
     };
     Ok(Plaintext::new(text.as_str()))
