@@ -22,7 +22,9 @@ use crate::body::MAX_BODY_BYTES;
 use crate::error::ApiError;
 use crate::flood::{Source, bounded_path};
 use crate::metrics::{RefusalLabels, RequestLabels};
-use crate::routes::{audit, health, projects, resolve, secrets, sessions, tokens, workspaces};
+use crate::routes::{
+    audit, events, health, projects, resolve, secrets, sessions, tokens, workspaces,
+};
 use crate::server::Connection;
 use crate::state::AppState;
 use crate::tokens::random_id;
@@ -109,6 +111,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(tokens::create, tokens::list))
         .routes(routes!(tokens::revoke))
         .routes(routes!(audit::list))
+        .routes(routes!(events::list))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
         .routes(routes!(health::metrics))
@@ -248,6 +251,7 @@ pub fn action_of(method: &str, route: &str) -> Option<AuditAction> {
         ("GET", "/v1/tokens") => TokenList,
         ("DELETE", "/v1/tokens/{id}") => TokenRevoke,
         ("GET", "/v1/audit") => AuditRead,
+        ("GET", "/v1/events") => EventsRead,
         _ => return None,
     })
 }

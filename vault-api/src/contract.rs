@@ -286,6 +286,19 @@ fn query_constraint(name: &str) -> Option<Value> {
         "before" => json!({"type": "integer", "minimum": 1, "maximum": u64::MAX}),
         "action" => json!({"type": "string",
             "enum": vault_core::AuditAction::ALL.iter().map(|a| a.as_str()).collect::<Vec<_>>()}),
+        "after" => json!({"type": "integer", "minimum": 0, "maximum": u64::MAX}),
+        "owner_kind" => one_of(&["user", "workspace", "project"]),
+        "owner_id" => opaque_id(),
+        "name" => secret_name(),
+        "type" => {
+            let kinds = vault_core::EventKind::ALL
+                .iter()
+                .map(|k| k.as_str().replace('.', "\\."))
+                .collect::<Vec<_>>()
+                .join("|");
+            json!({"type": "string", "pattern": format!("^({kinds})(,({kinds}))*$"),
+                "example": "secret.rotated,secret.deleted"})
+        }
         "principal" | "target" => {
             json!({"type": "string", "minLength": 1, "maxLength": MAX_NAME_LEN})
         }
@@ -447,6 +460,11 @@ fn refine_operation(path: &str, method: &str, operation: &mut Value) {
             && let Some(constraint) = query_constraint(name)
         {
             parameter["schema"] = constraint;
+        }
+        // An event's position, as an EventSource sends it back: digits, or empty
+        // (none). Never null: a header has no null.
+        if parameter["in"] == "header" && parameter["name"] == "Last-Event-ID" {
+            parameter["schema"] = json!({"type": "string", "pattern": "^[0-9]{0,20}$"});
         }
     }
     for name in path

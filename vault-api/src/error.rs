@@ -87,6 +87,18 @@ pub enum ApiError {
     #[error("{0} not found")]
     NotFound(&'static str),
 
+    /// A reader asked for events after `after`, but retention has deleted some of the
+    /// ones that followed it: it would miss them, so it is told instead.
+    #[error(
+        "the events after {after} are no longer kept (the oldest kept is {oldest}); read a \
+         fresh page without `after` and reconcile what you hold"
+    )]
+    EventsPruned {
+        after: u64,
+        oldest: u64,
+        field: &'static str,
+    },
+
     #[error("{detail}")]
     Conflict { code: ProblemCode, detail: String },
 
@@ -170,6 +182,7 @@ impl ApiError {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::EventsPruned { .. } => StatusCode::GONE,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -210,6 +223,7 @@ impl ApiError {
             ApiError::EntryLimit { .. } => ProblemCode::EntryLimitReached,
             ApiError::EnvTooLarge(_) => ProblemCode::EnvTooLarge,
             ApiError::NotFound(_) => ProblemCode::NotFound,
+            ApiError::EventsPruned { .. } => ProblemCode::EventsPruned,
             ApiError::PayloadTooLarge { .. } => ProblemCode::PayloadTooLarge,
             ApiError::UnsupportedMediaType => ProblemCode::UnsupportedMediaType,
             ApiError::MethodNotAllowed => ProblemCode::MethodNotAllowed,
@@ -235,6 +249,7 @@ impl ApiError {
             ApiError::EntryLimit { .. } => "Entry limit reached",
             ApiError::EnvTooLarge(_) => "Environment too large",
             ApiError::NotFound(_) => "Not found",
+            ApiError::EventsPruned { .. } => "Events no longer kept",
             ApiError::Conflict { .. } => "Conflict",
             ApiError::PayloadTooLarge { .. } => "Payload too large",
             ApiError::UnsupportedMediaType => "Unsupported media type",
@@ -252,6 +267,7 @@ impl ApiError {
             ApiError::Invalid { field, .. } => Some(field),
             ApiError::InjectionRefused(refused) => Some(refused.field()),
             ApiError::HostOnlyToken { .. } => Some("kind"),
+            ApiError::EventsPruned { field, .. } => Some(field),
             _ => None,
         }
     }

@@ -176,6 +176,45 @@ pub(crate) struct ServeArgs {
     /// (queries wait on the network).
     #[arg(long, env = "VAULT_DB_CONNECTIONS", value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub(crate) db_connections: Option<u32>,
+    #[command(flatten)]
+    pub(crate) events: EventArgs,
+}
+
+/// The change event feed and its reminders.
+#[derive(Args)]
+pub(crate) struct EventArgs {
+    /// How long before a secret version expires a `secret.expiring` event goes out,
+    /// comma-separated (each once per version); `secret.expired` follows at expiry.
+    #[arg(long, env = "VAULT_EXPIRY_REMINDERS", default_value = "7d,1d", value_delimiter = ',',
+        value_parser = reminder_lead)]
+    pub(crate) expiry_reminders: Vec<Duration>,
+    /// How long change events are kept; a reader further behind is told (410) instead
+    /// of silently missing some.
+    #[arg(long, env = "VAULT_EVENT_RETENTION", default_value = "30d", value_parser = humantime::parse_duration)]
+    pub(crate) event_retention: Duration,
+    /// How often each replica looks for due reminders and expired events.
+    #[arg(long, env = "VAULT_EVENT_SWEEP_INTERVAL", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub(crate) event_sweep_interval: Duration,
+    /// How often an idle event stream looks for other replicas' events (its own
+    /// replica's arrive at once).
+    #[arg(long, env = "VAULT_EVENT_POLL_INTERVAL", default_value = "1s", value_parser = humantime::parse_duration)]
+    pub(crate) event_poll_interval: Duration,
+    /// How often an idle event stream sends a heartbeat comment (keeps proxies from
+    /// closing it).
+    #[arg(long, env = "VAULT_EVENT_HEARTBEAT", default_value = "15s", value_parser = humantime::parse_duration)]
+    pub(crate) event_heartbeat: Duration,
+    /// Event streams one replica serves at once; more are answered 503.
+    #[arg(long, env = "VAULT_EVENT_STREAMS", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub(crate) event_streams: u32,
+}
+
+/// A reminder lead: a positive duration of at most a year.
+fn reminder_lead(text: &str) -> Result<Duration, String> {
+    let lead = humantime::parse_duration(text.trim()).map_err(|e| e.to_string())?;
+    if lead.is_zero() || lead > Duration::from_secs(366 * 86_400) {
+        return Err("must be more than 0 and at most 366d".into());
+    }
+    Ok(lead)
 }
 
 impl ServeArgs {
@@ -291,9 +330,23 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<ExitCode> {
             auth_failures_per_minute: args.auth_failures_per_minute,
             refusal_summary_interval: args.audit_summary_interval,
             comparisons_per_minute: args.comparisons_per_minute,
+            events: vault_api::service::events::EventOptions {
+                poll_interval: args.events.event_poll_interval,
+                heartbeat: args.events.event_heartbeat,
+                max_streams: args.events.event_streams as usize,
+                ..vault_api::service::events::EventOptions::default()
+            },
         },
     );
     server::watch_root_key(&state, args.key_check_interval);
+    vault_api::service::events::sweep_every(
+        &state,
+        vault_api::service::events::SweepOptions {
+            interval: args.events.event_sweep_interval,
+            reminder_leads: args.events.expiry_reminders.clone(),
+            retention: args.events.event_retention,
+        },
+    );
     let checkpoints = match args.audit_checkpoint_file.clone() {
         Some(path) => Some(path),
         None if args.database.dev => Some(

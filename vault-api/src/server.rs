@@ -411,6 +411,9 @@ pub async fn serve_with(
         });
     }
     tracing::info!("shutting down: no new connections; draining in-flight requests");
+    // Event streams never finish on their own: they end now, and their clients resume
+    // on another replica from their last event id.
+    state.events.close_all();
     drop(listener);
     let _ = stop_tx.send(true);
     // Every connection holds a slot until it ends: all slots back means all drained.

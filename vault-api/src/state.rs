@@ -21,7 +21,7 @@ use crate::flood::{ComparisonBudget, FailureLimiter, RefusalTally};
 use crate::metrics::Metrics;
 
 #[derive(Clone)]
-pub struct AppState(Arc<Shared>);
+pub struct AppState(pub(crate) Arc<Shared>);
 
 pub struct Shared {
     pub store: Store,
@@ -44,6 +44,8 @@ pub struct Shared {
     pub refusals: RefusalTally,
     /// Serializes this replica's unguarded rotations of one secret (see `entries::update`).
     pub rotations: RotationLocks,
+    /// The change event feed's streams on this replica.
+    pub events: crate::service::events::EventStreams,
     audit_context: AuditContext,
 }
 
@@ -124,6 +126,8 @@ pub struct StateOptions {
     pub refusal_summary_interval: Duration,
     /// Values a principal may compare with stored ones at once, and per minute after.
     pub comparisons_per_minute: NonZeroU32,
+    /// How the change event feed streams.
+    pub events: crate::service::events::EventOptions,
 }
 
 impl Default for StateOptions {
@@ -134,6 +138,7 @@ impl Default for StateOptions {
             auth_failures_per_minute: crate::flood::DEFAULT_AUTH_FAILURES_PER_MINUTE,
             refusal_summary_interval: crate::flood::DEFAULT_SUMMARY_INTERVAL,
             comparisons_per_minute: crate::flood::DEFAULT_COMPARISONS_PER_MINUTE,
+            events: crate::service::events::EventOptions::default(),
         }
     }
 }
@@ -160,6 +165,7 @@ impl AppState {
             auth_failures_per_minute,
             refusal_summary_interval,
             comparisons_per_minute,
+            events,
         }: StateOptions,
     ) -> Self {
         let state = AppState(Arc::new(Shared {
@@ -180,6 +186,7 @@ impl AppState {
             comparisons: ComparisonBudget::per_minute(comparisons_per_minute),
             refusals: RefusalTally::default(),
             rotations: RotationLocks::default(),
+            events: crate::service::events::EventStreams::new(events),
         }));
         state.summarise_refusals_every(refusal_summary_interval);
         state

@@ -88,7 +88,14 @@ pub struct Client {
     base: String,
     token: std::sync::Arc<Zeroizing<String>>,
     http: reqwest::Client,
+    /// For event streams, which have no end: no total timeout, only one between reads
+    /// (the vault sends a heartbeat well within it).
+    streaming: reqwest::Client,
 }
+
+/// How long an event stream may stay silent before the client gives up on it: several
+/// of the vault's heartbeats (15 s by default).
+pub const STREAM_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -100,19 +107,27 @@ impl std::fmt::Debug for Client {
 
 impl Client {
     pub fn new(config: Config) -> ClientResult<Self> {
-        let builder = reqwest::Client::builder().timeout(config.timeout);
-        let http = config
-            .tls
-            .apply(builder)?
-            .build()
-            .map_err(|e| ClientError::Config {
-                setting: "client",
-                detail: e.to_string(),
-            })?;
+        let built = |builder: reqwest::ClientBuilder| {
+            config
+                .tls
+                .apply(builder)?
+                .build()
+                .map_err(|e| ClientError::Config {
+                    setting: "client",
+                    detail: e.to_string(),
+                })
+        };
+        let http = built(reqwest::Client::builder().timeout(config.timeout))?;
+        let streaming = built(
+            reqwest::Client::builder()
+                .connect_timeout(config.timeout)
+                .read_timeout(STREAM_READ_TIMEOUT),
+        )?;
         Ok(Client {
             base: config.address.trim_end_matches('/').to_owned(),
             token: std::sync::Arc::new(config.token),
             http,
+            streaming,
         })
     }
 
@@ -509,6 +524,52 @@ impl Client {
     pub async fn audit(&self, params: &AuditParams) -> ClientResult<AuditPage> {
         self.call(Method::GET, "/v1/audit", query(params)?, None::<&()>)
             .await
+    }
+
+    // --- change events ------------------------------------------------------------
+
+    /// A page of the events this token may see.
+    pub async fn events(&self, params: &EventParams) -> ClientResult<EventPage> {
+        self.call(Method::GET, "/v1/events", query(params)?, None::<&()>)
+            .await
+    }
+
+    /// Opens the live stream: from after `last_event_id` (sent as `Last-Event-ID`),
+    /// or from now without one. Refusals (401, 403, 410 when the position is older
+    /// than the vault keeps) come back as problems, as from any call.
+    pub async fn event_stream(
+        &self,
+        params: &EventParams,
+        last_event_id: Option<u64>,
+    ) -> ClientResult<crate::events::EventStream> {
+        let mut url = format!("{}/v1/events", self.base);
+        if let Some(query) = query(params)?.filter(|q| !q.is_empty()) {
+            url.push('?');
+            url.push_str(&query);
+        }
+        let mut request = self
+            .streaming
+            .get(url)
+            .bearer_auth(self.token.as_str())
+            .header(reqwest::header::ACCEPT, EVENT_STREAM);
+        if let Some(id) = last_event_id {
+            request = request.header("Last-Event-ID", id.to_string());
+        }
+        let unreachable = |e: reqwest::Error| ClientError::Unreachable {
+            address: self.base.clone(),
+            detail: e.without_url().to_string(),
+        };
+        let response = request.send().await.map_err(unreachable)?;
+        let status = response.status();
+        if !status.is_success() {
+            let bytes = response.bytes().await.map_err(unreachable)?;
+            return Err(problem(status, &bytes));
+        }
+        Ok(crate::events::EventStream::new(
+            response,
+            last_event_id,
+            self.base.clone(),
+        ))
     }
 
     // --- probes -------------------------------------------------------------------

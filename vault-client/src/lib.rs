@@ -46,12 +46,14 @@ mod client;
 mod config;
 pub mod de;
 mod error;
+pub mod events;
 pub mod plaintext;
 mod problem;
 pub mod wire;
 
-pub use client::{Client, EntryChange, EntryRef, Page};
+pub use client::{Client, EntryChange, EntryRef, Page, STREAM_READ_TIMEOUT};
 pub use config::{Config, DEFAULT_ADDR, TlsSettings};
 pub use error::{ClientError, ClientResult};
+pub use events::{EventStream, StreamItem};
 pub use plaintext::Plaintext;
 pub use problem::{Contributor, Problem, ProblemCode};

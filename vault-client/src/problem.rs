@@ -76,6 +76,9 @@ problem_codes! {
     RootKeyDisabled => "root_key_disabled",
     RootKeyAccessDenied => "root_key_access_denied",
     RootKeyUnavailable => "root_key_unavailable",
+    /// The events after the asked position are no longer kept (retention): start
+    /// again from a fresh page and reconcile.
+    EventsPruned => "events_pruned",
     /// A stored key does not decrypt under the root key.
     InvalidCiphertext => "invalid_ciphertext",
     Internal => "internal",

@@ -68,6 +68,8 @@ audit_actions! {
     TokenList => "token.list",
     TokenRevoke => "token.revoke",
     AuditRead => "audit.read",
+    /// The change event feed read (a page, or a stream opened).
+    EventsRead => "events.read",
     /// A request that reached no route (its method and path are the target).
     Unrouted => "request.unrouted",
     /// One source's refused anonymous requests over an interval, summarised.

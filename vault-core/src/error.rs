@@ -80,6 +80,9 @@ pub enum CoreError {
     #[error("unknown audit action")]
     UnknownAuditAction,
 
+    #[error("unknown event type")]
+    UnknownEventKind,
+
     #[error("unknown token kind; expected one of {expected}")]
     UnknownTokenKind { expected: &'static str },
 

@@ -120,7 +120,7 @@ impl MilestoneId {
     }
 }
 
-fn random_suffix() -> String {
+pub(crate) fn random_suffix() -> String {
     nanoid::format(nanoid::rngs::default, &nanoid::alphabet::SAFE, NANOID_LEN)
 }
 

@@ -8,6 +8,7 @@ mod audit;
 mod authz;
 mod category;
 mod error;
+mod event;
 mod ids;
 mod integrity;
 mod limits;
@@ -33,6 +34,10 @@ pub use audit::{
 pub use authz::{ProjectPermission, WorkspacePermission, WorkspaceRole};
 pub use category::Category;
 pub use error::{CoreError, IdKind};
+pub use event::{
+    ChangeEvent, EventAudience, EventDetail, EventKind, Reach, StoredEvent, UserStanding,
+    due_expiry_lead,
+};
 pub use ids::{
     MAX_OPAQUE_ID_LEN, MilestoneId, ProfileId, ProjectId, SecretId, UserId, WorkspaceId,
 };

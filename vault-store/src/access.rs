@@ -5,9 +5,11 @@
 
 use diesel::dsl::exists;
 use diesel::prelude::*;
-use vault_core::{ContextRoles, ResolutionContext, WorkspaceRole};
+use vault_core::{
+    ContextRoles, ProjectId, ResolutionContext, UserId, UserStanding, WorkspaceId, WorkspaceRole,
+};
 
-use crate::db::{DbConnection, on_backend};
+use crate::db::{DbConnection, on_backend, read_transaction};
 use crate::error::{StoreError, StoreResult};
 use crate::schema::{project_members, workspace_admins, workspace_members};
 
@@ -55,4 +57,39 @@ pub(crate) fn context_roles(
         (false, false) => None,
     };
     Ok(ContextRoles { project, workspace })
+}
+
+/// What `user` is to every workspace they administer and every project they belong
+/// to, from one snapshot: who a user's event feed is for. Read fresh by every reader of
+/// the feed, and again while a stream stays open.
+pub(crate) fn user_standing(conn: &mut DbConnection, user: &UserId) -> StoreResult<UserStanding> {
+    read_transaction(conn, |conn| {
+        let administered: Vec<String> = workspace_admins::table
+            .filter(workspace_admins::user_id.eq(user.as_str()))
+            .select(workspace_admins::workspace_id)
+            .load(conn)?;
+        let memberships: Vec<(String, String)> = project_members::table
+            .filter(project_members::user_id.eq(user.as_str()))
+            .select((project_members::project_id, project_members::role))
+            .load(conn)?;
+        let mut standing = UserStanding {
+            user: Some(user.clone()),
+            ..UserStanding::default()
+        };
+        for workspace in administered {
+            standing.admin_of.insert(
+                WorkspaceId::parse(&workspace)
+                    .map_err(StoreError::stored("workspace_admins.workspace_id"))?,
+            );
+        }
+        for (project, role) in memberships {
+            standing.projects.insert(
+                ProjectId::parse(&project)
+                    .map_err(StoreError::stored("project_members.project_id"))?,
+                role.parse()
+                    .map_err(StoreError::stored("project_members.role"))?,
+            );
+        }
+        Ok(standing)
+    })
 }

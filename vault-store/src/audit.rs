@@ -106,16 +106,23 @@ pub(crate) fn record(
     Ok(record_all(conn, std::slice::from_ref(entry), keys)?.remove(0))
 }
 
-fn record_all(
-    conn: &mut DbConnection,
-    entries: &[AuditEntry],
-    keys: Option<&IntegrityKeys>,
-) -> StoreResult<Vec<ChainedAudit>> {
+/// Takes the lock that serializes appends to the audit trail and the event log until
+/// the transaction ends (SQLite's write transaction holds its own). Re-entrant.
+pub(crate) fn serialize_appends(conn: &mut DbConnection) -> StoreResult<()> {
     if let DbConnection::Postgres(_) = conn {
         diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
             .bind::<BigInt, _>(AUDIT_LOCK_KEY)
             .execute(conn)?;
     }
+    Ok(())
+}
+
+fn record_all(
+    conn: &mut DbConnection,
+    entries: &[AuditEntry],
+    keys: Option<&IntegrityKeys>,
+) -> StoreResult<Vec<ChainedAudit>> {
+    serialize_appends(conn)?;
     let head = head(conn)?;
     // Once the chain is keyed, a writer without the key could only append records
     // that verification refuses: it may not write at all.

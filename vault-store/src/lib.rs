@@ -10,6 +10,7 @@ mod audit;
 mod convert;
 mod db;
 mod error;
+mod events;
 mod integrity;
 mod keks;
 pub mod migrate;
@@ -27,13 +28,14 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use vault_core::{
-    AuditEntry, Candidate, ChainedAudit, ContextRoles, IntegrityKeys, MilestoneId, Placement,
-    ProjectId, ProjectRole, ResolutionContext, Scope, SecretId, SecretMeta, SecretName, UserId,
-    Version, WorkspaceId, WorkspaceRole,
+    AuditEntry, Candidate, ChainedAudit, ChangeEvent, ContextRoles, EventDetail, EventKind,
+    IntegrityKeys, MilestoneId, Owner, Placement, ProjectId, ProjectRole, ResolutionContext, Scope,
+    SecretId, SecretMeta, SecretName, UserId, Version, WorkspaceId, WorkspaceRole,
 };
 
 pub use db::{BackendKind, DatabaseUrl, SqliteSynchronous};
 pub use error::{Conflict, Entity, StoreError, StoreResult};
+pub use events::{EventFilter, EventPage, VAULT_ACTOR};
 pub use integrity::{IntegrityInstall, KeyedFrom};
 pub use keks::{KekStatus, StoredKek};
 pub use migrate::MigrationState;
@@ -50,6 +52,28 @@ pub use tokens::{FoundToken, NewToken, StoredToken, TOKEN_HASH_BYTES, TokenBindi
 pub use workspaces::WorkspaceUser;
 
 use db::{DbConnection, Pool};
+
+/// A revoked token's event: it belongs to the token's user, when it has one.
+fn revocation_event(token: &StoredToken) -> ChangeEvent {
+    let owner = token
+        .binding
+        .user_id
+        .as_deref()
+        .and_then(|user| UserId::parse(user).ok())
+        .map(Owner::User);
+    ChangeEvent {
+        kind: EventKind::TokenRevoked,
+        owner,
+        name: None,
+        secret_id: None,
+        version: None,
+        detail: EventDetail {
+            token_id: Some(token.id.clone()),
+            token_kind: Some(token.kind),
+            ..EventDetail::default()
+        },
+    }
+}
 
 #[derive(Clone, Debug)]
 pub struct StoreConfig {
@@ -97,6 +121,9 @@ pub struct Store {
     integrity: Arc<std::sync::RwLock<Option<Arc<IntegrityKeys>>>>,
     /// Why the last write the database refused failed, until a write succeeds again.
     write_failure: Arc<std::sync::RwLock<Option<WriteFailure>>>,
+    /// The newest event position this process committed: wakes its own subscribers at
+    /// once (other replicas' events are found by polling).
+    events_committed: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 /// Why the database refused a write, as readiness reports it.
@@ -162,6 +189,7 @@ impl Store {
             max_entries_per_owner: config.max_entries_per_owner.get(),
             integrity: Arc::default(),
             write_failure: Arc::default(),
+            events_committed: Arc::new(tokio::sync::watch::Sender::new(0)),
         })
     }
 
@@ -226,24 +254,48 @@ impl Store {
             .await
     }
 
-    /// Runs a change and appends its audit record in one transaction: both commit, or
-    /// neither does.
+    /// Runs a change and appends its audit record and its events in one transaction:
+    /// all commit, or none does.
     async fn run_audited<T: Send + 'static>(
         &self,
         entry: AuditEntry,
-        work: impl FnOnce(&mut DbConnection, Option<&IntegrityKeys>) -> StoreResult<T> + Send + 'static,
+        work: impl FnOnce(
+            &mut DbConnection,
+            Option<&IntegrityKeys>,
+        ) -> StoreResult<(T, Vec<ChangeEvent>)>
+        + Send
+        + 'static,
     ) -> StoreResult<T> {
         let outcome = self
             .run_keyed(move |conn, keys| {
                 db::write_transaction(conn, |conn| {
-                    let done = work(conn, keys)?;
+                    let (done, changes) = work(conn, keys)?;
                     audit::record(conn, &entry, keys)?;
-                    Ok(done)
+                    let last = events::append(conn, entry.at, &entry.principal, &changes)?;
+                    Ok((done, last))
                 })
             })
             .await;
         self.note_write(&outcome);
-        outcome
+        let (done, last) = outcome?;
+        if let Some(last) = last {
+            self.note_events(last);
+        }
+        Ok(done)
+    }
+
+    fn note_events(&self, last: u64) {
+        self.events_committed.send_if_modified(|newest| {
+            let moved = last > *newest;
+            *newest = (*newest).max(last);
+            moved
+        });
+    }
+
+    /// Changes whenever this process commits events (its value is the newest
+    /// position); a subscriber waits on it between reads of the log.
+    pub fn event_commits(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.events_committed.subscribe()
     }
 
     /// Remembers whether the database took the last write: readiness reports it.
@@ -321,7 +373,9 @@ impl Store {
     ) -> StoreResult<SecretMeta> {
         let limit = self.max_entries_per_owner;
         self.run_audited(audit, move |conn, keys| {
-            secrets::create(conn, &new, limit, keys)
+            let meta = secrets::create(conn, &new, limit, keys)?;
+            let event = ChangeEvent::secret(EventKind::SecretCreated, &meta, None);
+            Ok((meta, vec![event]))
         })
         .await
     }
@@ -382,15 +436,29 @@ impl Store {
     ) -> StoreResult<SecretMeta> {
         let kept = self.versions_kept;
         self.run_audited(audit, move |conn, keys| {
-            secrets::update(conn, &id, &update, now, kept, keys)
+            let secrets::Updated { before, after } =
+                secrets::update(conn, &id, &update, now, kept, keys)?;
+            let restored_from = update.value.as_ref().and_then(|v| v.restored_from);
+            let event = ChangeEvent::secret_update(&before, &after, restored_from);
+            Ok((after, vec![event]))
         })
         .await
     }
 
     /// Deletes the secret with every version and target.
     pub async fn delete_secret(&self, id: SecretId, audit: AuditEntry) -> StoreResult<()> {
-        self.run_audited(audit, move |conn, _| secrets::delete(conn, &id))
-            .await
+        self.run_audited(audit, move |conn, _| {
+            let removed = secrets::delete(conn, &id)?;
+            Ok((
+                (),
+                vec![ChangeEvent::secret(
+                    EventKind::SecretDeleted,
+                    &removed,
+                    None,
+                )],
+            ))
+        })
+        .await
     }
 
     /// The masked current value of each of `ids` that exists.
@@ -464,7 +532,17 @@ impl Store {
         audit: AuditEntry,
     ) -> StoreResult<Project> {
         self.run_audited(audit, move |conn, _| {
-            projects::create_project(conn, &id, &name, &accountable, now)
+            let project = projects::create_project(conn, &id, &name, &accountable, now)?;
+            let event = ChangeEvent::about(
+                EventKind::ProjectCreated,
+                Owner::Project(id),
+                EventDetail {
+                    user_id: Some(accountable),
+                    role: Some(ProjectRole::Accountable),
+                    ..EventDetail::default()
+                },
+            );
+            Ok((project, vec![event]))
         })
         .await
     }
@@ -492,7 +570,13 @@ impl Store {
         audit: AuditEntry,
     ) -> StoreResult<ProjectRemoval> {
         self.run_audited(audit, move |conn, _| {
-            projects::delete_project(conn, &id, now)
+            let removal = projects::delete_project(conn, &id, now)?;
+            let event = ChangeEvent::about(
+                EventKind::ProjectDeleted,
+                Owner::Project(id),
+                EventDetail::default(),
+            );
+            Ok((removal, vec![event]))
         })
         .await
     }
@@ -506,7 +590,16 @@ impl Store {
         audit: AuditEntry,
     ) -> StoreResult<Milestone> {
         self.run_audited(audit, move |conn, _| {
-            projects::create_milestone(conn, &project, &id, &name, now)
+            let milestone = projects::create_milestone(conn, &project, &id, &name, now)?;
+            let event = ChangeEvent::about(
+                EventKind::MilestoneCreated,
+                Owner::Project(project),
+                EventDetail {
+                    milestone_id: Some(id),
+                    ..EventDetail::default()
+                },
+            );
+            Ok((milestone, vec![event]))
         })
         .await
     }
@@ -524,7 +617,16 @@ impl Store {
         audit: AuditEntry,
     ) -> StoreResult<MilestoneRemoval> {
         self.run_audited(audit, move |conn, keys| {
-            projects::delete_milestone(conn, &project, &id, now, keys)
+            let removal = projects::delete_milestone(conn, &project, &id, now, keys)?;
+            let event = ChangeEvent::about(
+                EventKind::MilestoneDeleted,
+                Owner::Project(project),
+                EventDetail {
+                    milestone_id: Some(id),
+                    ..EventDetail::default()
+                },
+            );
+            Ok((removal, vec![event]))
         })
         .await
     }
@@ -538,7 +640,17 @@ impl Store {
         audit: AuditEntry,
     ) -> StoreResult<Member> {
         self.run_audited(audit, move |conn, _| {
-            projects::put_member(conn, &project, &user, role, now)
+            let member = projects::put_member(conn, &project, &user, role, now)?;
+            let event = ChangeEvent::about(
+                EventKind::ProjectMemberPut,
+                Owner::Project(project),
+                EventDetail {
+                    user_id: Some(user),
+                    role: Some(role),
+                    ..EventDetail::default()
+                },
+            );
+            Ok((member, vec![event]))
         })
         .await
     }
@@ -551,7 +663,16 @@ impl Store {
         audit: AuditEntry,
     ) -> StoreResult<()> {
         self.run_audited(audit, move |conn, _| {
-            projects::remove_member(conn, &project, &user, now)
+            projects::remove_member(conn, &project, &user, now)?;
+            let event = ChangeEvent::about(
+                EventKind::ProjectMemberRemoved,
+                Owner::Project(project),
+                EventDetail {
+                    user_id: Some(user),
+                    ..EventDetail::default()
+                },
+            );
+            Ok(((), vec![event]))
         })
         .await
     }
@@ -577,6 +698,12 @@ impl Store {
             .await
     }
 
+    /// The workspaces `user` administers and the projects they belong to, with roles.
+    pub async fn user_standing(&self, user: UserId) -> StoreResult<vault_core::UserStanding> {
+        self.run(move |conn| access::user_standing(conn, &user))
+            .await
+    }
+
     // Workspace admins and members.
 
     pub async fn put_workspace_admin(
@@ -587,7 +714,16 @@ impl Store {
         audit: AuditEntry,
     ) -> StoreResult<WorkspaceUser> {
         self.run_audited(audit, move |conn, _| {
-            workspaces::put_admin(conn, &workspace, &user, now)
+            let done = workspaces::put_admin(conn, &workspace, &user, now)?;
+            let event = ChangeEvent::about(
+                EventKind::WorkspaceAdminPut,
+                Owner::Workspace(workspace),
+                EventDetail {
+                    user_id: Some(user),
+                    ..EventDetail::default()
+                },
+            );
+            Ok((done, vec![event]))
         })
         .await
     }
@@ -599,7 +735,16 @@ impl Store {
         audit: AuditEntry,
     ) -> StoreResult<()> {
         self.run_audited(audit, move |conn, _| {
-            workspaces::remove_admin(conn, &workspace, &user)
+            workspaces::remove_admin(conn, &workspace, &user)?;
+            let event = ChangeEvent::about(
+                EventKind::WorkspaceAdminRemoved,
+                Owner::Workspace(workspace),
+                EventDetail {
+                    user_id: Some(user),
+                    ..EventDetail::default()
+                },
+            );
+            Ok(((), vec![event]))
         })
         .await
     }
@@ -629,7 +774,16 @@ impl Store {
         audit: AuditEntry,
     ) -> StoreResult<WorkspaceUser> {
         self.run_audited(audit, move |conn, _| {
-            workspaces::put_member(conn, &workspace, &user, now)
+            let done = workspaces::put_member(conn, &workspace, &user, now)?;
+            let event = ChangeEvent::about(
+                EventKind::WorkspaceMemberPut,
+                Owner::Workspace(workspace),
+                EventDetail {
+                    user_id: Some(user),
+                    ..EventDetail::default()
+                },
+            );
+            Ok((done, vec![event]))
         })
         .await
     }
@@ -641,7 +795,16 @@ impl Store {
         audit: AuditEntry,
     ) -> StoreResult<()> {
         self.run_audited(audit, move |conn, _| {
-            workspaces::remove_member(conn, &workspace, &user)
+            workspaces::remove_member(conn, &workspace, &user)?;
+            let event = ChangeEvent::about(
+                EventKind::WorkspaceMemberRemoved,
+                Owner::Workspace(workspace),
+                EventDetail {
+                    user_id: Some(user),
+                    ..EventDetail::default()
+                },
+            );
+            Ok(((), vec![event]))
         })
         .await
     }
@@ -779,8 +942,10 @@ impl Store {
     // Tokens.
 
     pub async fn insert_token(&self, new: NewToken, audit: AuditEntry) -> StoreResult<StoredToken> {
-        self.run_audited(audit, move |conn, _| tokens::insert(conn, &new))
-            .await
+        self.run_audited(audit, move |conn, _| {
+            Ok((tokens::insert(conn, &new)?, Vec::new()))
+        })
+        .await
     }
 
     /// The token with this hash and, when it names one, the token that minted it.
@@ -802,8 +967,16 @@ impl Store {
         now: DateTime<Utc>,
         audit: AuditEntry,
     ) -> StoreResult<StoredToken> {
-        self.run_audited(audit, move |conn, _| tokens::revoke(conn, &id, now))
-            .await
+        self.run_audited(audit, move |conn, _| {
+            let (revoked, newly) = tokens::revoke(conn, &id, now)?;
+            let events = if newly {
+                vec![revocation_event(&revoked)]
+            } else {
+                Vec::new()
+            };
+            Ok((revoked, events))
+        })
+        .await
     }
 
     /// As `revoke_token`, refusing to revoke the last live operator token
@@ -815,7 +988,13 @@ impl Store {
         audit: AuditEntry,
     ) -> StoreResult<StoredToken> {
         self.run_audited(audit, move |conn, _| {
-            tokens::revoke_keeping_an_operator(conn, &id, now)
+            let (revoked, newly) = tokens::revoke_keeping_an_operator(conn, &id, now)?;
+            let events = if newly {
+                vec![revocation_event(&revoked)]
+            } else {
+                Vec::new()
+            };
+            Ok((revoked, events))
         })
         .await
     }
@@ -828,6 +1007,42 @@ impl Store {
 
     pub async fn tokens(&self) -> StoreResult<Vec<StoredToken>> {
         self.run(tokens::list).await
+    }
+
+    // Events.
+
+    /// Up to `limit` events after position `after` that match `filter`, oldest first.
+    pub async fn events(
+        &self,
+        after: u64,
+        filter: EventFilter,
+        limit: u32,
+    ) -> StoreResult<EventPage> {
+        self.run(move |conn| events::page(conn, after, &filter, limit))
+            .await
+    }
+
+    /// Appends the expiry events due at `now` for `leads` (see `events.rs`); returns
+    /// how many.
+    pub async fn emit_due_reminders(
+        &self,
+        now: DateTime<Utc>,
+        leads: Vec<Duration>,
+    ) -> StoreResult<u64> {
+        let outcome = self
+            .run_keyed(move |conn, keys| events::emit_due_reminders(conn, now, &leads, keys))
+            .await;
+        self.note_write(&outcome);
+        let (appended, last) = outcome?;
+        if let Some(last) = last {
+            self.note_events(last);
+        }
+        Ok(appended)
+    }
+
+    /// Deletes events older than `before` (never the newest); returns how many.
+    pub async fn prune_events(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        self.run(move |conn| events::prune(conn, before)).await
     }
 
     // Audit.

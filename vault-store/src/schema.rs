@@ -149,6 +149,33 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    events (seq) {
+        seq -> BigInt,
+        id -> Text,
+        at -> BigInt,
+        kind -> Text,
+        owner_kind -> Nullable<Text>,
+        owner_id -> Nullable<Text>,
+        name -> Nullable<Text>,
+        secret_id -> Nullable<Text>,
+        version -> Nullable<Integer>,
+        actor -> Text,
+        detail -> Text,
+    }
+}
+
+diesel::table! {
+    expiry_reminders (secret_id, version, expires_at, lead_seconds) {
+        secret_id -> Text,
+        version -> Integer,
+        expires_at -> BigInt,
+        lead_seconds -> BigInt,
+    }
+}
+
+diesel::joinable!(expiry_reminders -> secrets (secret_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     projects,
     milestones,
@@ -163,4 +190,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     workspace_admins,
     workspace_members,
     owner_generations,
+    events,
+    expiry_reminders,
 );

@@ -204,26 +204,28 @@ pub(crate) fn get(conn: &mut DbConnection, id: &str) -> StoreResult<Option<Store
         .transpose()
 }
 
+/// Revokes token `id`; returns it, and whether this call revoked it (revoking twice
+/// keeps the first revocation time, and is no change).
 pub(crate) fn revoke(
     conn: &mut DbConnection,
     id: &str,
     now: DateTime<Utc>,
-) -> StoreResult<StoredToken> {
-    // Revoking twice keeps the first revocation time.
-    diesel::update(
+) -> StoreResult<(StoredToken, bool)> {
+    let revoked = diesel::update(
         api_tokens::table
             .filter(api_tokens::id.eq(id))
             .filter(api_tokens::revoked_at.is_null()),
     )
     .set(api_tokens::revoked_at.eq(micros(now)))
     .execute(conn)?;
-    api_tokens::table
+    let token = api_tokens::table
         .find(id)
         .select(TokenRow::as_select())
         .first(conn)
         .optional()?
         .ok_or(StoreError::NotFound(Entity::Token))?
-        .into_token()
+        .into_token()?;
+    Ok((token, revoked > 0))
 }
 
 /// Transaction-scoped PostgreSQL lock class serializing operator-token revocations.
@@ -236,7 +238,7 @@ pub(crate) fn revoke_keeping_an_operator(
     conn: &mut DbConnection,
     id: &str,
     now: DateTime<Utc>,
-) -> StoreResult<StoredToken> {
+) -> StoreResult<(StoredToken, bool)> {
     let token = api_tokens::table
         .find(id)
         .select(TokenRow::as_select())

@@ -5,6 +5,7 @@ mod support;
 mod store {
     mod at_rest;
     mod concurrency;
+    mod events;
     mod keks;
     mod projects;
     mod records;

@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod compare;
+pub mod events;
 pub mod health;
 pub mod projects;
 pub mod resolve;

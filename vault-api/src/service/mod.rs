@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod entries;
+pub mod events;
 pub mod health;
 pub mod project_vault;
 pub mod projects;

@@ -1212,6 +1212,7 @@ async fn the_openapi_document_lists_every_route(db: TestDb) {
         ("/v1/tokens", "get"),
         ("/v1/tokens/{id}", "delete"),
         ("/v1/audit", "get"),
+        ("/v1/events", "get"),
         ("/healthz", "get"),
         ("/readyz", "get"),
         ("/metrics", "get"),

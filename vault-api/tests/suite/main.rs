@@ -12,6 +12,7 @@ mod client;
 mod compare;
 mod console;
 mod contract;
+mod events;
 mod flood;
 mod integrity;
 mod keys;

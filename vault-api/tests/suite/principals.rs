@@ -228,6 +228,15 @@ fn naming_the_owner(who: Who) -> u16 {
     }
 }
 
+/// Every token reads the change event feed, each seeing only its own events (the
+/// events suite checks which); only the anonymous are refused.
+fn any_token(who: Who) -> u16 {
+    match who {
+        Who::Anonymous => 401,
+        _ => OK,
+    }
+}
+
 fn operator_only(who: Who) -> u16 {
     match who {
         Who::Anonymous => 401,
@@ -701,6 +710,12 @@ fn routes() -> Vec<Route> {
             "/v1/audit",
             |_| ("/v1/audit".into(), None),
             operator_only,
+        ),
+        route(
+            M::GET,
+            "/v1/events",
+            |_| ("/v1/events".into(), None),
+            any_token,
         ),
         route(M::GET, "/healthz", |_| ("/healthz".into(), None), anyone),
         route(M::GET, "/readyz", |_| ("/readyz".into(), None), anyone),

@@ -15,8 +15,8 @@ use vault_api::body::MAX_BODY_BYTES;
 use crate::support::{ServerOptions, TestDb, TestServer};
 
 /// The prefixes of the ids the vault generates (vault-core, vault-kms, vault-api).
-const GENERATED_ID_PREFIXES: [&str; 11] = [
-    "sec_", "tok_", "ses_", "aud_", "req_", "sum_", "dev_", "cli_", "kek_", "prj_", "ms_",
+const GENERATED_ID_PREFIXES: [&str; 12] = [
+    "sec_", "tok_", "ses_", "aud_", "req_", "sum_", "dev_", "cli_", "kek_", "prj_", "ms_", "evt_",
 ];
 
 fn is_generated_id(text: &str) -> bool {
@@ -63,7 +63,7 @@ fn redact(value: &mut Value) {
                     // Audit positions depend on how many records came before, and a
                     // throttled caller's wait on how long it took to get there.
                     "hash" | "next_cursor" | "request_id" | "seq" | "next_before"
-                    | "retry_after"
+                    | "next_after" | "retry_after"
                         if !field.is_null() =>
                     {
                         *field = Value::String(format!("[{key}]"));
@@ -601,6 +601,15 @@ async fn every_response_shape_and_problem_body_is_pinned() {
     flow.pin("deleteSecret", 204, Method::DELETE, &secret, &ada, None)
         .await;
     flow.pin(
+        "listEvents",
+        200,
+        Method::GET,
+        "/v1/events?limit=3&type=secret.rotated,secret.deleted",
+        &operator,
+        None,
+    )
+    .await;
+    flow.pin(
         "listAuditRecords",
         200,
         Method::GET,
@@ -804,6 +813,22 @@ async fn problems(flow: &mut Flow<'_>) {
     for case in cases {
         flow.problem(case).await;
     }
+    // Retention removed every event but the newest: a reader from the start would miss
+    // some.
+    server
+        .store
+        .prune_events(chrono::Utc::now() + chrono::Duration::days(3650))
+        .await
+        .expect("prunes");
+    flow.problem(case(
+        "events_pruned",
+        410,
+        Method::GET,
+        "/v1/events?after=0",
+        &eve,
+        None,
+    ))
+    .await;
     // Bodies that are not the JSON an operation takes.
     let oversized = format!(
         "{{\"name\": \"A\", \"value\": \"{}\"}}",

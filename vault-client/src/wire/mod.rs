@@ -3,6 +3,7 @@
 //! renamed on one side does not compile on the other.
 
 mod audit;
+mod events;
 mod health;
 mod projects;
 mod resolve;
@@ -11,6 +12,7 @@ mod tokens;
 mod workspaces;
 
 pub use audit::{AuditPage, AuditParams, AuditView};
+pub use events::{EVENT_STREAM, EventPage, EventParams, EventView};
 pub use health::{DatabaseState, Health, Readiness, RootKeyState, WriteFailure};
 pub use projects::{
     CreateEntry, CreateMilestone, CreateProject, EntryList, EntryListParams, EntryName,

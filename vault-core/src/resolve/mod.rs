@@ -19,7 +19,7 @@ use crate::secret::SecretMeta;
 use crate::value::SecretValue;
 
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;
 #[cfg(test)]
 mod properties;
 #[cfg(test)]

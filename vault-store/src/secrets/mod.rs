@@ -17,4 +17,4 @@ pub use types::{
     ListCursor, ListOwner, MAX_PAGE_SIZE, NewSecret, NewValue, Page, Sealed, SecretQuery,
     SecretUpdate, VersionInfo,
 };
-pub(crate) use writes::{create, delete, update};
+pub(crate) use writes::{Updated, create, delete, update};

@@ -145,7 +145,7 @@ pub(crate) fn update(
     now: DateTime<Utc>,
     versions_kept: u32,
     keys: Option<&IntegrityKeys>,
-) -> StoreResult<SecretMeta> {
+) -> StoreResult<Updated> {
     if update.value.is_some() && update.expected_version.is_none() {
         return Err(StoreError::invalid(
             "expected_version",
@@ -166,7 +166,7 @@ pub(super) fn update_once(
     now: DateTime<Utc>,
     versions_kept: u32,
     keys: Option<&IntegrityKeys>,
-) -> StoreResult<SecretMeta> {
+) -> StoreResult<Updated> {
     // Touching the row first takes its lock on PostgreSQL, so concurrent updates of one
     // secret run one after the other and each sees the other's result.
     let touched = diesel::update(secrets::table.find(id.as_str()))
@@ -241,14 +241,28 @@ pub(super) fn update_once(
         .set(&changes)
         .execute(conn)?;
     stamp_row_by_id(conn, id.as_str(), keys)?;
-    load_one(conn, id, keys)
+    let after = load_one(conn, id, keys)?;
+    Ok(Updated {
+        before: current,
+        after,
+    })
 }
 
-pub(crate) fn delete(conn: &mut DbConnection, id: &SecretId) -> StoreResult<()> {
+/// A secret as an update found it (under the row's lock) and as it left it: what its
+/// change event is made from.
+pub(crate) struct Updated {
+    pub(crate) before: SecretMeta,
+    pub(crate) after: SecretMeta,
+}
+
+/// Deletes the secret and returns it as it stood, its MAC unchecked: an operator
+/// deletes a row that failed the check, and its event still names it.
+pub(crate) fn delete(conn: &mut DbConnection, id: &SecretId) -> StoreResult<SecretMeta> {
+    let meta = load_one(conn, id, None)?;
     // One statement: the versions and targets go with it through ON DELETE CASCADE.
     let removed = diesel::delete(secrets::table.find(id.as_str())).execute(conn)?;
     if removed == 0 {
         return Err(StoreError::NotFound(Entity::Secret));
     }
-    Ok(())
+    Ok(meta)
 }

@@ -70,6 +70,8 @@ async fn every_foreign_key_cascades_on_delete(db: TestDb) {
         ("secrets", "projects"),
         ("secret_targets", "secrets"),
         ("secret_versions", "secrets"),
+        // A sent reminder goes with its secret.
+        ("expiry_reminders", "secrets"),
     ]
     .into_iter()
     .collect();

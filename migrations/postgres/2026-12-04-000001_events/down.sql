@@ -1,0 +1,3 @@
+DROP INDEX secrets_by_expiry;
+DROP TABLE expiry_reminders;
+DROP TABLE events;
