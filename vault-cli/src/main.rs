@@ -14,6 +14,7 @@ mod pump;
 mod run;
 mod session;
 mod tty;
+mod watch;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -325,6 +326,25 @@ struct RunArgs {
     /// inherited environment under the session's env.
     #[arg(long)]
     clean: bool,
+    /// Keep watching the session's env (the vault's event stream, with the session
+    /// token) and, when it changes (a rotation, a rollback, a secret added, deleted or
+    /// rescoped, an expiry), restart the command with the new env, or with
+    /// --on-change signal:NAME send it that signal. Which names changed goes to
+    /// stderr, never a value. The command exiting on its own ends `run` with its code.
+    #[arg(long)]
+    watch: bool,
+    /// With --watch: `restart` (SIGTERM, --grace, then SIGKILL, and a new command with
+    /// the new env) or `signal:NAME` (`signal:HUP`) for a command that rereads its
+    /// secrets itself.
+    #[arg(long, default_value = "restart", requires = "watch", value_parser = run::OnChange::parse)]
+    on_change: run::OnChange,
+    /// With --watch: how long the command has to exit after SIGTERM before SIGKILL.
+    #[arg(long, default_value = "10s", requires = "watch", value_parser = humantime::parse_duration)]
+    grace: std::time::Duration,
+    /// With --watch: how long to wait after a change for more (a batch of rotations
+    /// restarts the command once).
+    #[arg(long, default_value = "1s", requires = "watch", value_parser = humantime::parse_duration)]
+    debounce: std::time::Duration,
     /// The command and its arguments.
     #[arg(last = true, required = true, value_name = "COMMAND")]
     command: Vec<std::ffi::OsString>,

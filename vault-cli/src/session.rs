@@ -35,8 +35,8 @@ pub fn token(file: Option<&Path>) -> Result<Zeroizing<String>, Failure> {
     Ok(token)
 }
 
-/// The session's whole env, in one request.
-pub async fn fetch(token: Zeroizing<String>) -> Result<RuntimeEnv, Failure> {
+/// A client of `VAULT_ADDR` (with the TLS variables) holding the session token.
+pub fn client(token: Zeroizing<String>) -> Result<Client, Failure> {
     let address = std::env::var("VAULT_ADDR")
         .ok()
         .filter(|a| !a.is_empty())
@@ -45,6 +45,10 @@ pub async fn fetch(token: Zeroizing<String>) -> Result<RuntimeEnv, Failure> {
         tls: TlsSettings::from_env(),
         ..Config::new(address, token)
     };
-    let client = Client::new(config)?;
-    Ok(client.runtime_env().await?)
+    Ok(Client::new(config)?)
+}
+
+/// The session's whole env, in one request.
+pub async fn fetch(token: Zeroizing<String>) -> Result<RuntimeEnv, Failure> {
+    Ok(client(token)?.runtime_env().await?)
 }

@@ -276,3 +276,147 @@ async fn an_ended_or_expired_session_fails_in_one_line_before_the_command_starts
     );
     assert!(!started.exists());
 }
+
+/// Lines of `path`, waiting up to 20 s for at least `count`.
+fn wait_for_lines(path: &std::path::Path, count: usize) -> Vec<String> {
+    for _ in 0..400 {
+        let lines: Vec<String> = std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        if lines.len() >= count {
+            return lines;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("{} never had {count} lines", path.display());
+}
+
+async fn rotate_api_key(vault: &Vault, value: &str) {
+    let alice = vault_client::Client::new(vault_client::Config::new(
+        &vault.server.base,
+        zeroize::Zeroizing::new(vault.alice.clone()),
+    ))
+    .expect("a client");
+    let listed = alice
+        .list_secrets(&vault_client::wire::ListParams::default())
+        .await
+        .expect("lists");
+    let key = listed
+        .data
+        .iter()
+        .find(|s| s.name.as_str() == "API_KEY")
+        .expect("API_KEY");
+    let entry = vault_client::EntryRef::of(key).expect("an owner");
+    alice
+        .update_entry(
+            &entry,
+            &vault_client::EntryChange::rotation(
+                &entry,
+                vault_client::Plaintext::new(value),
+                key.version,
+            ),
+        )
+        .await
+        .expect("rotates");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_restarts_the_command_with_the_new_env_after_a_rotation() {
+    let vault = Vault::start().await;
+    let (_, token) = vault.session(None).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let seen = dir.path().join("seen");
+    let mut child = vault
+        .vaultctl(&token)
+        .args(["run", "--watch", "--debounce", "200ms", "--grace", "3s", "--no-redact"])
+        .args(["--", "sh", "-c"])
+        .arg("printf '%s\\n' \"$API_KEY\" >> \"$SEEN\"; trap 'exit 0' TERM; while :; do sleep 0.05; done")
+        .env("SEEN", &seen)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    assert_eq!(wait_for_lines(&seen, 1), [VALUES[0].1]);
+
+    rotate_api_key(&vault, "sk-live-rotated-0123456789").await;
+    // The old command was stopped and a new one started with the new value.
+    let lines = wait_for_lines(&seen, 2);
+    assert_eq!(lines, [VALUES[0].1, "sk-live-rotated-0123456789"]);
+
+    // A supervisor's SIGTERM still reaches the (new) command, whose code comes back.
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("a pid"));
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("signalled");
+    let status = tokio::task::block_in_place(|| child.wait()).expect("exits");
+    assert_eq!(status.code(), Some(0));
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut stderr)
+        .expect("reads");
+    assert!(
+        stderr.contains("changed: API_KEY; restarting the command"),
+        "{stderr}"
+    );
+    for value in [VALUES[0].1, "sk-live-rotated-0123456789"] {
+        assert!(!stderr.contains(value), "a value on stderr: {stderr}");
+    }
+    assert_eq!(wait_for_lines(&seen, 2).len(), 2, "restarted once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_can_signal_the_command_instead_and_ignores_changes_outside_its_env() {
+    let vault = Vault::start().await;
+    let (_, token) = vault.session(None).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let seen = dir.path().join("seen");
+    let mut child = vault
+        .vaultctl(&token)
+        .args(["run", "--watch", "--on-change", "signal:HUP", "--debounce", "100ms"])
+        .args(["--", "sh", "-c"])
+        .arg("trap 'echo hup >> \"$SEEN\"' HUP; trap 'exit 3' TERM; echo start >> \"$SEEN\"; while :; do sleep 0.05; done")
+        .env("SEEN", &seen)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    assert_eq!(wait_for_lines(&seen, 1), ["start"]);
+    // Another user's rotation is not this session's business: nothing happens.
+    let bob = vault.user_token("bob").await;
+    let bobs = vault_client::Client::new(vault_client::Config::new(
+        &vault.server.base,
+        zeroize::Zeroizing::new(bob),
+    ))
+    .expect("a client");
+    bobs.create_secret(&vault_client::wire::CreateSecret {
+        name: "API_KEY".into(),
+        value: vault_client::Plaintext::new("bobs-own-key-0123"),
+        ..vault_client::wire::CreateSecret::default()
+    })
+    .await
+    .expect("stored");
+    rotate_api_key(&vault, "sk-live-signalled-0123456789").await;
+    assert_eq!(wait_for_lines(&seen, 2), ["start", "hup"]);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(
+        wait_for_lines(&seen, 2).len(),
+        2,
+        "one signal for one change"
+    );
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("a pid"));
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("signalled");
+    let status = tokio::task::block_in_place(|| child.wait()).expect("exits");
+    assert_eq!(status.code(), Some(3));
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut stderr)
+        .expect("reads");
+    assert!(
+        stderr.contains("changed: API_KEY; sending SIGHUP"),
+        "{stderr}"
+    );
+}

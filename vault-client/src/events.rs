@@ -66,7 +66,9 @@ impl FrameParser {
 
     fn line(&mut self, line: &str) -> Option<Frame> {
         if line.is_empty() {
-            let dispatch = self.has_data || self.current.event.is_some();
+            // An `id` alone is dispatched too: it moves the reader's position.
+            let dispatch =
+                self.has_data || self.current.event.is_some() || self.current.id.is_some();
             let frame = std::mem::take(&mut self.current);
             self.has_data = false;
             return dispatch.then_some(frame);
@@ -101,11 +103,18 @@ fn unexpected(detail: &str) -> ClientError {
     }
 }
 
+/// What a frame read means, in the order it was read.
+enum Pending {
+    Item(StreamItem),
+    /// A position past which nothing is left for this reader.
+    Position(u64),
+}
+
 /// An open stream of change events.
 pub struct EventStream {
     response: reqwest::Response,
     parser: FrameParser,
-    ready: std::collections::VecDeque<StreamItem>,
+    ready: std::collections::VecDeque<Pending>,
     last_event_id: Option<u64>,
     address: String,
 }
@@ -138,11 +147,18 @@ impl EventStream {
     /// `last_event_id`), an error when the connection broke.
     pub async fn next(&mut self) -> ClientResult<Option<StreamItem>> {
         loop {
-            if let Some(item) = self.ready.pop_front() {
-                if let StreamItem::Event(event) = &item {
-                    self.last_event_id = Some(event.seq);
+            match self.ready.pop_front() {
+                Some(Pending::Item(item)) => {
+                    if let StreamItem::Event(event) = &item {
+                        self.last_event_id = Some(event.seq);
+                    }
+                    return Ok(Some(item));
                 }
-                return Ok(Some(item));
+                Some(Pending::Position(position)) => {
+                    self.last_event_id = Some(position);
+                    continue;
+                }
+                None => {}
             }
             let chunk = self
                 .response
@@ -157,11 +173,21 @@ impl EventStream {
             };
             for frame in self.parser.push(&chunk)? {
                 match frame.event.as_deref() {
-                    Some("end") => self.ready.push_back(StreamItem::End(frame.data)),
+                    Some("end") => self
+                        .ready
+                        .push_back(Pending::Item(StreamItem::End(frame.data))),
+                    // A position without an event: where the stream starts, or how far
+                    // it has read past events this token may not see.
+                    None if frame.data.is_empty() => {
+                        if let Some(position) = frame.id.as_deref().and_then(|id| id.parse().ok()) {
+                            self.ready.push_back(Pending::Position(position));
+                        }
+                    }
                     _ => {
                         let event: EventView = serde_json::from_str(&frame.data)
                             .map_err(|e| unexpected(&format!("an event's data: {e}")))?;
-                        self.ready.push_back(StreamItem::Event(Box::new(event)));
+                        self.ready
+                            .push_back(Pending::Item(StreamItem::Event(Box::new(event))));
                     }
                 }
             }
@@ -221,6 +247,17 @@ mod tests {
                     ..Frame::default()
                 }
             ]
+        );
+    }
+
+    #[test]
+    fn an_id_alone_is_a_frame_of_its_own() {
+        assert_eq!(
+            frames(&[b"id: 41\n\n: heartbeat\n\n"]),
+            vec![Frame {
+                id: Some("41".into()),
+                ..Frame::default()
+            }]
         );
     }
 

@@ -67,7 +67,7 @@ impl DevServer {
         }
     }
 
-    /// The server's working directory (its `vault-data/` lives there).
+    /// The server's working directory (its `vault-dev/` data lives there).
     pub fn dir(&self) -> &Path {
         self.dir.path()
     }

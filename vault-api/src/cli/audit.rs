@@ -27,9 +27,17 @@ pub(crate) enum AuditCommand {
     },
     /// Stream records as JSON lines with their hashes, oldest first, for a SIEM.
     Export {
-        /// Only records after this position.
+        /// Only records after this position (a shipper resumes after the last `seq` it
+        /// holds).
         #[arg(long, default_value_t = 0)]
         since: u64,
+        /// Keep running and print each record as it is appended (until SIGTERM or
+        /// SIGINT, which end it after the line in progress).
+        #[arg(long)]
+        follow: bool,
+        /// With --follow: how often the trail is read for new records.
+        #[arg(long, default_value = "1s", value_parser = humantime::parse_duration, requires = "follow")]
+        poll_interval: std::time::Duration,
         #[command(flatten)]
         database: DatabaseArgs,
     },
@@ -98,16 +106,30 @@ pub(crate) async fn audit(command: AuditCommand) -> Result<ExitCode> {
                 }
             }
         }
-        AuditCommand::Export { since, database } => {
+        AuditCommand::Export {
+            since,
+            follow,
+            poll_interval,
+            database,
+        } => {
             use std::io::Write;
             let store = open_store(&database).await?;
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
             let mut after = since;
+            let mut stop = std::pin::pin!(vault_api::server::shutdown_signal());
             loop {
                 let page = store.audit_since(after, 1_000).await?;
                 let Some(last) = page.last().map(|r| r.seq) else {
-                    break;
+                    if !follow {
+                        break;
+                    }
+                    // Caught up: what is written reaches the shipper before the wait.
+                    out.flush()?;
+                    tokio::select! {
+                        () = tokio::time::sleep(poll_interval) => continue,
+                        () = &mut stop => break,
+                    }
                 };
                 for record in &page {
                     let entry = &record.entry;

@@ -320,6 +320,10 @@ struct Subscription {
     commits: watch::Receiver<u64>,
     closing: watch::Receiver<bool>,
     ready: VecDeque<sse::Event>,
+    /// A position to tell the client without an event: where the stream starts, and
+    /// where it has read past events this principal may not see. An `id` field alone
+    /// sets an EventSource's last event id, so a reconnect resumes from there.
+    position: Option<u64>,
     ended: bool,
     _slot: OwnedSemaphorePermit,
 }
@@ -375,6 +379,7 @@ pub(crate) async fn stream(
         commits: state.store.event_commits(),
         closing: state.events.closing.subscribe(),
         ready: VecDeque::new(),
+        position: Some(after),
         ended: false,
         _slot: slot,
     };
@@ -393,6 +398,9 @@ impl Subscription {
         loop {
             if let Some(event) = self.ready.pop_front() {
                 return Some(event);
+            }
+            if let Some(position) = self.position.take() {
+                return Some(sse::Event::default().id(position.to_string()));
             }
             if self.ended || *self.closing.borrow() {
                 return None;
@@ -424,6 +432,7 @@ impl Subscription {
             // does not cause a second empty read.
             self.commits.borrow_and_update();
             let full = page.events.len() >= MAX_EVENT_PAGE as usize;
+            let moved = page.next_after > self.after;
             self.after = page.next_after;
             for event in page.events.iter().filter_map(|e| self.audience.view(e)) {
                 let seq = event.seq;
@@ -436,6 +445,10 @@ impl Subscription {
                     Ok(event) => self.ready.push_back(event),
                     Err(error) => tracing::error!(%error, seq, "an event could not be encoded"),
                 }
+            }
+            if self.ready.is_empty() && moved {
+                self.position = Some(self.after);
+                continue;
             }
             if self.ready.is_empty() && !full {
                 self.wait().await;

@@ -168,6 +168,8 @@ async fn the_feed_pages_streams_and_resumes_exactly_after_the_last_event(db: Tes
         .await
         .expect("opens");
     quiet(&mut fresh).await;
+    // It said where it starts, so a reconnect before any event misses nothing.
+    assert_eq!(fresh.last_event_id(), Some(6));
     rotate(&server.base, &alice, &first, "value-one-4").await;
     assert_eq!(next_event(&mut fresh).await.seq, 7);
     assert_eq!(next_event(&mut resumed).await.seq, 7);
@@ -394,6 +396,10 @@ async fn each_principal_sees_only_its_events(db: TestDb) {
     rotate(&server.base, &bob, &bob_key, "b-1-rotated").await;
     let told = next_event(&mut bobs).await;
     assert_eq!(told.name.as_deref(), Some("BOB_KEY"));
+    // Alice rotates again: bob is told only how far the stream has read.
+    rotate(&server.base, &alice, &alice_all, "a-1-rotated-again").await;
+    quiet(&mut bobs).await;
+    assert_eq!(bobs.last_event_id(), Some(told.seq + 1));
 }
 
 async fn a_stream_ends_when_its_token_or_its_standing_does(db: TestDb) {
