@@ -51,7 +51,18 @@ fn the_readme_serve_command_and_walkthrough_work_as_written() {
     };
     let (walked, stdout, stderr) = run("### Walkthrough");
     let (walked_projects, project_stdout, project_stderr) = run("### Project walkthrough");
+    let (walked_events, events_stdout, events_stderr) = run("### Events walkthrough");
     drop(server);
+    assert!(walked_events, "{events_stdout}\n{events_stderr}");
+    assert_eq!(
+        events_stdout.lines().collect::<Vec<_>>(),
+        [
+            "secret.created secret.rotated",
+            "event: secret.created",
+            "event: secret.rotated"
+        ],
+        "{events_stderr}"
+    );
     assert!(walked, "{stdout}\n{stderr}");
     assert!(walked_projects, "{project_stdout}\n{project_stderr}");
     let lines: Vec<&str> = project_stdout.lines().collect();
