@@ -73,6 +73,39 @@ def map_case(ctx, case):
         elif case.method.upper() == "POST" and isinstance(body, dict):
             if body.get("user_id") is None:
                 body["user_id"] = "alice"
+    # A webhook target must resolve to a public address (checked when registered), and
+    # the contract run has no DNS and no receiver: a drawn URL that is valid as a URI
+    # would be refused for where it points, which a schema cannot say. Drawn strings
+    # are replaced by a public address literal; a drawn non-string stays as it is, so
+    # negative cases stay negative. The target rules are tested in
+    # vault-api/tests/suite/webhooks.rs.
+    if case.operation.path in ("/v1/webhooks", "/v1/webhooks/{id}") and isinstance(body, dict):
+        if isinstance(body.get("url"), str) and body["url"] != "https://8.8.8.8/hook":
+            body["url"] = "https://8.8.8.8/hook"
+            # Assigned, not only edited: schemathesis then checks the case against the
+            # schema again, so a case that was negative only for its URL counts as
+            # positive now.
+            case.body = body
+    # As with `user_id` above: a webhook's owner is named, but a user token may leave
+    # its own user out (`owner_kind` user), and an operator may list every endpoint.
+    # Which of them a request needs depends on the token, which OpenAPI cannot tie a
+    # field to. Only an absent `owner_id` (or a missing kind beside one) is filled in.
+    if case.operation.path == "/v1/webhooks" and case.method.upper() == "POST" and isinstance(body, dict):
+        own = PRINCIPAL == "user" and body.get("owner_kind") == "user"
+        if body.get("owner_id") is None and not own:
+            body["owner_id"] = "alice"
+    if case.operation.path == "/v1/webhooks" and case.method.upper() == "GET":
+        if case.query is None:
+            case.query = {}
+        if isinstance(case.query, dict):
+            query = case.query
+            if query.get("owner_id") is not None and query.get("owner_kind") is None:
+                query["owner_kind"] = "user"
+            listing_all = query.get("owner_kind") is None and PRINCIPAL in ("operator", "user")
+            own = PRINCIPAL == "user" and query.get("owner_kind") == "user"
+            if query.get("owner_id") is None and not listing_all and not own:
+                query["owner_kind"] = query.get("owner_kind") or "user"
+                query["owner_id"] = "alice"
     # `owner_id` names one owner of `owner_kind`: the same id may be a user and a
     # project, so an id alone is refused (422, field `owner_id`). A drawn `owner_id`
     # without a kind gets one; a drawn kind is left as it is.

@@ -23,7 +23,7 @@ use crate::error::ApiError;
 use crate::flood::{Source, bounded_path};
 use crate::metrics::{RefusalLabels, RequestLabels};
 use crate::routes::{
-    audit, events, health, projects, resolve, secrets, sessions, tokens, workspaces,
+    audit, events, health, projects, resolve, secrets, sessions, tokens, webhooks, workspaces,
 };
 use crate::server::Connection;
 use crate::state::AppState;
@@ -112,6 +112,11 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(tokens::revoke))
         .routes(routes!(audit::list))
         .routes(routes!(events::list))
+        .routes(routes!(webhooks::create, webhooks::list))
+        .routes(routes!(webhooks::get, webhooks::update, webhooks::delete))
+        .routes(routes!(webhooks::rotate_secret))
+        .routes(routes!(webhooks::deliveries))
+        .routes(routes!(webhooks::redeliver))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
         .routes(routes!(health::metrics))
@@ -252,6 +257,14 @@ pub fn action_of(method: &str, route: &str) -> Option<AuditAction> {
         ("DELETE", "/v1/tokens/{id}") => TokenRevoke,
         ("GET", "/v1/audit") => AuditRead,
         ("GET", "/v1/events") => EventsRead,
+        ("POST", "/v1/webhooks") => WebhookCreate,
+        ("GET", "/v1/webhooks") => WebhookList,
+        ("GET", "/v1/webhooks/{id}") => WebhookRead,
+        ("PATCH", "/v1/webhooks/{id}") => WebhookUpdate,
+        ("DELETE", "/v1/webhooks/{id}") => WebhookDelete,
+        ("POST", "/v1/webhooks/{id}/rotate-secret") => WebhookRotateSecret,
+        ("GET", "/v1/webhooks/{id}/deliveries") => WebhookDeliveries,
+        ("POST", "/v1/webhooks/{id}/deliveries/{did}/redeliver") => WebhookRedeliver,
         _ => return None,
     })
 }

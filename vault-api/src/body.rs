@@ -90,6 +90,15 @@ where
 
 /// Parses `bytes` as `T`, classifying the failure.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // Every body is a JSON object. serde would also fill a struct from an array, one
+    // element per field in order, so `[null]` would pass as a PATCH that changes
+    // nothing: refused here as the wrong type, like any other non-object.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return Err(describe_data_error(
+            "invalid type: sequence, expected a JSON object",
+            None,
+        ));
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let parsed: Result<T, _> = serde_path_to_error::deserialize(&mut deserializer);
     let value = parsed.map_err(|error| {

@@ -200,6 +200,24 @@ fn body_constraints() -> Vec<(&'static str, &'static str, Value)> {
         "ttl_seconds",
         nullable(json!({"type": "integer", "minimum": 1, "maximum": MAX_SESSION_TTL_SECONDS})),
     ));
+    let webhook_url = json!({"type": "string", "format": "uri", "minLength": 1,
+        "maxLength": crate::service::webhooks::MAX_WEBHOOK_URL,
+        "description": "https:// on a public address (http:// and private addresses only where the \
+            operator allows them); checked again, resolved once, before every delivery"});
+    let event_types = json!({"type": "array", "items": {"type": "string",
+        "enum": vault_core::EventKind::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>()}});
+    rules.push((
+        "CreateWebhook",
+        "owner_kind",
+        one_of(&["user", "workspace", "project"]),
+    ));
+    rules.push(("CreateWebhook", "owner_id", nullable(opaque_id())));
+    rules.push(("CreateWebhook", "url", webhook_url.clone()));
+    rules.push(("UpdateWebhook", "url", nullable(webhook_url)));
+    for schema in ["CreateWebhook", "UpdateWebhook"] {
+        rules.push((schema, "event_types", nullable(event_types.clone())));
+        rules.push((schema, "description", nullable(description())));
+    }
     for field in ["profile_env", "baseline_env"] {
         rules.push((
             "ResolveRequest",
@@ -315,6 +333,10 @@ fn path_parameter(path: &str, name: &str) -> Value {
         "id" if path.starts_with("/v1/tokens") => {
             json!({"type": "string", "pattern": "^tok_[A-Za-z0-9_-]{1,64}$"})
         }
+        "id" if path.starts_with("/v1/webhooks") => {
+            json!({"type": "string", "pattern": "^whk_[A-Za-z0-9_-]{1,60}$"})
+        }
+        "did" => json!({"type": "string", "pattern": "^dlv_[A-Za-z0-9_-]{1,60}$"}),
         "id" => secret_id(),
         "name" => secret_name(),
         _ => opaque_id(),

@@ -378,6 +378,8 @@ impl From<StoreError> for ApiError {
                 vault_store::Entity::Token => "token",
                 vault_store::Entity::WorkspaceAdmin => "workspace admin",
                 vault_store::Entity::WorkspaceMember => "workspace member",
+                vault_store::Entity::Webhook => "webhook",
+                vault_store::Entity::WebhookDelivery => "webhook delivery",
             }),
             StoreError::Conflict(conflict) => {
                 let code = match &conflict {

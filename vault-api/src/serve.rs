@@ -206,6 +206,34 @@ pub(crate) struct EventArgs {
     /// Event streams one replica serves at once; more are answered 503.
     #[arg(long, env = "VAULT_EVENT_STREAMS", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub(crate) event_streams: u32,
+    /// Let webhook targets resolve to loopback, private, link-local (cloud metadata)
+    /// and other non-public addresses. Off by default: a webhook URL is otherwise a
+    /// way to make the vault call into its own network.
+    #[arg(long, env = "VAULT_WEBHOOK_ALLOW_PRIVATE_TARGETS", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub(crate) webhook_allow_private_targets: bool,
+    /// Let webhook targets be plain `http://` (deliveries then cross the network
+    /// unencrypted, signature and all).
+    #[arg(long, env = "VAULT_WEBHOOK_ALLOW_HTTP", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub(crate) webhook_allow_http: bool,
+    /// How long one delivery attempt may take.
+    #[arg(long, env = "VAULT_WEBHOOK_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub(crate) webhook_timeout: Duration,
+    /// Attempts per delivery before it is given up (a redelivery sends it again).
+    #[arg(long, env = "VAULT_WEBHOOK_MAX_ATTEMPTS", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub(crate) webhook_max_attempts: u32,
+    /// The wait after a first failed attempt; it doubles with each one, up to
+    /// VAULT_WEBHOOK_RETRY_MAX, less up to a quarter of jitter.
+    #[arg(long, env = "VAULT_WEBHOOK_RETRY_BASE", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub(crate) webhook_retry_base: Duration,
+    #[arg(long, env = "VAULT_WEBHOOK_RETRY_MAX", default_value = "1h", value_parser = humantime::parse_duration)]
+    pub(crate) webhook_retry_max: Duration,
+    /// Failed attempts in a row after which an endpoint is turned off (with a
+    /// `webhook.disabled` event).
+    #[arg(long, env = "VAULT_WEBHOOK_DISABLE_AFTER", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub(crate) webhook_disable_after: u32,
+    /// How long the previous signing secret also signs after a rotation.
+    #[arg(long, env = "VAULT_WEBHOOK_ROTATION_OVERLAP", default_value = "24h", value_parser = humantime::parse_duration)]
+    pub(crate) webhook_rotation_overlap: Duration,
 }
 
 /// A reminder lead: a positive duration of at most a year.
@@ -336,9 +364,27 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<ExitCode> {
                 max_streams: args.events.event_streams as usize,
                 ..vault_api::service::events::EventOptions::default()
             },
+            webhooks: vault_api::service::webhooks::WebhookOptions {
+                allow_private_targets: args.events.webhook_allow_private_targets,
+                allow_http: args.events.webhook_allow_http,
+                timeout: args.events.webhook_timeout,
+                max_attempts: args.events.webhook_max_attempts,
+                retry_base: args.events.webhook_retry_base,
+                retry_max: args.events.webhook_retry_max,
+                disable_after: args.events.webhook_disable_after,
+                rotation_overlap: args.events.webhook_rotation_overlap,
+                ..vault_api::service::webhooks::WebhookOptions::default()
+            },
         },
     );
+    if args.events.webhook_allow_private_targets {
+        tracing::warn!(
+            "VAULT_WEBHOOK_ALLOW_PRIVATE_TARGETS is set: webhook targets may be loopback, \
+             private and metadata addresses"
+        );
+    }
     server::watch_root_key(&state, args.key_check_interval);
+    vault_api::service::webhooks::deliver_every(&state);
     vault_api::service::events::sweep_every(
         &state,
         vault_api::service::events::SweepOptions {

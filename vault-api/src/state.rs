@@ -46,6 +46,8 @@ pub struct Shared {
     pub rotations: RotationLocks,
     /// The change event feed's streams on this replica.
     pub events: crate::service::events::EventStreams,
+    /// How this replica delivers webhooks.
+    pub webhooks: crate::service::webhooks::WebhookOptions,
     audit_context: AuditContext,
 }
 
@@ -128,6 +130,8 @@ pub struct StateOptions {
     pub comparisons_per_minute: NonZeroU32,
     /// How the change event feed streams.
     pub events: crate::service::events::EventOptions,
+    /// How webhooks are checked and delivered.
+    pub webhooks: crate::service::webhooks::WebhookOptions,
 }
 
 impl Default for StateOptions {
@@ -139,6 +143,7 @@ impl Default for StateOptions {
             refusal_summary_interval: crate::flood::DEFAULT_SUMMARY_INTERVAL,
             comparisons_per_minute: crate::flood::DEFAULT_COMPARISONS_PER_MINUTE,
             events: crate::service::events::EventOptions::default(),
+            webhooks: crate::service::webhooks::WebhookOptions::default(),
         }
     }
 }
@@ -166,6 +171,7 @@ impl AppState {
             refusal_summary_interval,
             comparisons_per_minute,
             events,
+            webhooks,
         }: StateOptions,
     ) -> Self {
         let state = AppState(Arc::new(Shared {
@@ -187,6 +193,7 @@ impl AppState {
             refusals: RefusalTally::default(),
             rotations: RotationLocks::default(),
             events: crate::service::events::EventStreams::new(events),
+            webhooks,
         }));
         state.summarise_refusals_every(refusal_summary_interval);
         state

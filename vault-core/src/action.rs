@@ -70,6 +70,14 @@ audit_actions! {
     AuditRead => "audit.read",
     /// The change event feed read (a page, or a stream opened).
     EventsRead => "events.read",
+    WebhookCreate => "webhook.create",
+    WebhookList => "webhook.list",
+    WebhookRead => "webhook.read",
+    WebhookUpdate => "webhook.update",
+    WebhookDelete => "webhook.delete",
+    WebhookRotateSecret => "webhook.rotate_secret",
+    WebhookDeliveries => "webhook.deliveries",
+    WebhookRedeliver => "webhook.redeliver",
     /// A request that reached no route (its method and path are the target).
     Unrouted => "request.unrouted",
     /// One source's refused anonymous requests over an interval, summarised.

@@ -70,6 +70,8 @@ event_kinds! {
     WorkspaceMemberPut => "workspace.member.put",
     WorkspaceMemberRemoved => "workspace.member.removed",
     TokenRevoked => "token.revoked",
+    /// A webhook endpoint that kept failing was turned off (`webhook_id` names it).
+    WebhookDisabled => "webhook.disabled",
 }
 
 impl EventKind {
@@ -162,6 +164,11 @@ pub struct EventDetail {
     pub token_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_kind: Option<TokenKind>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_id: Option<String>,
+    /// Why a webhook endpoint was turned off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     /// For secret events: whose agents the change concerns. Decides who is told; never
     /// shown to anyone below operator standing.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -120,6 +120,11 @@ impl MilestoneId {
     }
 }
 
+/// `prefix` and a fresh 21-character nanoid: the ids the vault makes up.
+pub fn random_id(prefix: &str) -> String {
+    format!("{prefix}{}", random_suffix())
+}
+
 pub(crate) fn random_suffix() -> String {
     nanoid::format(nanoid::rngs::default, &nanoid::alphabet::SAFE, NANOID_LEN)
 }

@@ -74,6 +74,9 @@ pub struct IntegrityKeys {
     pub rows: MacKey,
     /// Signs the audit checkpoints written outside the database.
     pub checkpoints: MacKey,
+    /// Derives each webhook endpoint's signing secret (`webhook.rs`), so no secret is
+    /// stored: write access to the database does not give one away.
+    pub webhooks: MacKey,
 }
 
 const DERIVATION_SALT: &[u8] = b"vault-integrity/v1";
@@ -94,6 +97,7 @@ impl IntegrityKeys {
             chain: key(b"audit-chain"),
             rows: key(b"secret-row"),
             checkpoints: key(b"audit-checkpoint"),
+            webhooks: key(b"webhook-signing"),
         }
     }
 }

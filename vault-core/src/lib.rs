@@ -24,6 +24,7 @@ mod scope;
 mod secret;
 mod token;
 mod value;
+mod webhook;
 
 pub use access::{ContextRoles, InjectionRefused, check_injection};
 pub use action::AuditAction;
@@ -39,7 +40,7 @@ pub use event::{
     due_expiry_lead,
 };
 pub use ids::{
-    MAX_OPAQUE_ID_LEN, MilestoneId, ProfileId, ProjectId, SecretId, UserId, WorkspaceId,
+    MAX_OPAQUE_ID_LEN, MilestoneId, ProfileId, ProjectId, SecretId, UserId, WorkspaceId, random_id,
 };
 pub use integrity::{IntegrityKeys, MAC_BYTES, Mac, MacKey, row_mac, row_mac_matches};
 pub use limits::{
@@ -61,3 +62,4 @@ pub use secret::{
 };
 pub use token::TokenKind;
 pub use value::{MAX_VALUE_BYTES, REDACTED, SecretValue, VALUE_FORBIDDEN_CHARS};
+pub use webhook::{WEBHOOK_SECRET_PREFIX, WebhookSecret, is_public_address, retry_delay};

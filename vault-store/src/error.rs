@@ -17,6 +17,8 @@ pub enum Entity {
     Token,
     WorkspaceAdmin,
     WorkspaceMember,
+    Webhook,
+    WebhookDelivery,
 }
 
 impl fmt::Display for Entity {
@@ -31,6 +33,8 @@ impl fmt::Display for Entity {
             Entity::Token => "token",
             Entity::WorkspaceAdmin => "workspace admin",
             Entity::WorkspaceMember => "workspace member",
+            Entity::Webhook => "webhook",
+            Entity::WebhookDelivery => "webhook delivery",
         })
     }
 }

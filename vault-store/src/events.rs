@@ -132,11 +132,24 @@ fn from_columns(
     }))
 }
 
-fn newest(conn: &mut DbConnection) -> StoreResult<u64> {
+pub(crate) fn newest(conn: &mut DbConnection) -> StoreResult<u64> {
     let newest: Option<i64> = on_backend!(conn, |conn| events::table
         .select(diesel::dsl::max(events::seq))
         .get_result(conn))?;
     Ok(newest.map_or(0, |n| u64::try_from(n).unwrap_or(0)))
+}
+
+/// The event at position `seq`, if it is kept (and of a kind this build knows).
+pub(crate) fn at(conn: &mut DbConnection, seq: u64) -> StoreResult<Option<StoredEvent>> {
+    let seq = i64::try_from(seq).unwrap_or(i64::MAX);
+    let rows: Vec<EventColumns> = events::table
+        .filter(events::seq.eq(seq))
+        .select(columns())
+        .load(conn)?;
+    match rows.into_iter().next() {
+        Some(row) => from_columns(row),
+        None => Ok(None),
+    }
 }
 
 /// Appends `events` after the newest, inside the caller's write transaction; returns

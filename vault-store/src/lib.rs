@@ -20,6 +20,7 @@ mod schema;
 mod secrets;
 mod settings;
 mod tokens;
+mod webhooks;
 mod workspaces;
 
 use std::num::NonZeroU32;
@@ -49,6 +50,9 @@ pub use secrets::{
     SecretQuery, SecretUpdate, VersionInfo,
 };
 pub use tokens::{FoundToken, NewToken, StoredToken, TOKEN_HASH_BYTES, TokenBinding, TokenKind};
+pub use webhooks::{
+    ClaimedDelivery, Delivery, DeliveryOutcome, DeliveryState, NewWebhook, Webhook, WebhookChanges,
+};
 pub use workspaces::WorkspaceUser;
 
 use db::{DbConnection, Pool};
@@ -1043,6 +1047,117 @@ impl Store {
     /// Deletes events older than `before` (never the newest); returns how many.
     pub async fn prune_events(&self, before: DateTime<Utc>) -> StoreResult<u64> {
         self.run(move |conn| events::prune(conn, before)).await
+    }
+
+    // Webhooks.
+
+    pub async fn create_webhook(&self, new: NewWebhook, audit: AuditEntry) -> StoreResult<Webhook> {
+        self.run_audited(audit, move |conn, _| {
+            Ok((webhooks::create(conn, &new)?, Vec::new()))
+        })
+        .await
+    }
+
+    /// Every endpoint, or `owner`'s.
+    pub async fn webhooks(&self, owner: Option<Owner>) -> StoreResult<Vec<Webhook>> {
+        self.run(move |conn| webhooks::list(conn, owner.as_ref()))
+            .await
+    }
+
+    pub async fn webhook(&self, id: String) -> StoreResult<Webhook> {
+        self.run(move |conn| webhooks::get(conn, &id)).await
+    }
+
+    pub async fn update_webhook(
+        &self,
+        id: String,
+        changes: WebhookChanges,
+        now: DateTime<Utc>,
+        audit: AuditEntry,
+    ) -> StoreResult<Webhook> {
+        self.run_audited(audit, move |conn, _| {
+            Ok((webhooks::update(conn, &id, &changes, now)?, Vec::new()))
+        })
+        .await
+    }
+
+    /// Deletes the endpoint with its delivery log.
+    pub async fn delete_webhook(&self, id: String, audit: AuditEntry) -> StoreResult<Webhook> {
+        self.run_audited(audit, move |conn, _| {
+            Ok((webhooks::delete(conn, &id)?, Vec::new()))
+        })
+        .await
+    }
+
+    /// Moves the endpoint to its next signing secret; the current one also signs until
+    /// `previous_until`.
+    pub async fn rotate_webhook_secret(
+        &self,
+        id: String,
+        previous_until: DateTime<Utc>,
+        now: DateTime<Utc>,
+        audit: AuditEntry,
+    ) -> StoreResult<Webhook> {
+        self.run_audited(audit, move |conn, _| {
+            Ok((
+                webhooks::rotate_secret(conn, &id, previous_until, now)?,
+                Vec::new(),
+            ))
+        })
+        .await
+    }
+
+    /// The endpoint's latest deliveries, newest first.
+    pub async fn webhook_deliveries(
+        &self,
+        endpoint: String,
+        limit: u32,
+    ) -> StoreResult<Vec<Delivery>> {
+        self.run(move |conn| webhooks::deliveries(conn, &endpoint, limit))
+            .await
+    }
+
+    /// Queues a delivery again, now.
+    pub async fn redeliver(
+        &self,
+        endpoint: String,
+        id: String,
+        now: DateTime<Utc>,
+        audit: AuditEntry,
+    ) -> StoreResult<Delivery> {
+        self.run_audited(audit, move |conn, _| {
+            Ok((webhooks::redeliver(conn, &endpoint, &id, now)?, Vec::new()))
+        })
+        .await
+    }
+
+    /// Writes the deliveries of events not yet fanned out; returns how many.
+    pub async fn fan_out_webhooks(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        self.run(move |conn| webhooks::fan_out(conn, now)).await
+    }
+
+    /// Claims up to `limit` due deliveries until `lease_until` (see `webhooks.rs`).
+    pub async fn claim_webhook_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<ClaimedDelivery>> {
+        self.run(move |conn| webhooks::claim(conn, now, lease_until, limit))
+            .await
+    }
+
+    /// Records how a claimed attempt ended; returns whether its endpoint was turned off.
+    pub async fn finish_webhook_delivery(
+        &self,
+        id: String,
+        attempt: u32,
+        outcome: DeliveryOutcome,
+        disable_after: u32,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        self.run(move |conn| webhooks::finish(conn, &id, attempt, &outcome, disable_after, now))
+            .await
     }
 
     // Audit.

@@ -176,6 +176,45 @@ diesel::table! {
 
 diesel::joinable!(expiry_reminders -> secrets (secret_id));
 
+diesel::table! {
+    webhook_endpoints (id) {
+        id -> Text,
+        owner_kind -> Text,
+        owner_id -> Text,
+        url -> Text,
+        event_types -> Text,
+        description -> Nullable<Text>,
+        enabled -> SmallInt,
+        disabled_reason -> Nullable<Text>,
+        consecutive_failures -> Integer,
+        secret_generation -> Integer,
+        previous_secret_until -> Nullable<BigInt>,
+        from_seq -> BigInt,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Text,
+        endpoint_id -> Text,
+        event_seq -> BigInt,
+        event_id -> Text,
+        event_kind -> Text,
+        state -> Text,
+        attempts -> Integer,
+        next_attempt_at -> BigInt,
+        lease_until -> Nullable<BigInt>,
+        last_status -> Nullable<Integer>,
+        last_error -> Nullable<Text>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     projects,
     milestones,
@@ -192,4 +231,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     owner_generations,
     events,
     expiry_reminders,
+    webhook_endpoints,
+    webhook_deliveries,
 );

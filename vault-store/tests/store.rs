@@ -11,5 +11,6 @@ mod store {
     mod records;
     mod schema;
     mod secrets;
+    mod webhooks;
     mod workspaces;
 }

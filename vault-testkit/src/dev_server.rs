@@ -25,10 +25,16 @@ pub struct DevServer {
 impl DevServer {
     /// Starts `binary serve --dev` and returns once its banner named both tokens.
     pub fn start(binary: &str) -> DevServer {
+        Self::start_with_env(binary, &[])
+    }
+
+    /// As `start`, with `env` set for the server.
+    pub fn start_with_env(binary: &str, env: &[(&str, &str)]) -> DevServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let port = free_port();
         let mut child = Command::new(binary)
             .args(["serve", "--dev", "--listen", &format!("127.0.0.1:{port}")])
+            .envs(env.iter().copied())
             .current_dir(dir.path())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

@@ -33,8 +33,9 @@ pub fn run(root: &Path) -> Result<()> {
     // the guards stop both however the tests end.
     let postgres = Postgres::start()?;
     let localstack = LocalStack::start(root)?;
-    // `vaultctl env`'s dotenv files are read back by python-dotenv itself.
-    let python_dotenv = python_dotenv(root)?;
+    // `vaultctl env`'s dotenv files are read back by python-dotenv itself, and webhook
+    // deliveries are verified by the Standard Webhooks reference library.
+    let python = python_tools(root)?;
     // `--all-targets` also runs every criterion benchmark once, so none of them rots.
     run_step(
         root,
@@ -44,8 +45,10 @@ pub fn run(root: &Path) -> Result<()> {
             .env("VAULT_TEST_REQUIRE_POSTGRES", "1")
             .env("VAULT_TEST_KMS_ENDPOINT", localstack.url())
             .env("VAULT_TEST_REQUIRE_LOCALSTACK", "1")
-            .env("VAULT_TEST_PYTHON_DOTENV", &python_dotenv)
-            .env("VAULT_TEST_REQUIRE_PYTHON_DOTENV", "1"),
+            .env("VAULT_TEST_PYTHON_DOTENV", &python)
+            .env("VAULT_TEST_REQUIRE_PYTHON_DOTENV", "1")
+            .env("VAULT_TEST_PYTHON_WEBHOOKS", &python)
+            .env("VAULT_TEST_REQUIRE_PYTHON_WEBHOOKS", "1"),
     )?;
     drop(localstack);
     drop(postgres);
@@ -64,24 +67,27 @@ pub fn run(root: &Path) -> Result<()> {
     Ok(())
 }
 
-const PYTHON_DOTENV: &str = "python-dotenv==1.2.1";
+/// The Python packages the tests read the vault's output with.
+const PYTHON_TOOLS: [&str; 2] = ["python-dotenv==1.2.1", "standardwebhooks==1.3.0"];
 
-/// A Python that imports python-dotenv, from a venv under `target/` made once.
-fn python_dotenv(root: &Path) -> Result<PathBuf> {
-    let venv = root.join("target").join("tools").join("dotenv-venv");
+/// A Python that imports python-dotenv and standardwebhooks, from a venv under
+/// `target/` made once.
+fn python_tools(root: &Path) -> Result<PathBuf> {
+    let venv = root.join("target").join("tools").join("python-tools-venv");
     let python = venv.join("bin").join("python");
     let imports = |python: &Path| {
         Command::new(python)
-            .args(["-c", "import dotenv"])
+            .args(["-c", "import dotenv, standardwebhooks"])
             .stderr(Stdio::null())
             .status()
             .is_ok_and(|status| status.success())
     };
     if !imports(&python) {
-        crate::python_venv(root, &venv, &[PYTHON_DOTENV])?;
+        crate::python_venv(root, &venv, &PYTHON_TOOLS)?;
         if !imports(&python) {
             bail!(
-                "{PYTHON_DOTENV} installed, but {} cannot import dotenv",
+                "{} installed, but {} cannot import them",
+                PYTHON_TOOLS.join(" and "),
                 python.display()
             );
         }

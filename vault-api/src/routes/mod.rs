@@ -9,4 +9,5 @@ pub mod resolve;
 pub mod secrets;
 pub mod sessions;
 pub mod tokens;
+pub mod webhooks;
 pub mod workspaces;

@@ -229,6 +229,8 @@ pub fn view(stored: StoredEvent) -> EventView {
         milestone_id: detail.milestone_id.map(|m| m.as_str().to_owned()),
         token_id: detail.token_id,
         token_kind: detail.token_kind.map(|k| k.as_str().to_owned()),
+        webhook_id: detail.webhook_id,
+        reason: detail.reason,
     }
 }
 

@@ -13,4 +13,5 @@ pub mod resolution;
 pub mod secrets;
 pub mod sessions;
 pub mod tokens;
+pub mod webhooks;
 pub mod workspaces;

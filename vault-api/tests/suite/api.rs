@@ -1213,6 +1213,14 @@ async fn the_openapi_document_lists_every_route(db: TestDb) {
         ("/v1/tokens/{id}", "delete"),
         ("/v1/audit", "get"),
         ("/v1/events", "get"),
+        ("/v1/webhooks", "post"),
+        ("/v1/webhooks", "get"),
+        ("/v1/webhooks/{id}", "get"),
+        ("/v1/webhooks/{id}", "patch"),
+        ("/v1/webhooks/{id}", "delete"),
+        ("/v1/webhooks/{id}/rotate-secret", "post"),
+        ("/v1/webhooks/{id}/deliveries", "get"),
+        ("/v1/webhooks/{id}/deliveries/{did}/redeliver", "post"),
         ("/healthz", "get"),
         ("/readyz", "get"),
         ("/metrics", "get"),
@@ -1231,7 +1239,8 @@ async fn the_openapi_document_lists_every_route(db: TestDb) {
             .replace("{pid}", "p1")
             .replace("{mid}", "m1")
             .replace("{user_id}", "u1")
-            .replace("{name}", "SOME_NAME");
+            .replace("{name}", "SOME_NAME")
+            .replace("{did}", "dlv_AAAAAAAAAAAAAAAAAAAAA");
         let response = server.send(m, &concrete, &server.operator, None).await;
         assert_ne!(response.status().as_u16(), 405, "{method} {path}");
     }

@@ -24,3 +24,4 @@ mod serve_tls;
 mod shapes;
 mod transport;
 mod trust;
+mod webhooks;

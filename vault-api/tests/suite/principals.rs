@@ -56,6 +56,9 @@ struct World {
     session_id: String,
     session: String,
     revocable_token: String,
+    /// Ada's webhook endpoint, and a delivery of it.
+    webhook: String,
+    delivery: String,
 }
 
 struct Tokens {
@@ -142,6 +145,18 @@ async fn world(server: &TestServer, tokens: &Tokens, n: usize) -> World {
         json!({"name": "KEY", "value": "key-value"}),
     )
     .await;
+    let webhook = server
+        .expect(
+            201,
+            Method::POST,
+            "/v1/webhooks",
+            &tokens.ada,
+            Some(json!({"owner_kind": "user", "url": "https://8.8.8.8/hook"})),
+        )
+        .await["webhook"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
     let secret = created_id(
         server,
         "/v1/secrets",
@@ -149,6 +164,20 @@ async fn world(server: &TestServer, tokens: &Tokens, n: usize) -> World {
         json!({"name": format!("SECRET_{n}"), "value": "secret-value"}),
     )
     .await;
+    // No worker runs here: the delivery is written and stays pending.
+    server
+        .store
+        .fan_out_webhooks(chrono::Utc::now())
+        .await
+        .expect("fans out");
+    let delivery = server
+        .store
+        .webhook_deliveries(webhook.clone(), 1)
+        .await
+        .expect("lists")
+        .pop()
+        .expect("a delivery")
+        .id;
     let session = server
         .expect(
             201,
@@ -181,6 +210,8 @@ async fn world(server: &TestServer, tokens: &Tokens, n: usize) -> World {
         session_id: session["id"].as_str().expect("id").to_owned(),
         session: session["token"].as_str().expect("token").to_owned(),
         revocable_token: revocable["id"].as_str().expect("id").to_owned(),
+        webhook,
+        delivery,
     }
 }
 
@@ -716,6 +747,75 @@ fn routes() -> Vec<Route> {
             "/v1/events",
             |_| ("/v1/events".into(), None),
             any_token,
+        ),
+        // Webhooks are managed like the owner's secrets: ada's are ada's own, the
+        // operator's and the orchestrator's (which acts for users).
+        route(
+            M::POST,
+            "/v1/webhooks",
+            |_| {
+                (
+                    "/v1/webhooks".into(),
+                    Some(json!({"owner_kind": "user", "owner_id": "ada",
+                        "url": "https://8.8.8.8/hook"})),
+                )
+            },
+            naming_the_owner,
+        ),
+        route(
+            M::GET,
+            "/v1/webhooks",
+            |_| ("/v1/webhooks?owner_kind=user&owner_id=ada".into(), None),
+            naming_the_owner,
+        ),
+        route(
+            M::GET,
+            "/v1/webhooks/{id}",
+            |w| (format!("/v1/webhooks/{}", w.webhook), None),
+            user_secrets,
+        ),
+        route(
+            M::PATCH,
+            "/v1/webhooks/{id}",
+            |w| {
+                (
+                    format!("/v1/webhooks/{}", w.webhook),
+                    Some(json!({"description": "changed"})),
+                )
+            },
+            user_secrets,
+        ),
+        route(
+            M::DELETE,
+            "/v1/webhooks/{id}",
+            |w| (format!("/v1/webhooks/{}", w.webhook), None),
+            user_secrets,
+        ),
+        route(
+            M::POST,
+            "/v1/webhooks/{id}/rotate-secret",
+            |w| (format!("/v1/webhooks/{}/rotate-secret", w.webhook), None),
+            user_secrets,
+        ),
+        route(
+            M::GET,
+            "/v1/webhooks/{id}/deliveries",
+            |w| (format!("/v1/webhooks/{}/deliveries", w.webhook), None),
+            user_secrets,
+        ),
+        route(
+            M::POST,
+            "/v1/webhooks/{id}/deliveries/{did}/redeliver",
+            |w| {
+                (
+                    format!(
+                        "/v1/webhooks/{}/deliveries/{}/redeliver",
+                        w.webhook, w.delivery
+                    ),
+                    None,
+                )
+            },
+            user_secrets,
         ),
         route(M::GET, "/healthz", |_| ("/healthz".into(), None), anyone),
         route(M::GET, "/readyz", |_| ("/readyz".into(), None), anyone),

@@ -33,18 +33,36 @@ fn the_readme_serve_command_and_walkthrough_work_as_written() {
         "the walkthrough needs curl on PATH"
     );
 
-    let server = DevServer::start(BIN);
+    // As the webhook walkthrough says to start it: its receiver is on loopback.
+    let server = DevServer::start_with_env(
+        BIN,
+        &[
+            ("VAULT_WEBHOOK_ALLOW_PRIVATE_TARGETS", "true"),
+            ("VAULT_WEBHOOK_ALLOW_HTTP", "true"),
+        ],
+    );
     let (port, dir) = (server.port, server.dir());
+    let receiver_port = vault_testkit::free_port();
+    let python = std::env::var("VAULT_TEST_PYTHON_WEBHOOKS").ok();
+    assert!(
+        python.is_some() || std::env::var_os("VAULT_TEST_REQUIRE_PYTHON_WEBHOOKS").is_none(),
+        "VAULT_TEST_REQUIRE_PYTHON_WEBHOOKS is set but VAULT_TEST_PYTHON_WEBHOOKS is not"
+    );
 
     let run = |heading: &str| {
         let script = sh_block(heading)
             .replace("cargo run -q --release -p vault-api --", BIN)
-            .replace("127.0.0.1:8200", &format!("127.0.0.1:{port}"));
-        let output = Command::new("bash")
+            .replace("127.0.0.1:8200", &format!("127.0.0.1:{port}"))
+            .replace("127.0.0.1:8299", &format!("127.0.0.1:{receiver_port}"))
+            .replace("8299), Receiver", &format!("{receiver_port}), Receiver"));
+        let mut command = Command::new("bash");
+        command
             .args(["-euo", "pipefail", "-c", &script])
-            .current_dir(dir)
-            .output()
-            .expect("bash runs");
+            .current_dir(dir);
+        if let Some(python) = &python {
+            command.env("PYTHON", python);
+        }
+        let output = command.output().expect("bash runs");
         let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
         let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
         (output.status.success(), stdout, stderr)
@@ -52,7 +70,19 @@ fn the_readme_serve_command_and_walkthrough_work_as_written() {
     let (walked, stdout, stderr) = run("### Walkthrough");
     let (walked_projects, project_stdout, project_stderr) = run("### Project walkthrough");
     let (walked_events, events_stdout, events_stderr) = run("### Events walkthrough");
+    let webhooks = python.is_some().then(|| run("### Webhook walkthrough"));
     drop(server);
+    match webhooks {
+        Some((walked, stdout, stderr)) => {
+            assert!(walked, "{stdout}\n{stderr}");
+            assert_eq!(
+                stdout.trim(),
+                "verified secret.rotated DEPLOY_KEY",
+                "{stderr}"
+            );
+        }
+        None => eprintln!("skipped the webhook walkthrough: VAULT_TEST_PYTHON_WEBHOOKS is not set"),
+    }
     assert!(walked_events, "{events_stdout}\n{events_stderr}");
     assert_eq!(
         events_stdout.lines().collect::<Vec<_>>(),

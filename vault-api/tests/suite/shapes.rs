@@ -15,8 +15,9 @@ use vault_api::body::MAX_BODY_BYTES;
 use crate::support::{ServerOptions, TestDb, TestServer};
 
 /// The prefixes of the ids the vault generates (vault-core, vault-kms, vault-api).
-const GENERATED_ID_PREFIXES: [&str; 12] = [
+const GENERATED_ID_PREFIXES: [&str; 14] = [
     "sec_", "tok_", "ses_", "aud_", "req_", "sum_", "dev_", "cli_", "kek_", "prj_", "ms_", "evt_",
+    "whk_", "dlv_",
 ];
 
 fn is_generated_id(text: &str) -> bool {
@@ -43,6 +44,9 @@ fn placeholder(text: &str) -> Option<String> {
     if text.starts_with("vault_") && text.len() > 40 {
         return Some("[token]".into());
     }
+    if text.starts_with("whsec_") {
+        return Some("[webhook secret]".into());
+    }
     if is_generated_id(text) {
         return Some("[id]".into());
     }
@@ -63,7 +67,7 @@ fn redact(value: &mut Value) {
                     // Audit positions depend on how many records came before, and a
                     // throttled caller's wait on how long it took to get there.
                     "hash" | "next_cursor" | "request_id" | "seq" | "next_before"
-                    | "next_after" | "retry_after"
+                    | "next_after" | "retry_after" | "event_seq"
                         if !field.is_null() =>
                     {
                         *field = Value::String(format!("[{key}]"));
@@ -609,6 +613,84 @@ async fn every_response_shape_and_problem_body_is_pinned() {
         None,
     )
     .await;
+    let hook = flow
+        .pin(
+            "createWebhook",
+            201,
+            Method::POST,
+            "/v1/webhooks",
+            &ada,
+            Some(
+                json!({"owner_kind": "user", "url": "https://8.8.8.8/hooks/vault",
+                "event_types": ["secret.created", "secret.rotated"], "description": "CI"}),
+            ),
+        )
+        .await;
+    let hook = format!(
+        "/v1/webhooks/{}",
+        hook["webhook"]["id"].as_str().expect("id")
+    );
+    server
+        .expect(
+            201,
+            Method::POST,
+            "/v1/secrets",
+            &ada,
+            Some(json!({"name": "HOOKED", "value": "hooked-value-0123"})),
+        )
+        .await;
+    server
+        .store
+        .fan_out_webhooks(chrono::Utc::now())
+        .await
+        .expect("fans out");
+    flow.pin("listWebhooks", 200, Method::GET, "/v1/webhooks", &ada, None)
+        .await;
+    flow.pin("getWebhook", 200, Method::GET, &hook, &ada, None)
+        .await;
+    flow.pin(
+        "updateWebhook",
+        200,
+        Method::PATCH,
+        &hook,
+        &ada,
+        Some(json!({"enabled": false, "description": "paused"})),
+    )
+    .await;
+    flow.pin(
+        "rotateWebhookSecret",
+        200,
+        Method::POST,
+        &format!("{hook}/rotate-secret"),
+        &ada,
+        None,
+    )
+    .await;
+    let log = flow
+        .pin(
+            "listWebhookDeliveries",
+            200,
+            Method::GET,
+            &format!("{hook}/deliveries"),
+            &ada,
+            None,
+        )
+        .await;
+    let delivery = log["data"][0]["id"]
+        .as_str()
+        .expect("a delivery")
+        .to_owned();
+    flow.pin(
+        "redeliverWebhook",
+        200,
+        Method::POST,
+        &format!("{hook}/deliveries/{delivery}/redeliver"),
+        &ada,
+        None,
+    )
+    .await;
+    flow.pin("deleteWebhook", 204, Method::DELETE, &hook, &ada, None)
+        .await;
     flow.pin(
         "listAuditRecords",
         200,

@@ -86,6 +86,12 @@ pub struct EventView {
     pub token_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_kind: Option<String>,
+    /// The endpoint a `webhook.disabled` event is about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_id: Option<String>,
+    /// Why a webhook endpoint was turned off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 impl EventView {

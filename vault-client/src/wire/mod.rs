@@ -9,6 +9,7 @@ mod projects;
 mod resolve;
 mod secrets;
 mod tokens;
+mod webhooks;
 mod workspaces;
 
 pub use audit::{AuditPage, AuditParams, AuditView};
@@ -28,4 +29,8 @@ pub use secrets::{
     SecretView, UpdateSecret, ValueComparison, VersionList, VersionView,
 };
 pub use tokens::{CreateToken, IssuedTokenView, TokenList, TokenView};
+pub use webhooks::{
+    CreateWebhook, DeliveryList, DeliveryView, UpdateWebhook, WebhookList, WebhookListParams,
+    WebhookPayload, WebhookView, WebhookWithSecret,
+};
 pub use workspaces::{WorkspaceUserList, WorkspaceUserView};

@@ -72,6 +72,7 @@ async fn every_foreign_key_cascades_on_delete(db: TestDb) {
         ("secret_versions", "secrets"),
         // A sent reminder goes with its secret.
         ("expiry_reminders", "secrets"),
+        ("webhook_deliveries", "webhook_endpoints"),
     ]
     .into_iter()
     .collect();

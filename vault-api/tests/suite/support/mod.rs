@@ -197,6 +197,11 @@ impl TestServer {
 
     /// A second replica: its own store pool, keyring and caches, the same database.
     pub async fn replica(&self) -> Replica {
+        self.replica_with(StateOptions::default()).await
+    }
+
+    /// As `replica`, with these settings (a restarted vault configured otherwise).
+    pub async fn replica_with(&self, options: StateOptions) -> Replica {
         let store = server::open_store(&self.db.url, StoreConfig::default())
             .await
             .expect("store opens");
@@ -209,7 +214,7 @@ impl TestServer {
                 .await
                 .expect("keyring opens");
         let policy = server::policy(&NameRules::default()).expect("valid policy");
-        let state = AppState::new(store, keyring, policy, self.clock.clone());
+        let state = AppState::with_options(store, keyring, policy, self.clock.clone(), options);
         let (base, stop) = serve_on_loopback(state.clone()).await;
         Replica {
             base,

@@ -1,0 +1,341 @@
+//! Webhook endpoints and deliveries: fan-out writes each delivery once however many
+//! replicas run it, replicas claiming at once never take the same attempt, a lease
+//! that runs out passes the attempt on (and the late finisher is ignored), failures
+//! back off and turn a failing endpoint off with an event saying so.
+
+use std::collections::BTreeSet;
+
+use vault_core::{EventKind, Owner, Scope};
+use vault_store::{DeliveryOutcome, DeliveryState, EventFilter, NewWebhook, Store, WebhookChanges};
+
+use crate::support::*;
+use vault_testkit::on_both_backends;
+
+on_both_backends!(
+    worker_threads = 4;
+    fan_out_writes_each_delivery_once_for_the_endpoints_that_want_it,
+    replicas_claiming_at_once_never_take_the_same_attempt,
+    a_lapsed_lease_passes_the_attempt_on_and_the_late_outcome_is_ignored,
+    failures_back_off_then_turn_the_endpoint_off_with_an_event,
+);
+
+fn endpoint(id: &str, owner: &str, types: Vec<EventKind>) -> NewWebhook {
+    NewWebhook {
+        id: id.into(),
+        owner: Owner::User(user(owner)),
+        url: format!("https://hooks.example.com/{id}"),
+        event_types: types,
+        description: None,
+        now: at(0),
+    }
+}
+
+async fn secret_for(store: &Store, owner: &str, name: &str) {
+    store
+        .create_secret(user_secret(owner, name, Scope::All), audit())
+        .await
+        .expect("creates");
+}
+
+async fn fan_out_writes_each_delivery_once_for_the_endpoints_that_want_it(db: TestDb) {
+    let first = db.open();
+    let second = db.open();
+    secret_for(&first, "u1", "BEFORE").await;
+    first
+        .create_webhook(endpoint("whk_all", "u1", Vec::new()), audit())
+        .await
+        .expect("registers");
+    first
+        .create_webhook(
+            endpoint("whk_deleted_only", "u1", vec![EventKind::SecretDeleted]),
+            audit(),
+        )
+        .await
+        .expect("registers");
+    first
+        .create_webhook(endpoint("whk_other_user", "u2", Vec::new()), audit())
+        .await
+        .expect("registers");
+    for n in 0..5 {
+        secret_for(&first, "u1", &format!("AFTER_{n}")).await;
+    }
+    // Both replicas fan out at once, twice: every delivery exactly once.
+    for _ in 0..2 {
+        let (a, b) = tokio::join!(
+            first.fan_out_webhooks(at(1)),
+            second.fan_out_webhooks(at(1))
+        );
+        a.expect("fans out");
+        b.expect("fans out");
+    }
+    let all = first
+        .webhook_deliveries("whk_all".into(), 100)
+        .await
+        .expect("lists");
+    assert_eq!(
+        all.len(),
+        5,
+        "the event from before registration is not delivered"
+    );
+    assert!(all.iter().all(|d| d.event_kind == "secret.created"));
+    assert!(
+        all.iter()
+            .all(|d| d.state == DeliveryState::Pending && d.attempts == 0)
+    );
+    let seqs: BTreeSet<u64> = all.iter().map(|d| d.event_seq).collect();
+    assert_eq!(seqs.len(), 5);
+    assert!(
+        first
+            .webhook_deliveries("whk_deleted_only".into(), 100)
+            .await
+            .expect("lists")
+            .is_empty()
+    );
+    assert!(
+        first
+            .webhook_deliveries("whk_other_user".into(), 100)
+            .await
+            .expect("lists")
+            .is_empty()
+    );
+}
+
+async fn replicas_claiming_at_once_never_take_the_same_attempt(db: TestDb) {
+    let first = db.open();
+    let second = db.open();
+    first
+        .create_webhook(endpoint("whk_a", "u1", Vec::new()), audit())
+        .await
+        .expect("registers");
+    for n in 0..24 {
+        secret_for(&first, "u1", &format!("KEY_{n}")).await;
+    }
+    first.fan_out_webhooks(at(1)).await.expect("fans out");
+    let mut claimed = Vec::new();
+    loop {
+        let (a, b) = tokio::join!(
+            first.claim_webhook_deliveries(at(2), at(100), 3),
+            second.claim_webhook_deliveries(at(2), at(100), 3),
+        );
+        let (a, b) = (a.expect("claims"), b.expect("claims"));
+        if a.is_empty() && b.is_empty() {
+            break;
+        }
+        claimed.extend(a.into_iter().chain(b).map(|c| {
+            assert_eq!(c.delivery.attempts, 1);
+            assert!(c.event.is_some(), "the event comes with its delivery");
+            assert_eq!(c.endpoint.id, "whk_a");
+            c.delivery.id
+        }));
+    }
+    let unique: BTreeSet<&String> = claimed.iter().collect();
+    assert_eq!(claimed.len(), 24, "every delivery claimed");
+    assert_eq!(unique.len(), 24, "none claimed twice");
+}
+
+async fn a_lapsed_lease_passes_the_attempt_on_and_the_late_outcome_is_ignored(db: TestDb) {
+    let store = db.open();
+    store
+        .create_webhook(endpoint("whk_a", "u1", Vec::new()), audit())
+        .await
+        .expect("registers");
+    secret_for(&store, "u1", "KEY").await;
+    store.fan_out_webhooks(at(1)).await.expect("fans out");
+    let first = store
+        .claim_webhook_deliveries(at(2), at(10), 10)
+        .await
+        .expect("claims");
+    assert_eq!(first.len(), 1);
+    // Leased: nobody else may take it before the lease ends.
+    assert!(
+        store
+            .claim_webhook_deliveries(at(9), at(20), 10)
+            .await
+            .expect("claims")
+            .is_empty()
+    );
+    // The first claimer died; once the lease is over the attempt passes on.
+    let second = store
+        .claim_webhook_deliveries(at(11), at(30), 10)
+        .await
+        .expect("claims");
+    assert_eq!(second.len(), 1);
+    assert_eq!(second[0].delivery.attempts, 2);
+    let id = second[0].delivery.id.clone();
+    // The first claimer comes back late: its outcome is not the current attempt's.
+    let ignored = store
+        .finish_webhook_delivery(
+            id.clone(),
+            1,
+            DeliveryOutcome::Delivered { status: 200 },
+            5,
+            at(12),
+        )
+        .await
+        .expect("records");
+    assert!(!ignored);
+    let still = store
+        .webhook_deliveries("whk_a".into(), 10)
+        .await
+        .expect("lists");
+    assert_eq!(still[0].state, DeliveryState::Pending);
+    store
+        .finish_webhook_delivery(id, 2, DeliveryOutcome::Delivered { status: 204 }, 5, at(13))
+        .await
+        .expect("records");
+    let done = store
+        .webhook_deliveries("whk_a".into(), 10)
+        .await
+        .expect("lists");
+    assert_eq!(
+        (done[0].state, done[0].last_status),
+        (DeliveryState::Delivered, Some(204))
+    );
+    assert!(
+        store
+            .claim_webhook_deliveries(at(100), at(200), 10)
+            .await
+            .expect("claims")
+            .is_empty(),
+        "a delivered delivery is not claimed again"
+    );
+}
+
+async fn failures_back_off_then_turn_the_endpoint_off_with_an_event(db: TestDb) {
+    let store = db.open();
+    store
+        .create_webhook(endpoint("whk_a", "u1", Vec::new()), audit())
+        .await
+        .expect("registers");
+    secret_for(&store, "u1", "KEY_ONE").await;
+    secret_for(&store, "u1", "KEY_TWO").await;
+    store.fan_out_webhooks(at(1)).await.expect("fans out");
+    let failed = |retry_at| DeliveryOutcome::Failed {
+        status: Some(500),
+        error: "the receiver answered 500".into(),
+        retry_at,
+    };
+    let claimed = store
+        .claim_webhook_deliveries(at(2), at(10), 1)
+        .await
+        .expect("claims");
+    let first = claimed[0].delivery.id.clone();
+    assert!(
+        !store
+            .finish_webhook_delivery(first.clone(), 1, failed(Some(at(50))), 2, at(3))
+            .await
+            .expect("records")
+    );
+    let retried = store
+        .webhook_deliveries("whk_a".into(), 10)
+        .await
+        .expect("lists");
+    let row = retried
+        .iter()
+        .find(|d| d.id == first)
+        .expect("the delivery");
+    assert_eq!(
+        (row.state, row.last_status, row.next_attempt_at),
+        (DeliveryState::Pending, Some(500), at(50))
+    );
+    assert_eq!(row.last_error.as_deref(), Some("the receiver answered 500"));
+    // Not due before its retry time.
+    let other = store
+        .claim_webhook_deliveries(at(4), at(10), 10)
+        .await
+        .expect("claims");
+    assert_eq!(other.len(), 1);
+    assert_ne!(other[0].delivery.id, first);
+    // The second failure in a row turns the endpoint off, with an event.
+    let disabled = store
+        .finish_webhook_delivery(other[0].delivery.id.clone(), 1, failed(None), 2, at(5))
+        .await
+        .expect("records");
+    assert!(disabled);
+    let endpoint = store.webhook("whk_a".into()).await.expect("reads");
+    assert!(!endpoint.enabled);
+    assert!(
+        endpoint
+            .disabled_reason
+            .expect("a reason")
+            .contains("2 deliveries in a row failed")
+    );
+    let events = store
+        .events(0, EventFilter::default(), 100)
+        .await
+        .expect("reads")
+        .events;
+    let last = events.last().expect("an event");
+    assert_eq!(last.event.kind, EventKind::WebhookDisabled);
+    assert_eq!(last.event.detail.webhook_id.as_deref(), Some("whk_a"));
+    assert_eq!(last.event.owner, Some(Owner::User(user("u1"))));
+    // A disabled endpoint's deliveries wait; turned back on, they go again.
+    assert!(
+        store
+            .claim_webhook_deliveries(at(60), at(70), 10)
+            .await
+            .expect("claims")
+            .is_empty()
+    );
+    let enabled = store
+        .update_webhook(
+            "whk_a".into(),
+            WebhookChanges {
+                enabled: Some(true),
+                ..WebhookChanges::default()
+            },
+            at(61),
+            audit(),
+        )
+        .await
+        .expect("updates");
+    assert!(
+        enabled.enabled && enabled.consecutive_failures == 0 && enabled.disabled_reason.is_none()
+    );
+    let again = store
+        .claim_webhook_deliveries(at(62), at(70), 10)
+        .await
+        .expect("claims");
+    assert_eq!(
+        again.len(),
+        1,
+        "the pending one; the given-up one waits for a redelivery"
+    );
+    assert_eq!(again[0].delivery.id, first);
+    // A given-up delivery goes again when redelivered.
+    let given_up = other[0].delivery.id.clone();
+    let redelivered = store
+        .redeliver("whk_a".into(), given_up.clone(), at(63), audit())
+        .await
+        .expect("requeues");
+    assert_eq!(redelivered.state, DeliveryState::Pending);
+    let claimed = store
+        .claim_webhook_deliveries(at(64), at(70), 10)
+        .await
+        .expect("claims");
+    assert_eq!(
+        claimed
+            .iter()
+            .map(|c| c.delivery.id.clone())
+            .collect::<Vec<_>>(),
+        [given_up]
+    );
+    assert!(
+        store
+            .redeliver("whk_a".into(), "dlv_missing".into(), at(65), audit())
+            .await
+            .is_err()
+    );
+    // Deleting the endpoint takes its log with it.
+    store
+        .delete_webhook("whk_a".into(), audit())
+        .await
+        .expect("deletes");
+    assert!(
+        store
+            .webhook_deliveries("whk_a".into(), 10)
+            .await
+            .expect("lists")
+            .is_empty()
+    );
+}
