@@ -305,6 +305,7 @@ fn query_constraint(name: &str) -> Option<Value> {
         "action" => json!({"type": "string",
             "enum": vault_core::AuditAction::ALL.iter().map(|a| a.as_str()).collect::<Vec<_>>()}),
         "after" => json!({"type": "integer", "minimum": 0, "maximum": u64::MAX}),
+        "newest" => json!({"type": "boolean"}),
         "owner_kind" => one_of(&["user", "workspace", "project"]),
         "owner_id" => opaque_id(),
         "name" => secret_name(),

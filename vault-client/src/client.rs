@@ -528,6 +528,30 @@ impl Client {
 
     // --- change events ------------------------------------------------------------
 
+    // --- webhooks -------------------------------------------------------------------
+
+    /// Registers an endpoint; the answer holds its signing secret, once.
+    pub async fn create_webhook(&self, body: &CreateWebhook) -> ClientResult<WebhookWithSecret> {
+        self.call(Method::POST, "/v1/webhooks", None, Some(body))
+            .await
+    }
+
+    pub async fn list_webhooks(&self, params: &WebhookListParams) -> ClientResult<WebhookList> {
+        self.call(Method::GET, "/v1/webhooks", query(params)?, None::<&()>)
+            .await
+    }
+
+    /// The endpoint's latest deliveries, newest first.
+    pub async fn webhook_deliveries(&self, webhook_id: &str) -> ClientResult<DeliveryList> {
+        self.call(
+            Method::GET,
+            &format!("/v1/webhooks/{webhook_id}/deliveries"),
+            None,
+            None::<&()>,
+        )
+        .await
+    }
+
     /// A page of the events this token may see.
     pub async fn events(&self, params: &EventParams) -> ClientResult<EventPage> {
         self.call(Method::GET, "/v1/events", query(params)?, None::<&()>)

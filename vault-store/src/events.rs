@@ -192,12 +192,33 @@ pub(crate) fn append(
     Ok(Some(seq))
 }
 
+/// Which end of the matching events a page takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PageEnd {
+    /// The first `limit` after the position: what a reader catching up takes.
+    Oldest,
+    /// The last `limit`: recent context for a reader starting now, which then
+    /// follows from the newest position.
+    Newest,
+}
+
 /// Up to `limit` events after `after` that match `filter`, from one snapshot.
 pub(crate) fn page(
     conn: &mut DbConnection,
     after: u64,
     filter: &EventFilter,
     limit: u32,
+) -> StoreResult<EventPage> {
+    page_from(conn, after, filter, limit, PageEnd::Oldest)
+}
+
+/// As `page`, from either end.
+pub(crate) fn page_from(
+    conn: &mut DbConnection,
+    after: u64,
+    filter: &EventFilter,
+    limit: u32,
+    end: PageEnd,
 ) -> StoreResult<EventPage> {
     read_transaction(conn, |conn| {
         let newest = newest(conn)?;
@@ -212,9 +233,12 @@ pub(crate) fn page(
             // Only what this snapshot's newest covers: everything at or below it has
             // committed, so `next_after` never skips an event still committing.
             .filter(events::seq.le(to))
-            .order(events::seq.asc())
             .limit(i64::from(limit))
             .into_boxed();
+        sql = match end {
+            PageEnd::Oldest => sql.order(events::seq.asc()),
+            PageEnd::Newest => sql.order(events::seq.desc()),
+        };
         if let Some(kind) = filter.owner_kind {
             sql = sql.filter(events::owner_kind.eq(kind.as_str()));
         }
@@ -229,8 +253,12 @@ pub(crate) fn page(
                 events::kind.eq_any(filter.kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>()),
             );
         }
-        let rows: Vec<EventColumns> = sql.load(conn)?;
-        let full = rows.len() == limit as usize;
+        let mut rows: Vec<EventColumns> = sql.load(conn)?;
+        if end == PageEnd::Newest {
+            rows.reverse();
+        }
+        // The newest end leaves nothing between its events and the snapshot's newest.
+        let full = end == PageEnd::Oldest && rows.len() == limit as usize;
         let last_row = rows.last().map(|row| row.0);
         let mut events = Vec::with_capacity(rows.len());
         for row in rows {

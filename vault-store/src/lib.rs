@@ -36,7 +36,7 @@ use vault_core::{
 
 pub use db::{BackendKind, DatabaseUrl, SqliteSynchronous};
 pub use error::{Conflict, Entity, StoreError, StoreResult};
-pub use events::{EventFilter, EventPage, VAULT_ACTOR};
+pub use events::{EventFilter, EventPage, PageEnd, VAULT_ACTOR};
 pub use integrity::{IntegrityInstall, KeyedFrom};
 pub use keks::{KekStatus, StoredKek};
 pub use migrate::MigrationState;
@@ -1022,7 +1022,19 @@ impl Store {
         filter: EventFilter,
         limit: u32,
     ) -> StoreResult<EventPage> {
-        self.run(move |conn| events::page(conn, after, &filter, limit))
+        self.events_from(after, filter, limit, PageEnd::Oldest)
+            .await
+    }
+
+    /// As `events`, from either end of what matches.
+    pub async fn events_from(
+        &self,
+        after: u64,
+        filter: EventFilter,
+        limit: u32,
+        end: PageEnd,
+    ) -> StoreResult<EventPage> {
+        self.run(move |conn| events::page_from(conn, after, &filter, limit, end))
             .await
     }
 

@@ -5,15 +5,15 @@
 
 use async_trait::async_trait;
 use vault_client::wire::{
-    AuditParams, EntryListParams, KeyListParams, ListParams, ProjectListParams, Rollback,
-    SecretView, VersionView,
+    AuditParams, EntryListParams, EventParams, KeyListParams, ListParams, ProjectListParams,
+    Rollback, SecretView, VersionView, WebhookListParams,
 };
 use vault_client::{Client, ClientError, Config, EntryChange, EntryRef, Plaintext};
 use vault_core::ProjectId;
 use zeroize::Zeroizing;
 
 use crate::app::Tab;
-use crate::model::{ApiFailure, AuditRow, RowPage, SecretRow, VersionRow};
+use crate::model::{ApiFailure, AuditRow, EventBatch, RowPage, SecretRow, VersionRow, WebhookRow};
 
 pub use vault_client::TlsSettings;
 
@@ -44,6 +44,11 @@ pub trait ApiClient: Send + Sync {
     async fn audit(&self) -> Result<Vec<AuditRow>, ApiFailure>;
     /// Makes `version`'s value current again (as a new version).
     async fn rollback(&self, row: &SecretRow, version: u32) -> Result<SecretRow, ApiFailure>;
+    /// The events committed after `after`, oldest first; without it, the newest page.
+    async fn events(&self, after: Option<u64>) -> Result<EventBatch, ApiFailure>;
+    /// Every webhook endpoint, each with its newest delivery and how many are pending
+    /// or failed among its latest.
+    async fn webhooks(&self) -> Result<Vec<WebhookRow>, ApiFailure>;
 }
 
 pub struct HttpClient {
@@ -194,10 +199,10 @@ impl ApiClient for HttpClient {
                 }
                 (views, projects.next_cursor)
             }
-            Tab::Audit => {
+            Tab::Audit | Tab::Events | Tab::Webhooks => {
                 return Err(failure(
                     "bad_request",
-                    "the audit tab loads through audit()".into(),
+                    "this tab loads through its own call".into(),
                 ));
             }
         };
@@ -268,6 +273,46 @@ impl ApiClient for HttpClient {
             .delete_entry(&entry_of(row)?)
             .await
             .map_err(shown)
+    }
+
+    async fn events(&self, after: Option<u64>) -> Result<EventBatch, ApiFailure> {
+        let params = EventParams {
+            after,
+            limit: Some(200),
+            // A first read shows the newest page; later ones follow from there.
+            newest: after.is_none().then_some(true),
+            ..EventParams::default()
+        };
+        let page = self.client.events(&params).await.map_err(shown)?;
+        Ok(EventBatch {
+            events: page.data,
+            next_after: page.next_after,
+        })
+    }
+
+    async fn webhooks(&self) -> Result<Vec<WebhookRow>, ApiFailure> {
+        let listed = self
+            .client
+            .list_webhooks(&WebhookListParams::default())
+            .await
+            .map_err(shown)?;
+        let mut rows = Vec::with_capacity(listed.data.len());
+        for webhook in listed.data {
+            let deliveries = self
+                .client
+                .webhook_deliveries(&webhook.id)
+                .await
+                .map_err(shown)?
+                .data;
+            let count = |state: &str| deliveries.iter().filter(|d| d.state == state).count();
+            rows.push(WebhookRow {
+                pending: count("pending"),
+                failed: count("failed"),
+                last: deliveries.first().cloned(),
+                webhook,
+            });
+        }
+        Ok(rows)
     }
 }
 

@@ -6,7 +6,12 @@ use chrono::{DateTime, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use zeroize::Zeroizing;
 
-use crate::model::{ApiFailure, AuditRow, RowPage, SecretRow, VersionRow};
+use crate::model::{
+    ApiFailure, AuditRow, EventBatch, EventRow, RowPage, SecretRow, VersionRow, WebhookRow,
+};
+
+/// The most events the events tab keeps, newest first.
+pub const MAX_EVENTS_SHOWN: usize = 1000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Tab {
@@ -14,15 +19,26 @@ pub enum Tab {
     WorkspaceKeys,
     ProjectVault,
     Audit,
+    /// Change events, live: new ones are read every tick while the tab is open.
+    Events,
+    /// Webhook endpoints and how their deliveries stand.
+    Webhooks,
 }
 
 impl Tab {
-    pub const ALL: [Tab; 4] = [
+    pub const ALL: [Tab; 6] = [
         Tab::UserSecrets,
         Tab::WorkspaceKeys,
         Tab::ProjectVault,
         Tab::Audit,
+        Tab::Events,
+        Tab::Webhooks,
     ];
+
+    /// Tabs that list no secrets: nothing on them can be rotated or deleted.
+    pub fn is_read_only(self) -> bool {
+        matches!(self, Tab::Audit | Tab::Events | Tab::Webhooks)
+    }
 
     pub fn title(self) -> &'static str {
         match self {
@@ -30,6 +46,8 @@ impl Tab {
             Tab::WorkspaceKeys => "Workspace keys",
             Tab::ProjectVault => "Project vault",
             Tab::Audit => "Audit",
+            Tab::Events => "Events",
+            Tab::Webhooks => "Webhooks",
         }
     }
 
@@ -40,6 +58,8 @@ impl Tab {
             Tab::WorkspaceKeys => 1,
             Tab::ProjectVault => 2,
             Tab::Audit => 3,
+            Tab::Events => 4,
+            Tab::Webhooks => 5,
         }
     }
 
@@ -48,7 +68,9 @@ impl Tab {
             Tab::UserSecrets => Tab::WorkspaceKeys,
             Tab::WorkspaceKeys => Tab::ProjectVault,
             Tab::ProjectVault => Tab::Audit,
-            Tab::Audit => Tab::UserSecrets,
+            Tab::Audit => Tab::Events,
+            Tab::Events => Tab::Webhooks,
+            Tab::Webhooks => Tab::UserSecrets,
         }
     }
 }
@@ -143,9 +165,16 @@ pub struct App {
     pub rows: Vec<SecretRow>,
     /// The audit tab's records, newest first.
     pub audit: Vec<AuditRow>,
+    /// The events tab's events, newest first, at most `MAX_EVENTS_SHOWN`.
+    pub events: Vec<EventRow>,
+    /// Where the events tab reads on from, once it has read.
+    pub events_after: Option<u64>,
+    /// A read of new events is under way (a tick does not start another).
+    pub events_loading: bool,
+    pub webhooks: Vec<WebhookRow>,
     pub selected: usize,
     /// Each tab's `/` filter: switching tabs keeps what the other tab was narrowed to.
-    filters: [String; 4],
+    filters: [String; 6],
     pub filtering: bool,
     pub sort: SortKey,
     pub detail: Option<Vec<VersionRow>>,
@@ -163,6 +192,10 @@ pub struct App {
 /// Work for the I/O side: API calls whose answers come back as actions.
 pub enum Command {
     Load(Tab),
+    /// The events after `after`, for the live events tab.
+    LoadEvents {
+        after: u64,
+    },
     LoadMore {
         tab: Tab,
         cursor: String,
@@ -194,6 +227,7 @@ impl std::fmt::Debug for Command {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Command::Load(tab) => write!(f, "Load({tab:?})"),
+            Command::LoadEvents { after } => write!(f, "LoadEvents({after})"),
             Command::LoadMore { tab, cursor } => write!(f, "LoadMore({tab:?}, {cursor})"),
             Command::LoadVersions { secret_id } => write!(f, "LoadVersions({secret_id})"),
             Command::Rotate { secret_id, .. } => write!(f, "Rotate({secret_id}, [redacted])"),
@@ -216,6 +250,10 @@ pub enum Action {
     /// A further page, appended.
     More(Tab, Result<RowPage, ApiFailure>),
     AuditLoaded(Result<Vec<AuditRow>, ApiFailure>),
+    /// Events read for the events tab: the newest page (`true`: it replaces what the
+    /// tab holds), or what was committed since the last read.
+    EventsLoaded(bool, Result<EventBatch, ApiFailure>),
+    WebhooksLoaded(Result<Vec<WebhookRow>, ApiFailure>),
     /// A project's milestone and member counts, for the deletion preview.
     ProjectPreviewed(String, Result<(usize, usize), ApiFailure>),
     ProjectDeleted(String, Result<u64, ApiFailure>),
@@ -231,6 +269,10 @@ impl App {
             tab: Tab::UserSecrets,
             rows: Vec::new(),
             audit: Vec::new(),
+            events: Vec::new(),
+            events_after: None,
+            events_loading: false,
+            webhooks: Vec::new(),
             selected: 0,
             filters: Default::default(),
             filtering: false,
@@ -281,6 +323,27 @@ impl App {
             .collect()
     }
 
+    /// The events the filter keeps, newest first.
+    pub fn visible_events(&self) -> Vec<&EventRow> {
+        self.events
+            .iter()
+            .filter(|e| crate::model::event_matches(e, self.filter()))
+            .collect()
+    }
+
+    /// The webhook endpoints the filter keeps (by URL, owner or id).
+    pub fn visible_webhooks(&self) -> Vec<&WebhookRow> {
+        let filter = self.filter().to_lowercase();
+        self.webhooks
+            .iter()
+            .filter(|w| {
+                [&w.webhook.url, &w.webhook.owner_id, &w.webhook.id]
+                    .iter()
+                    .any(|f| f.to_lowercase().contains(&filter))
+            })
+            .collect()
+    }
+
     pub fn selected_record(&self) -> Option<&AuditRow> {
         self.visible_audit().get(self.selected).copied()
     }
@@ -289,6 +352,8 @@ impl App {
     fn line_count(&self) -> usize {
         match self.tab {
             Tab::Audit => self.visible_audit().len(),
+            Tab::Events => self.visible_events().len(),
+            Tab::Webhooks => self.visible_webhooks().len(),
             _ => self.visible().len(),
         }
     }
@@ -349,6 +414,44 @@ pub fn update(app: &mut App, action: Action) -> Vec<Command> {
                 match result {
                     Ok(records) => {
                         app.audit = records;
+                        app.status = Status::Ready;
+                        app.clamp();
+                    }
+                    Err(failure) => app.status = Status::Failed(failure),
+                }
+            }
+            Vec::new()
+        }
+        Action::EventsLoaded(fresh, result) => {
+            app.events_loading = false;
+            match result {
+                Ok(batch) => {
+                    if fresh {
+                        app.events.clear();
+                    }
+                    let newest = app.events.first().map_or(0, |e| e.seq);
+                    // Newest first: the batch is oldest first. A batch that raced a
+                    // reload adds nothing twice.
+                    for event in batch.events.into_iter().filter(|e| fresh || e.seq > newest) {
+                        app.events.insert(0, event);
+                    }
+                    app.events.truncate(MAX_EVENTS_SHOWN);
+                    app.events_after = Some(batch.next_after);
+                    if app.tab == Tab::Events {
+                        app.status = Status::Ready;
+                        app.clamp();
+                    }
+                }
+                Err(failure) if app.tab == Tab::Events => app.status = Status::Failed(failure),
+                Err(_) => {}
+            }
+            Vec::new()
+        }
+        Action::WebhooksLoaded(result) => {
+            if app.tab == Tab::Webhooks {
+                match result {
+                    Ok(webhooks) => {
+                        app.webhooks = webhooks;
                         app.status = Status::Ready;
                         app.clamp();
                     }
@@ -464,7 +567,14 @@ pub fn update(app: &mut App, action: Action) -> Vec<Command> {
         },
         Action::Tick(now) => {
             app.now = now;
-            Vec::new()
+            // The events tab is live: each tick reads what was committed since.
+            match app.events_after {
+                Some(after) if app.tab == Tab::Events && !app.events_loading => {
+                    app.events_loading = true;
+                    vec![Command::LoadEvents { after }]
+                }
+                _ => Vec::new(),
+            }
         }
     }
 }
@@ -507,7 +617,10 @@ fn browse(app: &mut App, key: KeyEvent) -> Vec<Command> {
     let count = app.line_count();
     // The audit tab is read-only; Enter opens the whole record.
     let on_audit = app.tab == Tab::Audit;
-    if on_audit && matches!(key.code, KeyCode::Char('R' | 'b' | 'd')) {
+    if app.tab.is_read_only() && matches!(key.code, KeyCode::Char('R' | 'b' | 'd' | 'D')) {
+        return Vec::new();
+    }
+    if matches!(app.tab, Tab::Events | Tab::Webhooks) && key.code == KeyCode::Enter {
         return Vec::new();
     }
     if on_audit && key.code == KeyCode::Enter {
@@ -529,7 +642,7 @@ fn browse(app: &mut App, key: KeyEvent) -> Vec<Command> {
         KeyCode::Char('g') | KeyCode::Home => app.selected = 0,
         KeyCode::Char('G') | KeyCode::End => app.selected = count.saturating_sub(1),
         KeyCode::Tab => return switch(app, app.tab.next()),
-        KeyCode::Char(c @ '1'..='4') => {
+        KeyCode::Char(c @ '1'..='6') => {
             let index = usize::from(c as u8 - b'1');
             return switch(app, Tab::ALL[index]);
         }

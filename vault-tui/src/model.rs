@@ -102,6 +102,59 @@ impl std::fmt::Display for ApiFailure {
 /// One audit record as the console lists it: the API's own type.
 pub use vault_client::wire::AuditView as AuditRow;
 
+/// One change event as the console lists it: the API's own type.
+pub use vault_client::wire::EventView as EventRow;
+
+/// Events read after a position, oldest first, and where to read on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventBatch {
+    pub events: Vec<EventRow>,
+    pub next_after: u64,
+}
+
+/// A webhook endpoint with how its deliveries stand.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WebhookRow {
+    pub webhook: vault_client::wire::WebhookView,
+    /// Its newest delivery.
+    pub last: Option<vault_client::wire::DeliveryView>,
+    pub pending: usize,
+    pub failed: usize,
+}
+
+impl WebhookRow {
+    /// `delivered 204`, `pending (3 attempts, last 500)`, `-`.
+    pub fn last_label(&self) -> String {
+        match &self.last {
+            None => "-".into(),
+            Some(delivery) => {
+                let status = delivery
+                    .last_status
+                    .map(|s| format!(", last {s}"))
+                    .unwrap_or_default();
+                format!(
+                    "{} ({} attempts{status})",
+                    delivery.state, delivery.attempts
+                )
+            }
+        }
+    }
+}
+
+/// The `/` filter on the events tab: type, name, owner or actor.
+pub fn event_matches(event: &EventRow, filter: &str) -> bool {
+    let filter = filter.to_lowercase();
+    [
+        Some(&event.kind),
+        event.name.as_ref(),
+        event.owner_id.as_ref(),
+        event.actor.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
+    .any(|field| field.to_lowercase().contains(&filter))
+}
+
 /// The `/` filter on the audit tab: action, target or principal.
 pub fn audit_matches(record: &AuditRow, filter: &str) -> bool {
     let filter = filter.to_lowercase();

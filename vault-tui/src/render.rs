@@ -42,6 +42,8 @@ pub fn render(app: &App, frame: &mut Frame) {
             detail(app, frame, detail_area);
         }
         None if app.tab == Tab::Audit => audit_table(app, frame, body),
+        None if app.tab == Tab::Events => events_table(app, frame, body),
+        None if app.tab == Tab::Webhooks => webhooks_table(app, frame, body),
         None => table(app, frame, body),
     }
 
@@ -383,6 +385,105 @@ fn audit_table(app: &App, frame: &mut Frame, area: Rect) {
     sized_table(frame, area, title, &columns, &styles, selected);
 }
 
+fn events_table(app: &App, frame: &mut Frame, area: Rect) {
+    let visible = app.visible_events();
+    let styles: Vec<Style> = visible
+        .iter()
+        .map(|event| match event.kind.as_str() {
+            "secret.expired" | "webhook.disabled" => Style::new().fg(Color::Red),
+            "secret.expiring" | "secret.deleted" | "token.revoked" => {
+                Style::new().fg(Color::Yellow)
+            }
+            _ => Style::new(),
+        })
+        .collect();
+    let cells =
+        |f: &dyn Fn(&crate::model::EventRow) -> String| visible.iter().map(|e| f(e)).collect();
+    let columns = [
+        Column::new("SEQ", Shrink::Never, cells(&|e| e.seq.to_string())),
+        Column::new(
+            "TIME",
+            Shrink::Never,
+            cells(&|e| e.at.format("%m-%d %H:%M:%S").to_string()),
+        ),
+        Column::new("TYPE", Shrink::Last, cells(&|e| e.kind.clone())),
+        Column::new(
+            "OWNER",
+            Shrink::First,
+            cells(&|e| match (&e.owner_kind, &e.owner_id) {
+                (Some(kind), Some(id)) => format!("{kind}:{id}"),
+                _ => "-".into(),
+            }),
+        ),
+        Column::new(
+            "NAME",
+            Shrink::Last,
+            cells(&|e| e.name.clone().unwrap_or_else(|| "-".into())),
+        ),
+        Column::new(
+            "VER",
+            Shrink::Never,
+            cells(&|e| e.version.map_or_else(|| "-".into(), |v| v.to_string())),
+        ),
+        Column::new(
+            "ACTOR",
+            Shrink::First,
+            cells(&|e| e.actor.clone().unwrap_or_else(|| "-".into())),
+        ),
+    ];
+    let title = format!(" Events ({}) · live ", visible.len());
+    let selected = (!visible.is_empty()).then_some(app.selected);
+    sized_table(frame, area, title, &columns, &styles, selected);
+}
+
+fn webhooks_table(app: &App, frame: &mut Frame, area: Rect) {
+    let visible = app.visible_webhooks();
+    let styles: Vec<Style> = visible
+        .iter()
+        .map(|w| {
+            if !w.webhook.enabled {
+                Style::new().fg(Color::Red)
+            } else if w.failed > 0 || w.webhook.consecutive_failures > 0 {
+                Style::new().fg(Color::Yellow)
+            } else {
+                Style::new()
+            }
+        })
+        .collect();
+    let cells =
+        |f: &dyn Fn(&crate::model::WebhookRow) -> String| visible.iter().map(|w| f(w)).collect();
+    let columns = [
+        Column::new(
+            "OWNER",
+            Shrink::First,
+            cells(&|w| format!("{}:{}", w.webhook.owner_kind, w.webhook.owner_id)),
+        ),
+        Column::new("URL", Shrink::Last, cells(&|w| w.webhook.url.clone())),
+        Column::new(
+            "STATE",
+            Shrink::Never,
+            cells(&|w| {
+                if w.webhook.enabled {
+                    "on".into()
+                } else {
+                    "off".into()
+                }
+            }),
+        ),
+        Column::new("PENDING", Shrink::Never, cells(&|w| w.pending.to_string())),
+        Column::new("FAILED", Shrink::Never, cells(&|w| w.failed.to_string())),
+        Column::new("LAST DELIVERY", Shrink::First, cells(&|w| w.last_label())),
+        Column::new(
+            "WHY OFF",
+            Shrink::First,
+            cells(&|w| w.webhook.disabled_reason.clone().unwrap_or_default()),
+        ),
+    ];
+    let title = format!(" Webhooks ({}) · r reload ", visible.len());
+    let selected = (!visible.is_empty()).then_some(app.selected);
+    sized_table(frame, area, title, &columns, &styles, selected);
+}
+
 fn audit_record(record: &AuditRow, frame: &mut Frame) {
     let area = centered(frame.area(), 100, 30);
     let mut lines = vec![
@@ -468,7 +569,7 @@ fn help(frame: &mut Frame) {
     let lines = [
         "↑ ↓ j k      move",
         "g G          first, last",
-        "Tab 1-4      switch tab (4: audit)",
+        "Tab 1-6      switch tab (4 audit, 5 events, 6 webhooks)",
         "/            filter: name or owner; on audit,",
         "             action, target or principal;",
         "             each tab keeps its own",

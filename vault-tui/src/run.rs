@@ -58,6 +58,24 @@ fn dispatch(
     let sender = sender.clone();
     let row_of = |id: &str| app.rows.iter().find(|r| r.id == id).cloned();
     match command {
+        Command::Load(Tab::Events) => {
+            tokio::spawn(async move {
+                let result = client.events(None).await;
+                let _ = sender.send(Action::EventsLoaded(true, result));
+            });
+        }
+        Command::LoadEvents { after } => {
+            tokio::spawn(async move {
+                let result = client.events(Some(after)).await;
+                let _ = sender.send(Action::EventsLoaded(false, result));
+            });
+        }
+        Command::Load(Tab::Webhooks) => {
+            tokio::spawn(async move {
+                let result = client.webhooks().await;
+                let _ = sender.send(Action::WebhooksLoaded(result));
+            });
+        }
         Command::Load(Tab::Audit) => {
             tokio::spawn(async move {
                 let result = client.audit().await;

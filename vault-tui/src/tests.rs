@@ -700,3 +700,167 @@ fn fitting_cuts_only_with_an_ellipsis() {
     assert_eq!(fit("STRIPE_KEY", 0), "");
     assert_eq!(fit("ÉTÉ_VALEUR", 4), "ÉTÉ…", "characters, not bytes");
 }
+
+fn event(seq: u64, kind: &str, name: Option<&str>) -> crate::model::EventRow {
+    crate::model::EventRow {
+        seq,
+        id: format!("evt_{seq:021}"),
+        at: at(-1) + chrono::Duration::minutes(seq as i64),
+        kind: kind.into(),
+        owner_kind: Some("user".into()),
+        owner_id: Some("alice".into()),
+        name: name.map(str::to_owned),
+        secret_id: name.map(|_| format!("sec_{seq:021}")),
+        version: name.map(|_| 2),
+        actor: Some("user:tok_alice".into()),
+        changed: Vec::new(),
+        restored_from: None,
+        expires_at: None,
+        lead_seconds: None,
+        user_id: None,
+        role: None,
+        milestone_id: None,
+        token_id: None,
+        token_kind: None,
+        webhook_id: None,
+        reason: None,
+    }
+}
+
+#[test]
+fn the_events_tab_shows_the_newest_then_follows_live_and_stays_read_only() {
+    let mut app = loaded_app();
+    let commands = press(&mut app, "5");
+    assert!(matches!(commands.as_slice(), [Command::Load(Tab::Events)]));
+    // No position yet: a tick reads nothing.
+    assert!(update(&mut app, Action::Tick(at(0))).is_empty());
+    update(
+        &mut app,
+        Action::EventsLoaded(
+            true,
+            Ok(crate::model::EventBatch {
+                events: vec![
+                    event(7, "secret.created", Some("API_KEY")),
+                    event(8, "secret.rotated", Some("API_KEY")),
+                ],
+                next_after: 8,
+            }),
+        ),
+    );
+    assert_eq!(app.events.iter().map(|e| e.seq).collect::<Vec<_>>(), [8, 7]);
+    // Each tick reads what was committed since, one read at a time.
+    let commands = update(&mut app, Action::Tick(at(0)));
+    assert!(matches!(
+        commands.as_slice(),
+        [Command::LoadEvents { after: 8 }]
+    ));
+    assert!(
+        update(&mut app, Action::Tick(at(0))).is_empty(),
+        "one read at a time"
+    );
+    update(
+        &mut app,
+        Action::EventsLoaded(
+            false,
+            Ok(crate::model::EventBatch {
+                events: vec![
+                    // A batch that raced a reload adds nothing twice.
+                    event(8, "secret.rotated", Some("API_KEY")),
+                    event(9, "secret.expiring", Some("DB_URL")),
+                    event(10, "webhook.disabled", None),
+                ],
+                next_after: 10,
+            }),
+        ),
+    );
+    assert_eq!(
+        app.events.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        [10, 9, 8, 7]
+    );
+    assert!(matches!(
+        update(&mut app, Action::Tick(at(0))).as_slice(),
+        [Command::LoadEvents { after: 10 }]
+    ));
+    // Nothing here can be rotated, rolled back or deleted.
+    assert!(press(&mut app, "Rbd").is_empty());
+    assert!(app.modal.is_none());
+    // The filter narrows by type, name, owner or actor.
+    press(&mut app, "/");
+    press(&mut app, "expir");
+    assert_eq!(app.visible_events().len(), 1);
+    update(&mut app, key(KeyCode::Enter));
+    snap("events_tab", &app);
+    // Other tabs do not read events.
+    press(&mut app, "1");
+    assert!(update(&mut app, Action::Tick(at(0))).is_empty());
+}
+
+#[test]
+fn the_webhooks_tab_shows_each_endpoint_and_its_deliveries() {
+    let mut app = loaded_app();
+    let commands = press(&mut app, "6");
+    assert!(matches!(
+        commands.as_slice(),
+        [Command::Load(Tab::Webhooks)]
+    ));
+    let webhook = |id: &str, url: &str, enabled: bool, reason: Option<&str>| {
+        vault_client::wire::WebhookView {
+            id: id.into(),
+            owner_kind: "user".into(),
+            owner_id: "alice".into(),
+            url: url.into(),
+            event_types: Vec::new(),
+            description: None,
+            enabled,
+            disabled_reason: reason.map(str::to_owned),
+            consecutive_failures: if enabled { 0 } else { 20 },
+            secret_generation: 1,
+            previous_secret_until: None,
+            created_at: at(-3),
+            updated_at: at(-1),
+        }
+    };
+    let delivery =
+        |state: &str, attempts: u32, status: Option<u16>| vault_client::wire::DeliveryView {
+            id: "dlv_000000000000000000001".into(),
+            event_id: "evt_000000000000000000001".into(),
+            event_seq: 1,
+            event_type: "secret.rotated".into(),
+            state: state.into(),
+            attempts,
+            next_attempt_at: at(0),
+            last_status: status,
+            last_error: None,
+            created_at: at(-1),
+            updated_at: at(-1),
+        };
+    update(
+        &mut app,
+        Action::WebhooksLoaded(Ok(vec![
+            crate::model::WebhookRow {
+                webhook: webhook("whk_a", "https://hooks.example.com/ci", true, None),
+                last: Some(delivery("delivered", 1, Some(204))),
+                pending: 0,
+                failed: 0,
+            },
+            crate::model::WebhookRow {
+                webhook: webhook(
+                    "whk_b",
+                    "https://siem.example.net/vault",
+                    false,
+                    Some("20 deliveries in a row failed; the last: the receiver answered 503"),
+                ),
+                last: Some(delivery("pending", 4, Some(503))),
+                pending: 3,
+                failed: 1,
+            },
+        ])),
+    );
+    assert_eq!(app.visible_webhooks().len(), 2);
+    assert_eq!(
+        app.webhooks[1].last_label(),
+        "pending (4 attempts, last 503)"
+    );
+    assert!(press(&mut app, "Rbd").is_empty());
+    snap("webhooks_tab", &app);
+}

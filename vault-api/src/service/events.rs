@@ -87,6 +87,7 @@ pub struct FeedRequest {
     pub after: Option<u64>,
     pub filter: EventFilter,
     pub limit: u32,
+    pub end: vault_store::PageEnd,
 }
 
 impl FeedRequest {
@@ -156,6 +157,11 @@ impl FeedRequest {
         };
         Ok(FeedRequest {
             after,
+            end: if params.newest == Some(true) {
+                vault_store::PageEnd::Newest
+            } else {
+                vault_store::PageEnd::Oldest
+            },
             filter: EventFilter {
                 owner_kind,
                 owner_id: params.owner_id,
@@ -242,8 +248,12 @@ async fn read(
     filter: &EventFilter,
     limit: u32,
     field: &'static str,
+    end: vault_store::PageEnd,
 ) -> ApiResult<vault_store::EventPage> {
-    let page = state.store.events(after, filter.clone(), limit).await?;
+    let page = state
+        .store
+        .events_from(after, filter.clone(), limit, end)
+        .await?;
     if after > page.newest {
         return Err(ApiError::invalid(
             field,
@@ -289,6 +299,7 @@ pub(crate) async fn page(
                 &request.filter,
                 request.limit,
                 position_field(from_header),
+                request.end,
             )
             .await?
         }
@@ -296,7 +307,7 @@ pub(crate) async fn page(
         None => {
             state
                 .store
-                .events(0, request.filter.clone(), request.limit)
+                .events_from(0, request.filter.clone(), request.limit, request.end)
                 .await?
         }
     };
@@ -358,6 +369,7 @@ pub(crate) async fn stream(
                 &request.filter,
                 1,
                 position_field(from_header),
+                vault_store::PageEnd::Oldest,
             )
             .await?;
             after

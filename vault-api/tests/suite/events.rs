@@ -126,6 +126,23 @@ async fn the_feed_pages_streams_and_resumes_exactly_after_the_last_event(db: Tes
         .expect(200, Method::GET, "/v1/events?limit=2", &alice, None)
         .await;
     assert_eq!(body["next_after"], 2);
+    // The newest end, for a reader that wants recent context before it follows.
+    let body = server
+        .expect(
+            200,
+            Method::GET,
+            "/v1/events?limit=2&newest=true",
+            &alice,
+            None,
+        )
+        .await;
+    let seqs: Vec<u64> = body["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(|e| e["seq"].as_u64().expect("seq"))
+        .collect();
+    assert_eq!((seqs, &body["next_after"]), (vec![2, 3], &json!(3)));
     let rest = page(&server, &alice, "?after=2").await;
     assert_eq!(rest.len(), 1);
     assert_eq!(rest[0]["seq"], 3);

@@ -37,6 +37,10 @@ pub struct EventParams {
     /// 1 to 200; 100 when absent (a page only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
+    /// The newest `limit` matching events instead of the oldest (a page only): recent
+    /// context for a reader starting now; `next_after` is then the newest position.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub newest: Option<bool>,
 }
 
 /// One event, as its reader may see it: an Informed project member and a session see

@@ -392,6 +392,28 @@ async fn a_reader_resumes_exactly_after_its_position(db: TestDb) {
         "a full page resumes after its last event"
     );
 
+    // The newest end: the last matching events, oldest first, and the reader goes on
+    // from the newest position.
+    let u1 = EventFilter {
+        owner_kind: Some(vault_core::OwnerKind::User),
+        owner_id: Some("u1".into()),
+        ..EventFilter::default()
+    };
+    let tail = store
+        .events_from(0, u1.clone(), 2, vault_store::PageEnd::Newest)
+        .await
+        .expect("reads");
+    assert_eq!(
+        tail.events.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        [5, 7]
+    );
+    assert_eq!(tail.next_after, 7);
+    let tail = store
+        .events_from(5, u1, 10, vault_store::PageEnd::Newest)
+        .await
+        .expect("reads");
+    assert_eq!(tail.events.iter().map(|e| e.seq).collect::<Vec<_>>(), [7]);
+
     let by_name = EventFilter {
         name: Some(name("KEY_3")),
         ..EventFilter::default()
