@@ -500,16 +500,25 @@ pub(crate) fn redeliver(
 /// cursor moves in the same transaction, under the append lock, and a delivery is
 /// unique per (endpoint, event).
 pub(crate) fn fan_out(conn: &mut DbConnection, now: DateTime<Utc>) -> StoreResult<u64> {
+    // Without endpoints there is nothing to write, and no lock is worth taking: every
+    // replica runs this every second, beside the audit trail's writers.
+    if list(conn, None)?.is_empty() {
+        return Ok(0);
+    }
     write_transaction(conn, |conn| {
         serialize_appends(conn)?;
+        let endpoints = list(conn, None)?;
+        // Events before every endpoint's registration go nowhere: the cursor skips
+        // them, so a first endpoint in an old vault does not wait for the backlog.
+        let earliest = endpoints.iter().map(|e| e.from_seq).min().unwrap_or(0);
         let after = settings::get(conn, FANOUT_CURSOR)?
             .and_then(|c| c.parse::<u64>().ok())
-            .unwrap_or(0);
+            .unwrap_or(0)
+            .max(earliest);
         let page = events::page(conn, after, &events::EventFilter::default(), FANOUT_BATCH)?;
         if page.next_after == after {
             return Ok(0);
         }
-        let endpoints = list(conn, None)?;
         let mut written = 0;
         for event in &page.events {
             let Some(owner) = &event.event.owner else {

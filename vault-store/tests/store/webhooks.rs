@@ -17,6 +17,7 @@ on_both_backends!(
     replicas_claiming_at_once_never_take_the_same_attempt,
     a_lapsed_lease_passes_the_attempt_on_and_the_late_outcome_is_ignored,
     failures_back_off_then_turn_the_endpoint_off_with_an_event,
+    a_first_endpoint_in_a_vault_with_history_does_not_wait_for_it,
 );
 
 fn endpoint(id: &str, owner: &str, types: Vec<EventKind>) -> NewWebhook {
@@ -98,6 +99,37 @@ async fn fan_out_writes_each_delivery_once_for_the_endpoints_that_want_it(db: Te
             .expect("lists")
             .is_empty()
     );
+}
+
+/// Fan-out reads the log in batches; events from before every endpoint's registration
+/// are skipped rather than read batch by batch, so the first delivery is not late.
+async fn a_first_endpoint_in_a_vault_with_history_does_not_wait_for_it(db: TestDb) {
+    let store = db.open();
+    // More history than one fan-out batch (500 events).
+    for n in 0..260 {
+        secret_for(&store, "u9", &format!("OLD_{n}")).await;
+        store
+            .delete_secret(
+                store
+                    .list_secrets(list_query("u9", 1))
+                    .await
+                    .expect("lists")
+                    .items
+                    .remove(0)
+                    .id,
+                audit(),
+            )
+            .await
+            .expect("deletes");
+    }
+    // Nothing to deliver to yet: fan-out does nothing, and takes no lock.
+    assert_eq!(store.fan_out_webhooks(at(1)).await.expect("fans out"), 0);
+    store
+        .create_webhook(endpoint("whk_first", "u1", Vec::new()), audit())
+        .await
+        .expect("registers");
+    secret_for(&store, "u1", "NEW").await;
+    assert_eq!(store.fan_out_webhooks(at(2)).await.expect("fans out"), 1);
 }
 
 async fn replicas_claiming_at_once_never_take_the_same_attempt(db: TestDb) {

@@ -13,6 +13,7 @@
 //! nothing about speed.
 
 mod baseline;
+mod events;
 mod report;
 mod servers;
 mod tools;
@@ -261,8 +262,20 @@ pub fn run(root: &Path, mut options: Options) -> Result<()> {
         None
     };
 
+    let events = events::measure(
+        &binaries,
+        &env,
+        work,
+        &seeded,
+        &load,
+        &ours_script,
+        options.rounds,
+        options.duration,
+    )?;
+
     let mut report = Report {
         options: &options,
+        events: Some(events),
         flooded: Summary::of(&flooded_rounds),
         flood_rate,
         sync_normal,

@@ -30,6 +30,9 @@ pub(super) struct Report<'a> {
     pub(super) flood_rate: f64,
     /// Ours on SQLite with synchronous=NORMAL instead of FULL.
     pub(super) sync_normal: Option<Summary>,
+    /// Resolution with rotations in the background, without and with a subscriber and
+    /// a webhook endpoint.
+    pub(super) events: Option<super::events::EventLoad>,
     pub(super) ours: Summary,
     pub(super) peer: Summary,
     pub(super) ours_rounds: Vec<Round>,
@@ -141,6 +144,34 @@ impl Report<'_> {
                 "| {label} | {:.0} | {:.2} ms | {:.2} ms |",
                 s.requests_per_second, s.p50_ms, s.p99_ms
             );
+        }
+        if let Some(events) = &self.events {
+            let _ = writeln!(
+                text,
+                "\nResolution while change events flow: a rotation of one of the context's \
+                 users' secrets every 50 ms in the background ({} in all; each commits its \
+                 audit record and its event in one transaction), first with nobody listening, \
+                 then with a Server-Sent Events subscriber on the feed and a webhook endpoint \
+                 on loopback receiving every event ({} streamed, {} delivered). The rotation \
+                 column is the change's own median latency, the event append included:\n",
+                events.rotations, events.streamed, events.delivered
+            );
+            let _ = writeln!(text, "| events | req/s | p50 | p99 | rotation p50 |");
+            let _ = writeln!(text, "|---|---:|---:|---:|---:|");
+            for (label, s, rotation) in [
+                ("nobody listening", &events.quiet, events.rotation_quiet_ms),
+                (
+                    "SSE subscriber + webhook",
+                    &events.subscribed,
+                    events.rotation_subscribed_ms,
+                ),
+            ] {
+                let _ = writeln!(
+                    text,
+                    "| {label} | {:.0} | {:.2} ms | {:.2} ms | {rotation:.2} ms |",
+                    s.requests_per_second, s.p50_ms, s.p99_ms
+                );
+            }
         }
         if let Some(normal) = &self.sync_normal {
             let _ = writeln!(
