@@ -325,9 +325,9 @@ impl EventAudience {
                         if !role.grants(needed) {
                             // Informed members know names only: which entry changed and
                             // how, not by whom, to which version or to where.
-                            return (event.kind.is_secret()
-                                && role.grants(ProjectPermission::ListEntries))
-                            .then(|| Self::names_only(stored));
+                            return role
+                                .grants(ProjectPermission::ListEntries)
+                                .then(|| Self::names_only(stored));
                         }
                         true
                     }

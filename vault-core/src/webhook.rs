@@ -71,7 +71,10 @@ impl WebhookSecret {
 /// public unicast address. Loopback, private, shared (CGNAT), link-local (the cloud
 /// metadata services at 169.254.169.254 and fd00:ec2::254 among them), unique-local,
 /// multicast, broadcast, documentation, benchmarking and reserved ranges are not, nor
-/// an IPv4 address mapped or translated into IPv6.
+/// an IPv4 address mapped into IPv6. IPv6 is allowed, not blocked, by range: only
+/// global unicast (2000::/3) is public, which leaves out NAT64 (64:ff9b::/96) and every
+/// other prefix that reaches IPv4 or the local network, less the parts of 2000::/3
+/// that are not the internet either.
 pub fn is_public_address(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => is_public_v4(v4),
@@ -79,24 +82,17 @@ pub fn is_public_address(ip: IpAddr) -> bool {
             if let Some(v4) = v6.to_ipv4_mapped() {
                 return is_public_v4(v4);
             }
-            let segments = v6.segments();
-            // NAT64 (64:ff9b::/96, 64:ff9b:1::/48) reaches IPv4 through a translator.
-            if segments[0] == 0x64 && segments[1] == 0xff9b {
-                return false;
-            }
-            !(v6.is_unspecified()
-                || v6.is_loopback()
-                || v6.is_multicast()
-                // ::/96, the deprecated IPv4-compatible addresses.
-                || segments[..6].iter().all(|s| *s == 0)
-                // fc00::/7 unique local, fe80::/10 link-local.
-                || (segments[0] & 0xfe00) == 0xfc00
-                || (segments[0] & 0xffc0) == 0xfe80
-                // 2001:db8::/32 documentation; 2001::/23 IETF protocol assignments.
-                || (segments[0] == 0x2001 && segments[1] == 0x0db8)
-                || (segments[0] == 0x2001 && segments[1] < 0x0200)
-                // 100::/64 discard-only.
-                || (segments[0] == 0x0100 && segments[1..4].iter().all(|s| *s == 0)))
+            let [first, second, ..] = v6.segments();
+            let global_unicast = (first & 0xe000) == 0x2000;
+            // 2001::/23 IETF protocol assignments (Teredo, ORCHID and the like), which
+            // holds 2001:db8::/32 documentation too (one /32 checked on its own, for
+            // the day the /23 rule is narrowed).
+            let protocol_assignments = first == 0x2001 && second < 0x0200;
+            let documentation =
+                (first == 0x2001 && second == 0x0db8) || (first == 0x3fff && second < 0x1000);
+            // 2002::/16 6to4 carries an IPv4 address a relay may lead to.
+            let six_to_four = first == 0x2002;
+            global_unicast && !protocol_assignments && !documentation && !six_to_four
         }
     }
 }

@@ -318,8 +318,24 @@ fn the_tightest_entered_lead_is_due() {
     // No leads configured: only the expiry itself.
     assert_eq!(due_expiry_lead(expires, before(1), &[]), None);
     assert_eq!(due_expiry_lead(expires, expires, &[]), Some(0));
-    // A zero lead means nothing beyond the expiry.
+    // A zero lead means nothing beyond the expiry, even a moment before it.
     assert_eq!(due_expiry_lead(expires, before(1), &[Duration::ZERO]), None);
+    let moment = expires - chrono::Duration::milliseconds(500);
+    assert_eq!(due_expiry_lead(expires, moment, &[Duration::ZERO]), None);
+    assert_eq!(due_expiry_lead(expires, moment, &[day]), Some(86_400));
+}
+
+#[test]
+fn event_ids_are_fresh_and_shaped_for_receivers() {
+    let (a, b) = (StoredEvent::generate_id(), StoredEvent::generate_id());
+    assert_ne!(a, b);
+    for id in [a, b] {
+        assert!(id.starts_with("evt_"), "{id}");
+        assert_eq!(id.len(), 4 + 21, "{id}");
+    }
+    let (c, d) = (crate::random_id("whk_"), crate::random_id("whk_"));
+    assert_ne!(c, d);
+    assert!(c.starts_with("whk_") && c.len() == 25, "{c}");
 }
 
 #[test]

@@ -93,7 +93,16 @@ fn only_public_unicast_addresses_are_targets() {
         "ff02::1",
         "2001:db8::1",
         "2001::1",
+        "2001:0:4136:e378:8000:63bf:3fff:fdd2",
         "100::1",
+        "64::1",
+        "101::1",
+        "fec0::1",
+        "2002:7f00:1::1",
+        "3fff::1",
+        "3fff:fff::1",
+        "4000::1",
+        "e000::1",
     ] {
         let ip: IpAddr = blocked.parse().expect("an address");
         assert!(!is_public_address(ip), "{blocked} must be refused");
@@ -112,9 +121,11 @@ fn only_public_unicast_addresses_are_targets() {
         "2606:4700:4700::1111",
         "2a00:1450:4001:80b::200e",
         "::ffff:8.8.8.8",
-        "fec0::1",
         "2001:200::1",
-        "101::1",
+        "2001:db9::1",
+        "2003::1",
+        "3ffe::1",
+        "3fff:1000::1",
     ] {
         let ip: IpAddr = allowed.parse().expect("an address");
         assert!(is_public_address(ip), "{allowed} must be allowed");
