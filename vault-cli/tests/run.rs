@@ -11,7 +11,7 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 mod common;
 
-use common::{VALUES, Vault, text};
+use common::{VALUES, VAULTCTL, Vault, text};
 
 fn environment_of(output: &[u8]) -> BTreeMap<String, String> {
     output
@@ -417,6 +417,50 @@ async fn watch_can_signal_the_command_instead_and_ignores_changes_outside_its_en
         .expect("reads");
     assert!(
         stderr.contains("changed: API_KEY; sending SIGHUP"),
+        "{stderr}"
+    );
+}
+
+/// README's watch walkthrough, run as written against `vault-api serve --dev`: only the
+/// `cargo run … --` prefixes become the built binaries, and the port a free one.
+#[test]
+fn the_readme_watch_walkthrough_works_as_written() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+        .expect("README.md");
+    let block = readme
+        .split("### Watch walkthrough\n")
+        .nth(1)
+        .and_then(|section| section.split("```sh\n").nth(1))
+        .and_then(|rest| rest.split("```").next())
+        .expect("a sh block under ### Watch walkthrough");
+    let api = vault_testkit::workspace_binary(VAULTCTL, "vault-api", "vault-api");
+    let api = api.to_str().expect("a UTF-8 path");
+    let server = vault_testkit::DevServer::start(api);
+    let script = block
+        .replace("cargo run -q --release -p vault-api --", api)
+        .replace(
+            "cargo run -q --release -p vault-cli --bin vaultctl --",
+            VAULTCTL,
+        )
+        .replace("127.0.0.1:8200", &format!("127.0.0.1:{}", server.port));
+    let output = std::process::Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &script])
+        .current_dir(server.dir())
+        .env_remove("VAULT_TOKEN")
+        .output()
+        .expect("bash runs");
+    let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert_eq!(
+        stdout.lines().collect::<Vec<_>>(),
+        [
+            "started with a 21-byte API_TOKEN",
+            "started with a 30-byte API_TOKEN"
+        ],
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("vaultctl: changed: API_TOKEN; restarting the command"),
         "{stderr}"
     );
 }

@@ -39,6 +39,8 @@ fn the_readme_serve_command_and_walkthrough_work_as_written() {
         &[
             ("VAULT_WEBHOOK_ALLOW_PRIVATE_TARGETS", "true"),
             ("VAULT_WEBHOOK_ALLOW_HTTP", "true"),
+            // As the reminders walkthrough says to start it.
+            ("VAULT_EVENT_SWEEP_INTERVAL", "1s"),
         ],
     );
     let (port, dir) = (server.port, server.dir());
@@ -70,6 +72,7 @@ fn the_readme_serve_command_and_walkthrough_work_as_written() {
     let (walked, stdout, stderr) = run("### Walkthrough");
     let (walked_projects, project_stdout, project_stderr) = run("### Project walkthrough");
     let (walked_events, events_stdout, events_stderr) = run("### Events walkthrough");
+    let (reminded, reminder_stdout, reminder_stderr) = run("### Reminders walkthrough");
     let webhooks = python.is_some().then(|| run("### Webhook walkthrough"));
     drop(server);
     match webhooks {
@@ -83,6 +86,12 @@ fn the_readme_serve_command_and_walkthrough_work_as_written() {
         }
         None => eprintln!("skipped the webhook walkthrough: VAULT_TEST_PYTHON_WEBHOOKS is not set"),
     }
+    assert!(reminded, "{reminder_stdout}\n{reminder_stderr}");
+    assert_eq!(
+        reminder_stdout.trim(),
+        "secret.expiring SHORT_LIVED_TOKEN 604800",
+        "{reminder_stderr}"
+    );
     assert!(walked_events, "{events_stdout}\n{events_stderr}");
     assert_eq!(
         events_stdout.lines().collect::<Vec<_>>(),
