@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::authz::ProjectPermission;
 use crate::error::CoreError;
 use crate::ids::{MilestoneId, ProjectId, SecretId, UserId, WorkspaceId};
+use crate::integrity::{IntegrityKeys, Mac};
 use crate::name::SecretName;
 use crate::resolve::ResolutionContext;
 use crate::role::ProjectRole;
@@ -279,6 +280,57 @@ impl StoredEvent {
     pub fn generate_id() -> String {
         format!("evt_{}", crate::ids::random_suffix())
     }
+}
+
+const EVENT_LABEL: &[u8] = b"vault-change-event/v1";
+
+/// Everything an event row says, each field framed: its place, id, time, actor, kind,
+/// subject and `detail` as stored (JSON text).
+fn event_fields(stored: &StoredEvent, detail_json: &str, fields: &mut crate::integrity::Fields) {
+    let event = &stored.event;
+    let (owner_kind, owner_id) = match &event.owner {
+        Some(owner) => (owner.kind().as_str(), owner.id()),
+        None => ("", ""),
+    };
+    fields
+        .field(&stored.seq.to_be_bytes())
+        .field(stored.id.as_bytes())
+        .field(&stored.at.timestamp_micros().to_be_bytes())
+        .field(stored.actor.as_bytes())
+        .field(event.kind.as_str().as_bytes())
+        .field(owner_kind.as_bytes())
+        .field(owner_id.as_bytes())
+        .field(event.name.as_ref().map_or("", |n| n.as_str()).as_bytes())
+        .field(
+            event
+                .secret_id
+                .as_ref()
+                .map_or("", |s| s.as_str())
+                .as_bytes(),
+        )
+        .field(&event.version.map_or(0, Version::get).to_be_bytes())
+        .field(detail_json.as_bytes());
+}
+
+/// The MAC an event row carries, under the integrity master's `events` key.
+pub fn event_mac(keys: &IntegrityKeys, stored: &StoredEvent, detail_json: &str) -> Mac {
+    keys.events.mac(EVENT_LABEL, |fields| {
+        event_fields(stored, detail_json, fields)
+    })
+}
+
+/// Whether `mac` is the event row's MAC (constant time).
+pub fn event_mac_matches(
+    keys: &IntegrityKeys,
+    stored: &StoredEvent,
+    detail_json: &str,
+    mac: &[u8],
+) -> bool {
+    keys.events.verify(
+        EVENT_LABEL,
+        |fields| event_fields(stored, detail_json, fields),
+        mac,
+    )
 }
 
 /// What a user is to the workspaces and projects whose events they may see, read by

@@ -77,6 +77,9 @@ pub struct IntegrityKeys {
     /// Derives each webhook endpoint's signing secret (`webhook.rs`), so no secret is
     /// stored: write access to the database does not give one away.
     pub webhooks: MacKey,
+    /// Binds each change event to its row (`event.rs`): an event written or edited
+    /// outside the vault is neither streamed nor delivered, signed, to a webhook.
+    pub events: MacKey,
 }
 
 const DERIVATION_SALT: &[u8] = b"vault-integrity/v1";
@@ -98,6 +101,7 @@ impl IntegrityKeys {
             rows: key(b"secret-row"),
             checkpoints: key(b"audit-checkpoint"),
             webhooks: key(b"webhook-signing"),
+            events: key(b"change-event"),
         }
     }
 }

@@ -37,7 +37,7 @@ pub use category::Category;
 pub use error::{CoreError, IdKind};
 pub use event::{
     ChangeEvent, EventAudience, EventDetail, EventKind, Reach, StoredEvent, UserStanding,
-    due_expiry_lead,
+    due_expiry_lead, event_mac, event_mac_matches,
 };
 pub use ids::{
     MAX_OPAQUE_ID_LEN, MilestoneId, ProfileId, ProjectId, SecretId, UserId, WorkspaceId, random_id,

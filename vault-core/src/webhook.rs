@@ -46,9 +46,13 @@ impl WebhookSecret {
         }))
     }
 
-    /// `whsec_…`, what the endpoint's owner configures its receiver with.
-    pub fn encoded(&self) -> String {
-        format!("{WEBHOOK_SECRET_PREFIX}{}", STANDARD.encode(self.0))
+    /// `whsec_…`, what the endpoint's owner configures its receiver with; zeroized on
+    /// drop like the secret itself.
+    pub fn encoded(&self) -> zeroize::Zeroizing<String> {
+        zeroize::Zeroizing::new(format!(
+            "{WEBHOOK_SECRET_PREFIX}{}",
+            STANDARD.encode(self.0)
+        ))
     }
 
     /// The `v1,…` signature of one delivery.

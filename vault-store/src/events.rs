@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use vault_core::{
     ChangeEvent, EventDetail, EventKind, IntegrityKeys, Owner, OwnerKind, SecretId, SecretName,
-    StoredEvent, due_expiry_lead,
+    StoredEvent, due_expiry_lead, event_mac, event_mac_matches,
 };
 
 use crate::audit::serialize_appends;
@@ -46,6 +46,9 @@ pub struct EventPage {
     pub oldest: Option<u64>,
     /// The newest position; 0 while the log is empty.
     pub newest: u64,
+    /// Rows in the page's range left out because their MAC failed: written or edited
+    /// outside the vault.
+    pub tampered: u64,
 }
 
 type EventColumns = (
@@ -60,9 +63,11 @@ type EventColumns = (
     Option<i32>,
     String,
     String,
+    Option<Vec<u8>>,
 );
 
-fn columns() -> (
+/// The columns in `EventColumns` order.
+type EventSelection = (
     events::seq,
     events::id,
     events::at,
@@ -74,7 +79,10 @@ fn columns() -> (
     events::version,
     events::actor,
     events::detail,
-) {
+    events::mac,
+);
+
+fn columns() -> EventSelection {
     (
         events::seq,
         events::id,
@@ -87,19 +95,25 @@ fn columns() -> (
         events::version,
         events::actor,
         events::detail,
+        events::mac,
     )
 }
 
-/// A stored row as an event; `None` for a kind this build does not know (written by a
-/// newer replica during a rollout), which no audience rule here could judge.
-fn from_columns(
-    (seq, id, at, kind, owner_kind, owner_id, name, secret_id, version, actor, detail): EventColumns,
-) -> StoreResult<Option<StoredEvent>> {
-    let Ok(kind) = kind.parse::<EventKind>() else {
-        return Ok(None);
-    };
+/// What a stored row reads as.
+enum Read {
+    Event(Box<StoredEvent>),
+    /// A kind this build does not know (written by a newer replica during a rollout),
+    /// which no audience rule here could judge.
+    Unknown,
+    /// Its MAC is missing or does not match (written or edited outside the vault), or
+    /// it does not even parse: never handed out.
+    Tampered,
+}
+
+fn parse(row: &EventColumns, kind: EventKind) -> StoreResult<StoredEvent> {
+    let (seq, id, at, _, owner_kind, owner_id, name, secret_id, version, actor, detail, _) = row;
     let owner = match (owner_kind, owner_id) {
-        (Some(kind), Some(id)) => Some(owner_from_row(&kind, &id)?),
+        (Some(kind), Some(id)) => Some(owner_from_row(kind, id)?),
         (None, None) => None,
         _ => {
             return Err(StoreError::corrupt(
@@ -108,28 +122,55 @@ fn from_columns(
             ));
         }
     };
-    let detail: EventDetail = serde_json::from_str(&detail)
+    let detail: EventDetail = serde_json::from_str(detail)
         .map_err(|e| StoreError::corrupt("events.detail", e.to_string()))?;
-    Ok(Some(StoredEvent {
-        seq: u64::try_from(seq).map_err(|_| StoreError::corrupt("events.seq", "negative"))?,
-        id,
-        at: from_micros("events.at", at)?,
-        actor,
+    Ok(StoredEvent {
+        seq: u64::try_from(*seq).map_err(|_| StoreError::corrupt("events.seq", "negative"))?,
+        id: id.clone(),
+        at: from_micros("events.at", *at)?,
+        actor: actor.clone(),
         event: ChangeEvent {
             kind,
             owner,
             name: name
-                .map(|n| SecretName::parse(&n).map_err(StoreError::stored("events.name")))
+                .as_deref()
+                .map(|n| SecretName::parse(n).map_err(StoreError::stored("events.name")))
                 .transpose()?,
             secret_id: secret_id
-                .map(|s| SecretId::parse(&s).map_err(StoreError::stored("events.secret_id")))
+                .as_deref()
+                .map(|s| SecretId::parse(s).map_err(StoreError::stored("events.secret_id")))
                 .transpose()?,
             version: version
                 .map(|v| version_number("events.version", v))
                 .transpose()?,
             detail,
         },
-    }))
+    })
+}
+
+/// A stored row as an event, its MAC checked when the store holds the keys. With the
+/// keys, a row that does not even parse is tampered too: a database writer cannot stop
+/// the feed with a broken row.
+fn from_columns(row: EventColumns, keys: Option<&IntegrityKeys>) -> StoreResult<Read> {
+    let Ok(kind) = row.3.parse::<EventKind>() else {
+        return Ok(Read::Unknown);
+    };
+    let parsed = parse(&row, kind);
+    let Some(keys) = keys else {
+        return parsed.map(|event| Read::Event(Box::new(event)));
+    };
+    let Ok(event) = parsed else {
+        return Ok(Read::Tampered);
+    };
+    let intact = row
+        .11
+        .as_deref()
+        .is_some_and(|mac| event_mac_matches(keys, &event, &row.10, mac));
+    Ok(if intact {
+        Read::Event(Box::new(event))
+    } else {
+        Read::Tampered
+    })
 }
 
 pub(crate) fn newest(conn: &mut DbConnection) -> StoreResult<u64> {
@@ -140,14 +181,21 @@ pub(crate) fn newest(conn: &mut DbConnection) -> StoreResult<u64> {
 }
 
 /// The event at position `seq`, if it is kept (and of a kind this build knows).
-pub(crate) fn at(conn: &mut DbConnection, seq: u64) -> StoreResult<Option<StoredEvent>> {
+pub(crate) fn at(
+    conn: &mut DbConnection,
+    seq: u64,
+    keys: Option<&IntegrityKeys>,
+) -> StoreResult<Option<StoredEvent>> {
     let seq = i64::try_from(seq).unwrap_or(i64::MAX);
     let rows: Vec<EventColumns> = events::table
         .filter(events::seq.eq(seq))
         .select(columns())
         .load(conn)?;
     match rows.into_iter().next() {
-        Some(row) => from_columns(row),
+        Some(row) => Ok(match from_columns(row, keys)? {
+            Read::Event(event) => Some(*event),
+            Read::Unknown | Read::Tampered => None,
+        }),
         None => Ok(None),
     }
 }
@@ -159,6 +207,7 @@ pub(crate) fn append(
     at: DateTime<Utc>,
     actor: &str,
     changes: &[ChangeEvent],
+    keys: Option<&IntegrityKeys>,
 ) -> StoreResult<Option<u64>> {
     if changes.is_empty() {
         return Ok(None);
@@ -173,10 +222,23 @@ pub(crate) fn append(
         let version = change.version.map(version_column).transpose()?;
         let position =
             i64::try_from(seq).map_err(|_| StoreError::invalid("seq", "is too large"))?;
+        let id = StoredEvent::generate_id();
+        // Microseconds, as stored, so the MAC covers the time a reader gets back.
+        let at = from_micros("events.at", micros(at))?;
+        let mac = keys.map(|keys| {
+            let stored = StoredEvent {
+                seq,
+                id: id.clone(),
+                at,
+                actor: actor.to_owned(),
+                event: change.clone(),
+            };
+            event_mac(keys, &stored, &detail).to_vec()
+        });
         on_backend!(conn, |conn| diesel::insert_into(events::table)
             .values((
                 events::seq.eq(position),
-                events::id.eq(StoredEvent::generate_id()),
+                events::id.eq(&id),
                 events::at.eq(micros(at)),
                 events::kind.eq(change.kind.as_str()),
                 events::owner_kind.eq(change.owner.as_ref().map(|o| o.kind().as_str())),
@@ -186,6 +248,7 @@ pub(crate) fn append(
                 events::version.eq(version),
                 events::actor.eq(actor),
                 events::detail.eq(&detail),
+                events::mac.eq(&mac),
             ))
             .execute(conn))?;
     }
@@ -208,8 +271,9 @@ pub(crate) fn page(
     after: u64,
     filter: &EventFilter,
     limit: u32,
+    keys: Option<&IntegrityKeys>,
 ) -> StoreResult<EventPage> {
-    page_from(conn, after, filter, limit, PageEnd::Oldest)
+    page_from(conn, after, filter, limit, PageEnd::Oldest, keys)
 }
 
 /// As `page`, from either end.
@@ -219,6 +283,7 @@ pub(crate) fn page_from(
     filter: &EventFilter,
     limit: u32,
     end: PageEnd,
+    keys: Option<&IntegrityKeys>,
 ) -> StoreResult<EventPage> {
     read_transaction(conn, |conn| {
         let newest = newest(conn)?;
@@ -261,9 +326,12 @@ pub(crate) fn page_from(
         let full = end == PageEnd::Oldest && rows.len() == limit as usize;
         let last_row = rows.last().map(|row| row.0);
         let mut events = Vec::with_capacity(rows.len());
+        let mut tampered = 0;
         for row in rows {
-            if let Some(event) = from_columns(row)? {
-                events.push(event);
+            match from_columns(row, keys)? {
+                Read::Event(event) => events.push(*event),
+                Read::Unknown => {}
+                Read::Tampered => tampered += 1,
             }
         }
         let next_after = match (full, last_row) {
@@ -272,6 +340,7 @@ pub(crate) fn page_from(
         };
         Ok(EventPage {
             events,
+            tampered,
             next_after,
             oldest: oldest.and_then(|o| u64::try_from(o).ok()),
             newest,
@@ -400,7 +469,7 @@ pub(crate) fn emit_due_reminders(
             }
         }
         let appended = changes.len() as u64;
-        let last = append(conn, now, VAULT_ACTOR, &changes)?;
+        let last = append(conn, now, VAULT_ACTOR, &changes, keys)?;
         Ok((appended, last))
     })
 }

@@ -275,7 +275,7 @@ impl Store {
                 db::write_transaction(conn, |conn| {
                     let (done, changes) = work(conn, keys)?;
                     audit::record(conn, &entry, keys)?;
-                    let last = events::append(conn, entry.at, &entry.principal, &changes)?;
+                    let last = events::append(conn, entry.at, &entry.principal, &changes, keys)?;
                     Ok((done, last))
                 })
             })
@@ -1034,7 +1034,7 @@ impl Store {
         limit: u32,
         end: PageEnd,
     ) -> StoreResult<EventPage> {
-        self.run(move |conn| events::page_from(conn, after, &filter, limit, end))
+        self.run_keyed(move |conn, keys| events::page_from(conn, after, &filter, limit, end, keys))
             .await
     }
 
@@ -1145,7 +1145,8 @@ impl Store {
 
     /// Writes the deliveries of events not yet fanned out; returns how many.
     pub async fn fan_out_webhooks(&self, now: DateTime<Utc>) -> StoreResult<u64> {
-        self.run(move |conn| webhooks::fan_out(conn, now)).await
+        self.run_keyed(move |conn, keys| webhooks::fan_out(conn, now, keys))
+            .await
     }
 
     /// Claims up to `limit` due deliveries until `lease_until` (see `webhooks.rs`).
@@ -1155,7 +1156,7 @@ impl Store {
         lease_until: DateTime<Utc>,
         limit: u32,
     ) -> StoreResult<Vec<ClaimedDelivery>> {
-        self.run(move |conn| webhooks::claim(conn, now, lease_until, limit))
+        self.run_keyed(move |conn, keys| webhooks::claim(conn, now, lease_until, limit, keys))
             .await
     }
 
@@ -1168,8 +1169,10 @@ impl Store {
         disable_after: u32,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        self.run(move |conn| webhooks::finish(conn, &id, attempt, &outcome, disable_after, now))
-            .await
+        self.run_keyed(move |conn, keys| {
+            webhooks::finish(conn, &id, attempt, &outcome, disable_after, now, keys)
+        })
+        .await
     }
 
     // Audit.

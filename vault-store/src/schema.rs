@@ -162,6 +162,7 @@ diesel::table! {
         version -> Nullable<Integer>,
         actor -> Text,
         detail -> Text,
+        mac -> Nullable<Binary>,
     }
 }
 

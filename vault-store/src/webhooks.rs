@@ -10,7 +10,7 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Text};
-use vault_core::{ChangeEvent, EventDetail, EventKind, Owner, StoredEvent};
+use vault_core::{ChangeEvent, EventDetail, EventKind, IntegrityKeys, Owner, StoredEvent};
 
 use crate::audit::serialize_appends;
 use crate::convert::{from_micros, micros};
@@ -499,7 +499,11 @@ pub(crate) fn redeliver(
 /// their owners that want them; returns how many deliveries it wrote. Idempotent: the
 /// cursor moves in the same transaction, under the append lock, and a delivery is
 /// unique per (endpoint, event).
-pub(crate) fn fan_out(conn: &mut DbConnection, now: DateTime<Utc>) -> StoreResult<u64> {
+pub(crate) fn fan_out(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    keys: Option<&IntegrityKeys>,
+) -> StoreResult<u64> {
     // Without endpoints there is nothing to write, and no lock is worth taking: every
     // replica runs this every second, beside the audit trail's writers.
     if list(conn, None)?.is_empty() {
@@ -515,7 +519,14 @@ pub(crate) fn fan_out(conn: &mut DbConnection, now: DateTime<Utc>) -> StoreResul
             .and_then(|c| c.parse::<u64>().ok())
             .unwrap_or(0)
             .max(earliest);
-        let page = events::page(conn, after, &events::EventFilter::default(), FANOUT_BATCH)?;
+        // Tampered rows are left out here too: nothing forged is delivered, signed.
+        let page = events::page(
+            conn,
+            after,
+            &events::EventFilter::default(),
+            FANOUT_BATCH,
+            keys,
+        )?;
         if page.next_after == after {
             return Ok(0);
         }
@@ -565,6 +576,7 @@ pub(crate) fn claim(
     now: DateTime<Utc>,
     lease_until: DateTime<Utc>,
     limit: u32,
+    keys: Option<&IntegrityKeys>,
 ) -> StoreResult<Vec<ClaimedDelivery>> {
     // Rows another transaction has locked are skipped, not waited for: two replicas
     // claiming at once take different deliveries. SQLite has one writer at a time.
@@ -591,7 +603,7 @@ pub(crate) fn claim(
         for ClaimedId { id } in claimed {
             let delivery = delivery(conn, &id)?;
             let endpoint = get(conn, &delivery.endpoint_id)?;
-            let event = event_at(conn, delivery.event_seq)?;
+            let event = events::at(conn, delivery.event_seq, keys)?;
             out.push(ClaimedDelivery {
                 delivery,
                 endpoint,
@@ -600,10 +612,6 @@ pub(crate) fn claim(
         }
         Ok(out)
     })
-}
-
-fn event_at(conn: &mut DbConnection, seq: u64) -> StoreResult<Option<StoredEvent>> {
-    events::at(conn, seq)
 }
 
 /// Records how attempt `attempt` of delivery `id` ended, if it is still this
@@ -617,6 +625,7 @@ pub(crate) fn finish(
     outcome: &DeliveryOutcome,
     disable_after: u32,
     now: DateTime<Utc>,
+    keys: Option<&IntegrityKeys>,
 ) -> StoreResult<bool> {
     write_transaction(conn, |conn| {
         let mine = webhook_deliveries::table
@@ -696,7 +705,7 @@ pub(crate) fn finish(
                 ..EventDetail::default()
             },
         );
-        events::append(conn, now, VAULT_ACTOR, &[event])?;
+        events::append(conn, now, VAULT_ACTOR, &[event], keys)?;
         Ok(true)
     })
 }

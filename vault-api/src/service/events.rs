@@ -240,6 +240,18 @@ pub fn view(stored: StoredEvent) -> EventView {
     }
 }
 
+/// Says in the log that events were left out for failing their MAC: someone wrote
+/// the events table outside the vault.
+fn warn_tampered(page: &vault_store::EventPage) {
+    if page.tampered > 0 {
+        tracing::error!(
+            tampered = page.tampered,
+            "change events failed their integrity check and were left out: the events \
+             table was written outside the vault"
+        );
+    }
+}
+
 /// Reads a page from `after` and checks the position is one this log can resume from:
 /// not beyond the newest, and not before events retention has deleted.
 async fn read(
@@ -254,6 +266,7 @@ async fn read(
         .store
         .events_from(after, filter.clone(), limit, end)
         .await?;
+    warn_tampered(&page);
     if after > page.newest {
         return Err(ApiError::invalid(
             field,
@@ -305,10 +318,12 @@ pub(crate) async fn page(
         }
         // From the oldest kept: nothing before it can be asked for.
         None => {
-            state
+            let page = state
                 .store
                 .events_from(0, request.filter.clone(), request.limit, request.end)
-                .await?
+                .await?;
+            warn_tampered(&page);
+            page
         }
     };
     Ok(EventPage {
@@ -442,6 +457,7 @@ impl Subscription {
                     continue;
                 }
             };
+            warn_tampered(&page);
             // Mark what this replica has seen, so a wake-up for events already read
             // does not cause a second empty read.
             self.commits.borrow_and_update();

@@ -323,7 +323,7 @@ pub(crate) async fn create(
     let secret = secret_of(state, &endpoint, endpoint.secret_generation)?;
     Ok(WebhookWithSecret {
         webhook: view(&endpoint),
-        secret: secret.encoded(),
+        secret: secret.encoded().into(),
     })
 }
 
@@ -436,7 +436,7 @@ pub(crate) async fn rotate_secret(
     let secret = secret_of(state, &rotated, rotated.secret_generation)?;
     Ok(WebhookWithSecret {
         webhook: view(&rotated),
-        secret: secret.encoded(),
+        secret: secret.encoded().into(),
     })
 }
 
@@ -534,7 +534,9 @@ async fn attempt(state: &AppState, claimed: &ClaimedDelivery) -> DeliveryOutcome
     let Some(event) = &claimed.event else {
         return DeliveryOutcome::Failed {
             status: None,
-            error: "the event is no longer kept (VAULT_EVENT_RETENTION)".into(),
+            error: "the event is no longer kept (VAULT_EVENT_RETENTION), or failed its \
+                    integrity check"
+                .into(),
             retry_at: None,
         };
     };

@@ -78,12 +78,13 @@ pub struct WebhookView {
 
 /// An endpoint as created, or its secret as rotated: the only answers that carry
 /// the signing secret.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct WebhookWithSecret {
     pub webhook: WebhookView,
     /// `whsec_…`: configure the receiver's Standard Webhooks verifier with it. Shown
-    /// here only; a rotation makes a new one.
-    pub secret: String,
+    /// here only; a rotation makes a new one. Redacted in `Debug`, zeroized on drop.
+    #[schema(value_type = String)]
+    pub secret: crate::Plaintext,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

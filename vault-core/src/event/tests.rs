@@ -365,3 +365,46 @@ fn event_details_round_trip_and_leave_empty_fields_out() {
         Some("{}")
     );
 }
+
+#[test]
+fn an_event_row_is_bound_by_its_mac_field_by_field() {
+    let keys = IntegrityKeys::derive(&[3; 32]);
+    let original = secret_event(EventKind::SecretRotated, user("u1"), Scope::All);
+    let detail = r#"{"changed":["value"]}"#;
+    let mac = event_mac(&keys, &original, detail);
+    assert!(event_mac_matches(&keys, &original, detail, &mac));
+    assert!(!event_mac_matches(
+        &IntegrityKeys::derive(&[4; 32]),
+        &original,
+        detail,
+        &mac
+    ));
+    assert!(!event_mac_matches(
+        &keys,
+        &original,
+        r#"{"changed":["scope"]}"#,
+        &mac
+    ));
+    assert!(!event_mac_matches(&keys, &original, detail, &mac[..31]));
+    type Edit = Box<dyn Fn(&mut StoredEvent)>;
+    let edits: Vec<Edit> = vec![
+        Box::new(|e| e.seq += 1),
+        Box::new(|e| e.id.push('x')),
+        Box::new(|e| e.at += chrono::Duration::microseconds(1)),
+        Box::new(|e| e.actor = "operator:tok_forged".into()),
+        Box::new(|e| e.event.kind = EventKind::SecretDeleted),
+        Box::new(|e| e.event.owner = Some(user("u2"))),
+        Box::new(|e| e.event.owner = Some(project("u1"))),
+        Box::new(|e| e.event.owner = None),
+        Box::new(|e| e.event.name = Some(SecretName::parse("OTHER").expect("valid"))),
+        Box::new(|e| e.event.name = None),
+        Box::new(|e| e.event.secret_id = None),
+        Box::new(|e| e.event.version = Version::new(9).ok()),
+        Box::new(|e| e.event.version = None),
+    ];
+    for (n, edit) in edits.iter().enumerate() {
+        let mut edited = original.clone();
+        edit(&mut edited);
+        assert!(!event_mac_matches(&keys, &edited, detail, &mac), "edit {n}");
+    }
+}

@@ -25,6 +25,7 @@ on_both_backends!(
     concurrent_writers_leave_no_gap_for_a_reader_to_miss,
     expiry_reminders_go_out_once_across_replicas,
     retention_prunes_old_events_and_keeps_counting,
+    events_edited_or_forged_in_the_database_are_never_handed_out,
 );
 
 async fn all_events(store: &Store) -> Vec<StoredEvent> {
@@ -581,6 +582,81 @@ async fn expiry_reminders_go_out_once_across_replicas(db: TestDb) {
     let last = all_events(&first).await.pop().expect("an event");
     assert_eq!(last.event.kind, EventKind::SecretExpiring);
     assert_eq!(last.event.version, Some(version(2)));
+}
+
+/// Someone with write access to the database edits an event and inserts another: a
+/// store holding the integrity keys hands out neither (not to the feed, not to
+/// fan-out, which would deliver it signed), counts them, and reads on past them.
+async fn events_edited_or_forged_in_the_database_are_never_handed_out(db: TestDb) {
+    let store = db.open();
+    let keys = std::sync::Arc::new(vault_core::IntegrityKeys::derive(&[5; 32]));
+    store
+        .install_integrity(vec![1], keys, audit())
+        .await
+        .expect("installs");
+    store
+        .create_webhook(
+            vault_store::NewWebhook {
+                id: "whk_watch".into(),
+                owner: Owner::User(user("u1")),
+                url: "https://8.8.8.8/hook".into(),
+                event_types: Vec::new(),
+                description: None,
+                now: at(0),
+            },
+            audit(),
+        )
+        .await
+        .expect("registers");
+    for n in 0..3 {
+        store
+            .create_secret(user_secret("u1", &format!("KEY_{n}"), Scope::All), audit())
+            .await
+            .expect("creates");
+    }
+    db.execute("UPDATE events SET name = 'EVIL' WHERE seq = 2");
+    db.execute(
+        "INSERT INTO events (seq, id, at, kind, owner_kind, owner_id, name, secret_id, version, actor, detail) \
+         VALUES (4, 'evt_forged00000000000000', 0, 'secret.rotated', 'user', 'u1', 'KEY_0', NULL, 9, 'operator:tok_x', '{}')",
+    );
+    db.execute(
+        "INSERT INTO events (seq, id, at, kind, actor, detail) \
+         VALUES (5, 'evt_broken00000000000000', 0, 'secret.rotated', 'x', 'not json')",
+    );
+    let page = store
+        .events(0, EventFilter::default(), 100)
+        .await
+        .expect("reads");
+    assert_eq!(
+        page.events.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        [1, 3]
+    );
+    assert_eq!(page.tampered, 3);
+    assert_eq!(page.next_after, 5, "the reader moves past them");
+    assert!(
+        page.events
+            .iter()
+            .all(|e| e.event.name.as_ref().map(|n| n.as_str()) != Some("EVIL"))
+    );
+    store.fan_out_webhooks(at(1)).await.expect("fans out");
+    let delivered: Vec<u64> = store
+        .webhook_deliveries("whk_watch".into(), 100)
+        .await
+        .expect("lists")
+        .iter()
+        .map(|d| d.event_seq)
+        .collect();
+    assert_eq!(delivered, [3, 1], "nothing forged is queued for delivery");
+    // The next real event still gets the next position and its MAC.
+    store
+        .create_secret(user_secret("u1", "KEY_NEXT", Scope::All), audit())
+        .await
+        .expect("creates");
+    let page = store
+        .events(5, EventFilter::default(), 100)
+        .await
+        .expect("reads");
+    assert_eq!(page.events.iter().map(|e| e.seq).collect::<Vec<_>>(), [6]);
 }
 
 async fn retention_prunes_old_events_and_keeps_counting(db: TestDb) {
