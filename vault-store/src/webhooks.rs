@@ -495,6 +495,17 @@ pub(crate) fn redeliver(
     delivery(conn, id)
 }
 
+/// Where fan-out resumes: after its cursor, or after every endpoint's registration
+/// when that is later (events before it go nowhere, so a first endpoint in an old
+/// vault does not wait for the backlog).
+fn fanout_after(conn: &mut DbConnection, endpoints: &[Webhook]) -> StoreResult<u64> {
+    let earliest = endpoints.iter().map(|e| e.from_seq).min().unwrap_or(0);
+    Ok(settings::get(conn, FANOUT_CURSOR)?
+        .and_then(|c| c.parse::<u64>().ok())
+        .unwrap_or(0)
+        .max(earliest))
+}
+
 /// Turns the events after the fan-out cursor into deliveries for the endpoints of
 /// their owners that want them; returns how many deliveries it wrote. Idempotent: the
 /// cursor moves in the same transaction, under the append lock, and a delivery is
@@ -504,21 +515,18 @@ pub(crate) fn fan_out(
     now: DateTime<Utc>,
     keys: Option<&IntegrityKeys>,
 ) -> StoreResult<u64> {
-    // Without endpoints there is nothing to write, and no lock is worth taking: every
-    // replica runs this every second, beside the audit trail's writers.
-    if list(conn, None)?.is_empty() {
+    // Without endpoints, or with the cursor already at the newest event (an idle
+    // poll), there is nothing to write and no lock is worth taking: every replica runs
+    // this every second and after every change, beside the audit trail's writers. The
+    // cursor only moves forward, so a stale read at worst takes the lock for nothing.
+    let endpoints = list(conn, None)?;
+    if endpoints.is_empty() || events::newest(conn)? <= fanout_after(conn, &endpoints)? {
         return Ok(0);
     }
     write_transaction(conn, |conn| {
         serialize_appends(conn)?;
         let endpoints = list(conn, None)?;
-        // Events before every endpoint's registration go nowhere: the cursor skips
-        // them, so a first endpoint in an old vault does not wait for the backlog.
-        let earliest = endpoints.iter().map(|e| e.from_seq).min().unwrap_or(0);
-        let after = settings::get(conn, FANOUT_CURSOR)?
-            .and_then(|c| c.parse::<u64>().ok())
-            .unwrap_or(0)
-            .max(earliest);
+        let after = fanout_after(conn, &endpoints)?;
         // Tampered rows are left out here too: nothing forged is delivered, signed.
         let page = events::page(
             conn,
@@ -584,6 +592,27 @@ pub(crate) fn claim(
         DbConnection::Postgres(_) => "FOR UPDATE OF d SKIP LOCKED",
         DbConnection::Sqlite(_) => "",
     };
+    // Every replica's worker comes here after each committed change and every poll:
+    // a read says whether anything is due before a write transaction is opened, so a
+    // vault with nothing to deliver never takes the write lock from the change that
+    // woke it (on SQLite the next writer would wait for it).
+    let at = micros(now);
+    let due = on_backend!(conn, |conn| webhook_deliveries::table
+        .inner_join(webhook_endpoints::table)
+        .filter(webhook_deliveries::state.eq(DeliveryState::Pending.as_str()))
+        .filter(webhook_endpoints::enabled.eq(1_i16))
+        .filter(webhook_deliveries::next_attempt_at.le(at))
+        .filter(
+            webhook_deliveries::lease_until
+                .is_null()
+                .or(webhook_deliveries::lease_until.lt(at)),
+        )
+        .select(webhook_deliveries::id)
+        .first::<String>(conn)
+        .optional())?;
+    if due.is_none() {
+        return Ok(Vec::new());
+    }
     let sql = format!(
         "UPDATE webhook_deliveries SET lease_until = $1, attempts = attempts + 1, updated_at = $2 \
          WHERE id IN (SELECT d.id FROM webhook_deliveries d \

@@ -26,6 +26,7 @@ on_both_backends!(
     a_failing_endpoint_is_turned_off_with_an_event,
     replicas_never_deliver_an_attempt_twice_and_a_restart_finishes_what_was_left,
     ssrf_targets_are_refused_at_registration_and_at_delivery,
+    project_and_workspace_endpoints_belong_to_whoever_manages_the_owner,
 );
 
 const PYTHON_VAR: &str = "VAULT_TEST_PYTHON_WEBHOOKS";
@@ -575,4 +576,350 @@ async fn ssrf_targets_are_refused_at_registration_and_at_delivery(db: TestDb) {
         error.contains("not a public address") || error.contains("http://"),
         "{error}"
     );
+}
+
+/// Every route that acts on one existing endpoint, with what it sends.
+fn endpoint_routes(id: &str) -> Vec<(Method, String, Option<Value>)> {
+    vec![
+        (Method::GET, format!("/v1/webhooks/{id}"), None),
+        (
+            Method::PATCH,
+            format!("/v1/webhooks/{id}"),
+            Some(json!({"url": "https://8.8.4.4/taken-over"})),
+        ),
+        (Method::GET, format!("/v1/webhooks/{id}/deliveries"), None),
+        (
+            Method::POST,
+            format!("/v1/webhooks/{id}/rotate-secret"),
+            None,
+        ),
+        (Method::DELETE, format!("/v1/webhooks/{id}"), None),
+    ]
+}
+
+/// Project and workspace endpoints belong to whoever may manage that owner's secrets:
+/// the project's Accountable and Responsible members (one from a partner organisation
+/// too, as the RACI model lets them write entries), the workspace's admins, operators.
+/// A Consulted or Informed member, a non-member, the Accountable of another project,
+/// a plain workspace member, another workspace's admin, the orchestrator and a session
+/// can neither register one nor find, change, rotate, read or delete one; a member
+/// who leaves loses it at once; and each endpoint is sent only its own owner's events.
+async fn project_and_workspace_endpoints_belong_to_whoever_manages_the_owner(db: TestDb) {
+    let server = TestServer::start(db).await;
+    let op = server.operator.clone();
+    for (project, accountable) in [("px", "ada"), ("py", "mallory")] {
+        server
+            .expect(
+                201,
+                Method::POST,
+                "/v1/projects",
+                &op,
+                Some(json!({"id": project, "name": project, "accountable_user_id": accountable})),
+            )
+            .await;
+    }
+    for (user, role) in [
+        ("rhea", "responsible"),
+        ("otto.partner-org", "responsible"),
+        ("cato", "consulted"),
+        ("iris", "informed"),
+    ] {
+        server
+            .expect(
+                200,
+                Method::PUT,
+                &format!("/v1/projects/px/members/{user}"),
+                &op,
+                Some(json!({"role": role})),
+            )
+            .await;
+    }
+    for (workspace, role, user) in [
+        ("wx", "admins", "wanda"),
+        ("wx", "members", "ada"),
+        ("wy", "admins", "walt"),
+    ] {
+        server
+            .expect(
+                200,
+                Method::PUT,
+                &format!("/v1/workspaces/{workspace}/{role}/{user}"),
+                &op,
+                None,
+            )
+            .await;
+    }
+    let mut tokens = BTreeMap::new();
+    for user in [
+        "ada",
+        "rhea",
+        "otto.partner-org",
+        "cato",
+        "iris",
+        "mallory",
+        "wanda",
+        "walt",
+    ] {
+        tokens.insert(user, server.token("user", Some(user)).await);
+    }
+    let session = server
+        .expect(
+            201,
+            Method::POST,
+            "/v1/sessions",
+            &server.orchestrator,
+            Some(
+                json!({"user_id": "ada", "profile_id": "p1", "workspace_id": "wx",
+                "project_id": "px"}),
+            ),
+        )
+        .await["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let register = |owner_kind: &'static str, owner_id: &'static str| json!({"owner_kind": owner_kind, "owner_id": owner_id, "url": "https://8.8.8.8/hook"});
+
+    // Who may register, and what everyone else is told: 403 for a member whose role
+    // falls short, 404 where the owner's existence is not theirs to learn.
+    let project_cases: [(&str, &str, u16); 9] = [
+        ("ada (Accountable)", &tokens["ada"], 201),
+        ("rhea (Responsible)", &tokens["rhea"], 201),
+        (
+            "otto (a partner's Responsible)",
+            &tokens["otto.partner-org"],
+            201,
+        ),
+        ("the operator", &op, 201),
+        ("cato (Consulted)", &tokens["cato"], 403),
+        ("iris (Informed)", &tokens["iris"], 403),
+        (
+            "mallory (another project's Accountable)",
+            &tokens["mallory"],
+            404,
+        ),
+        ("the orchestrator", &server.orchestrator, 403),
+        ("a session", &session, 403),
+    ];
+    let workspace_cases: [(&str, &str, u16); 6] = [
+        ("wanda (admin)", &tokens["wanda"], 201),
+        ("the operator", &op, 201),
+        ("ada (a plain member)", &tokens["ada"], 404),
+        ("walt (another workspace's admin)", &tokens["walt"], 404),
+        ("the orchestrator", &server.orchestrator, 403),
+        ("a session", &session, 403),
+    ];
+    for (owner_kind, owner_id, cases) in [
+        ("project", "px", &project_cases[..]),
+        ("workspace", "wx", &workspace_cases[..]),
+    ] {
+        for (who, token, expected) in cases {
+            let (status, body) = server
+                .call(
+                    Method::POST,
+                    "/v1/webhooks",
+                    token,
+                    Some(register(owner_kind, owner_id)),
+                )
+                .await;
+            assert_eq!(
+                status, *expected,
+                "{who} registering for {owner_id}: {body}"
+            );
+            if status >= 400 {
+                assert!(body.get("secret").is_none(), "{body}");
+            }
+            let listed = format!("/v1/webhooks?owner_kind={owner_kind}&owner_id={owner_id}");
+            let (status, body) = server.call(Method::GET, &listed, token, None).await;
+            let expected = if *expected == 201 { 200 } else { *expected };
+            assert_eq!(status, expected, "{who} listing {owner_id}'s: {body}");
+        }
+    }
+    let (status, _) = server
+        .call(
+            Method::POST,
+            "/v1/webhooks",
+            "",
+            Some(register("project", "px")),
+        )
+        .await;
+    assert_eq!(status, 401, "anonymous");
+
+    // One endpoint per owner, registered by a manager, meets every principal.
+    let endpoint = |token: &str, owner_kind: &'static str, owner_id: &'static str| {
+        let body = register(owner_kind, owner_id);
+        let token = token.to_owned();
+        let server = &server;
+        async move {
+            server
+                .expect(201, Method::POST, "/v1/webhooks", &token, Some(body))
+                .await["webhook"]["id"]
+                .as_str()
+                .expect("id")
+                .to_owned()
+        }
+    };
+    let refused: [(&str, &str, &str, u16); 10] = [
+        ("px", "cato (Consulted)", &tokens["cato"], 404),
+        ("px", "iris (Informed)", &tokens["iris"], 404),
+        (
+            "px",
+            "mallory (another project's Accountable)",
+            &tokens["mallory"],
+            404,
+        ),
+        ("px", "wanda (a workspace admin)", &tokens["wanda"], 404),
+        ("px", "the orchestrator", &server.orchestrator, 404),
+        ("px", "a session", &session, 403),
+        ("wx", "ada (a plain member)", &tokens["ada"], 404),
+        (
+            "wx",
+            "walt (another workspace's admin)",
+            &tokens["walt"],
+            404,
+        ),
+        ("wx", "rhea (a Responsible elsewhere)", &tokens["rhea"], 404),
+        ("wx", "a session", &session, 403),
+    ];
+    let px = endpoint(&tokens["rhea"], "project", "px").await;
+    let wx = endpoint(&tokens["wanda"], "workspace", "wx").await;
+    for (owner, who, token, expected) in refused {
+        let id = if owner == "px" { &px } else { &wx };
+        for (method, path, body) in endpoint_routes(id) {
+            let (status, answer) = server.call(method.clone(), &path, token, body).await;
+            assert_eq!(status, expected, "{who}: {method} {path}: {answer}");
+            assert!(answer.get("secret").is_none(), "{answer}");
+        }
+        let (status, _) = server
+            .call(Method::GET, &format!("/v1/webhooks/{id}"), "", None)
+            .await;
+        assert_eq!(status, 401, "anonymous");
+    }
+    // Nothing the refused attempts sent changed either endpoint.
+    for (id, token) in [(&px, &tokens["ada"]), (&wx, &tokens["wanda"])] {
+        let seen = server
+            .expect(200, Method::GET, &format!("/v1/webhooks/{id}"), token, None)
+            .await;
+        assert_eq!(seen["url"], "https://8.8.8.8/hook", "{seen}");
+        assert_eq!(seen["secret_generation"], 1, "{seen}");
+    }
+    // Every manager reaches the endpoint another manager registered.
+    for (id, token) in [
+        (&px, &tokens["ada"]),
+        (&px, &tokens["otto.partner-org"]),
+        (&px, &op),
+        (&wx, &op),
+    ] {
+        for (method, path, body) in endpoint_routes(id) {
+            if method == Method::DELETE {
+                continue;
+            }
+            let (status, answer) = server.call(method.clone(), &path, token, body).await;
+            assert_eq!(status, 200, "{method} {path}: {answer}");
+        }
+    }
+
+    // A Responsible who leaves, or is made Informed, loses the endpoint at once, the
+    // one they registered included.
+    server
+        .expect(
+            204,
+            Method::DELETE,
+            "/v1/projects/px/members/rhea",
+            &op,
+            None,
+        )
+        .await;
+    server
+        .expect(
+            200,
+            Method::PUT,
+            "/v1/projects/px/members/otto.partner-org",
+            &op,
+            Some(json!({"role": "informed"})),
+        )
+        .await;
+    for who in ["rhea", "otto.partner-org"] {
+        for (method, path, body) in endpoint_routes(&px) {
+            let (status, answer) = server.call(method.clone(), &path, &tokens[who], body).await;
+            assert_eq!(
+                status, 404,
+                "{who} after leaving: {method} {path}: {answer}"
+            );
+        }
+    }
+
+    // Changes to every owner; each endpoint is sent only its own owner's.
+    for (path, body) in [
+        (
+            "/v1/projects/px/vault",
+            json!({"name": "PX_ENTRY", "value": "px-value-0123", "category": "other", "scope": "project"}),
+        ),
+        (
+            "/v1/projects/py/vault",
+            json!({"name": "PY_ENTRY", "value": "py-value-0123", "category": "other", "scope": "project"}),
+        ),
+        (
+            "/v1/workspaces/wx/keys",
+            json!({"name": "WX_KEY", "value": "wx-value-0123"}),
+        ),
+        (
+            "/v1/workspaces/wy/keys",
+            json!({"name": "WY_KEY", "value": "wy-value-0123"}),
+        ),
+    ] {
+        server
+            .expect(201, Method::POST, path, &op, Some(body))
+            .await;
+    }
+    server
+        .expect(
+            201,
+            Method::POST,
+            "/v1/secrets",
+            &tokens["ada"],
+            Some(json!({"name": "ADA_OWN", "value": "ada-value-0123"})),
+        )
+        .await;
+    server
+        .store
+        .fan_out_webhooks(chrono::Utc::now())
+        .await
+        .expect("fans out");
+    let events = server
+        .expect(200, Method::GET, "/v1/events?limit=200", &op, None)
+        .await["data"]
+        .as_array()
+        .expect("data")
+        .clone();
+    let owner_of = |seq: u64| {
+        let event = events
+            .iter()
+            .find(|e| e["seq"] == seq)
+            .expect("a delivered event is in the log");
+        (
+            event["owner_kind"].clone(),
+            event["owner_id"].clone(),
+            event["name"].clone(),
+        )
+    };
+    for (id, token, kind, owner, name) in [
+        (&px, &tokens["ada"], "project", "px", "PX_ENTRY"),
+        (&wx, &tokens["wanda"], "workspace", "wx", "WX_KEY"),
+    ] {
+        let sent = deliveries(&server, token, id).await;
+        assert!(
+            sent.iter()
+                .any(|d| owner_of(d["event_seq"].as_u64().expect("seq")).2 == name),
+            "{owner}'s endpoint was sent its own change: {sent:?}"
+        );
+        for delivery in &sent {
+            let (event_kind, event_owner, _) =
+                owner_of(delivery["event_seq"].as_u64().expect("seq"));
+            assert_eq!(
+                (event_kind.as_str(), event_owner.as_str()),
+                (Some(kind), Some(owner)),
+                "{owner}'s endpoint was sent another owner's event: {delivery}"
+            );
+        }
+    }
 }

