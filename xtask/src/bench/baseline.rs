@@ -183,7 +183,10 @@ impl BeforeAfter {
              one client on each build, alternating rounds:\n",
             rotations.after.len()
         );
-        let _ = writeln!(text, "| rotation latency | after | before | after − before |");
+        let _ = writeln!(
+            text,
+            "| rotation latency | after | before | after − before |"
+        );
         let _ = writeln!(text, "|---|---:|---:|---:|");
         for (label, fraction) in [("p50", 0.5), ("p90", 0.9), ("p99", 0.99)] {
             let (after, before) = (

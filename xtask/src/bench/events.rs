@@ -41,27 +41,44 @@ struct Rotator {
 
 const PAUSE: Duration = Duration::from_millis(50);
 
+/// One client rotating one secret: a new value per call, its latency in ms.
+struct Rotation {
+    agent: ureq::Agent,
+    url: String,
+    auth: String,
+}
+
+impl Rotation {
+    fn of(base: &str, token: &str, secret: &str) -> Rotation {
+        Rotation {
+            agent: ureq::Agent::new_with_defaults(),
+            url: format!("{base}/v1/secrets/{secret}"),
+            auth: format!("Bearer {token}"),
+        }
+    }
+
+    fn rotate(&self, n: u64) -> Result<f64> {
+        let started = Instant::now();
+        self.agent
+            .patch(&self.url)
+            .header("Authorization", &self.auth)
+            .send_json(json!({ "value": format!("bench-rotated-value-{n:08}") }))
+            .context("a rotation failed")?;
+        Ok(started.elapsed().as_secs_f64() * 1000.0)
+    }
+}
+
 impl Rotator {
     fn start(base: &str, token: &str, secret: &str) -> Rotator {
         let stop = Arc::new(AtomicBool::new(false));
-        let (url, auth) = (
-            format!("{base}/v1/secrets/{secret}"),
-            format!("Bearer {token}"),
-        );
+        let rotation = Rotation::of(base, token, secret);
         let stopped = stop.clone();
         let thread = std::thread::spawn(move || {
-            let agent = ureq::Agent::new_with_defaults();
             let mut latencies = Vec::new();
             let mut n = 0u64;
             while !stopped.load(Ordering::Relaxed) {
                 n += 1;
-                let started = Instant::now();
-                agent
-                    .patch(&url)
-                    .header("Authorization", &auth)
-                    .send_json(json!({ "value": format!("bench-rotated-value-{n:08}") }))
-                    .context("a rotation failed")?;
-                latencies.push(started.elapsed().as_secs_f64() * 1000.0);
+                latencies.push(rotation.rotate(n)?);
                 std::thread::sleep(PAUSE);
             }
             Ok(latencies)
@@ -107,23 +124,14 @@ pub(super) fn rotated_secret(server: &Server, seeded: &Seeded, name: &str) -> Re
 }
 
 /// `count` rotations back to back from one client, each one's latency in ms.
-pub(super) fn rotations(server: &Server, token: &str, secret: &str, count: u32) -> Result<Vec<f64>> {
-    let agent = ureq::Agent::new_with_defaults();
-    let (url, auth) = (
-        format!("{}/v1/secrets/{secret}", server.base),
-        format!("Bearer {token}"),
-    );
-    let mut latencies = Vec::with_capacity(count as usize);
-    for n in 0..count {
-        let started = Instant::now();
-        agent
-            .patch(&url)
-            .header("Authorization", &auth)
-            .send_json(json!({ "value": format!("bench-rotated-value-{n:08}") }))
-            .context("a rotation failed")?;
-        latencies.push(started.elapsed().as_secs_f64() * 1000.0);
-    }
-    Ok(latencies)
+pub(super) fn rotations(
+    server: &Server,
+    token: &str,
+    secret: &str,
+    count: u32,
+) -> Result<Vec<f64>> {
+    let rotation = Rotation::of(&server.base, token, secret);
+    (0..u64::from(count)).map(|n| rotation.rotate(n)).collect()
 }
 
 /// A receiver that answers every request 204 and counts them.
