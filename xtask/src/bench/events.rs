@@ -28,9 +28,12 @@ pub(super) struct EventLoad {
     pub(super) rotation_quiet_ms: f64,
     pub(super) rotation_subscribed_ms: f64,
     pub(super) rotations: u64,
-    /// Events the subscriber read and deliveries the receiver took.
+    /// Events the subscriber read, distinct events the receiver took, and its requests.
     pub(super) streamed: u64,
     pub(super) delivered: u64,
+    pub(super) delivery_requests: u64,
+    /// From the last rotation until the receiver had every streamed event (or gave up).
+    pub(super) delivery_wait_s: f64,
 }
 
 /// Rotations every `PAUSE` until stopped; each one's latency.
@@ -40,6 +43,9 @@ struct Rotator {
 }
 
 const PAUSE: Duration = Duration::from_millis(50);
+
+/// How long after the last rotation the receiver may take to have every event.
+const DELIVERY_WAIT: Duration = Duration::from_secs(15);
 
 /// One client rotating one secret: a new value per call, its latency in ms.
 struct Rotation {
@@ -134,39 +140,61 @@ pub(super) fn rotations(
     (0..u64::from(count)).map(|n| rotation.rotate(n)).collect()
 }
 
+/// What the receiver took: every request, and the distinct events among them (a retry
+/// of an event already taken, after a lost answer, is a request, not a new event).
+#[derive(Default)]
+struct Received {
+    requests: AtomicU64,
+    events: std::sync::Mutex<std::collections::HashSet<String>>,
+}
+
+impl Received {
+    fn events(&self) -> u64 {
+        self.events.lock().map_or(0, |ids| ids.len() as u64)
+    }
+}
+
 /// A receiver that answers every request 204 and counts them.
-fn receiver() -> Result<(String, Arc<AtomicU64>)> {
+fn receiver() -> Result<(String, Arc<Received>)> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let url = format!("http://{}/vault", listener.local_addr()?);
-    let count = Arc::new(AtomicU64::new(0));
-    let counted = count.clone();
+    let received = Arc::new(Received::default());
+    let counted = received.clone();
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
             let counted = counted.clone();
             std::thread::spawn(move || {
                 let mut reader = BufReader::new(&stream);
                 let mut length = 0usize;
+                let mut event_id = None;
                 let mut line = String::new();
                 // The head, then exactly the body it announces.
                 while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
                     if line == "\r\n" {
                         break;
                     }
-                    if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    let header = line.to_ascii_lowercase();
+                    if let Some(value) = header.strip_prefix("content-length:") {
                         length = value.trim().parse().unwrap_or(0);
+                    }
+                    if let Some(value) = header.strip_prefix("webhook-id:") {
+                        event_id = Some(value.trim().to_owned());
                     }
                     line.clear();
                 }
                 let mut body = vec![0u8; length];
                 if reader.read_exact(&mut body).is_ok() {
-                    counted.fetch_add(1, Ordering::Relaxed);
+                    counted.requests.fetch_add(1, Ordering::Relaxed);
+                    if let (Some(id), Ok(mut ids)) = (event_id, counted.events.lock()) {
+                        ids.insert(id);
+                    }
                 }
                 let _ =
                     (&stream).write_all(b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n");
             });
         }
     });
-    Ok((url, count))
+    Ok((url, received))
 }
 
 /// A subscriber reading the feed from now, counting events, until the server goes.
@@ -256,8 +284,14 @@ pub(super) fn measure(
     let streamed = subscriber(&server.base, token);
     let (subscribed, subscribed_rotations) =
         measured("rotations with an SSE subscriber and a webhook endpoint")?;
-    // The worker delivers within its poll interval of the last rotation.
-    std::thread::sleep(Duration::from_secs(2));
+    // Every streamed event should reach the receiver too; a first attempt that failed
+    // is retried after VAULT_WEBHOOK_RETRY_BASE (5 s), so wait past one retry.
+    let last_rotation = Instant::now();
+    let streamed = streamed.load(Ordering::Relaxed);
+    while delivered.events() < streamed && last_rotation.elapsed() < DELIVERY_WAIT {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let delivery_wait_s = last_rotation.elapsed().as_secs_f64();
     server.check_resolution(seeded)?;
     Ok(EventLoad {
         quiet,
@@ -265,7 +299,9 @@ pub(super) fn measure(
         rotations: (quiet_rotations.len() + subscribed_rotations.len()) as u64,
         rotation_quiet_ms: median(quiet_rotations),
         rotation_subscribed_ms: median(subscribed_rotations),
-        streamed: streamed.load(Ordering::Relaxed),
-        delivered: delivered.load(Ordering::Relaxed),
+        streamed,
+        delivered: delivered.events(),
+        delivery_requests: delivered.requests.load(Ordering::Relaxed),
+        delivery_wait_s,
     })
 }

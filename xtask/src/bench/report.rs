@@ -152,9 +152,25 @@ impl Report<'_> {
                  users' secrets every 50 ms in the background ({} in all; each commits its \
                  audit record and its event in one transaction), first with nobody listening, \
                  then with a Server-Sent Events subscriber on the feed and a webhook endpoint \
-                 on loopback receiving every event ({} streamed, {} delivered). The rotation \
-                 column is the change's own median latency, the event append included:\n",
-                events.rotations, events.streamed, events.delivered
+                 on loopback receiving every event ({} streamed; {} delivered in {} requests, \
+                 {}). The rotation column is the change's own median latency, the event \
+                 append included:\n",
+                events.rotations,
+                events.streamed,
+                events.delivered,
+                events.delivery_requests,
+                if events.delivered >= events.streamed {
+                    format!(
+                        "every one within {:.1} s of the last rotation",
+                        events.delivery_wait_s
+                    )
+                } else {
+                    format!(
+                        "{} still missing {:.0} s after the last rotation",
+                        events.streamed - events.delivered,
+                        events.delivery_wait_s
+                    )
+                }
             );
             let _ = writeln!(text, "| events | req/s | p50 | p99 | rotation p50 |");
             let _ = writeln!(text, "|---|---:|---:|---:|---:|");
