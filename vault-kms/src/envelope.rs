@@ -14,8 +14,6 @@
 
 use std::fmt;
 
-use aes_gcm::aead::AeadInOut;
-use aes_gcm::{Nonce, Tag};
 use vault_core::SecretValue;
 use zeroize::Zeroizing;
 
@@ -120,18 +118,17 @@ pub(crate) fn seal(
     let wrapped = wrap_dek(kek, binding, &dek)?;
     let value_nonce: [u8; NONCE_LEN] = random_bytes()?;
 
-    // Room for the tag up front, so encryption never reallocates and leaves a
+    // Room for the tag up front, so appending it never reallocates and leaves a
     // plaintext copy behind in freed memory; zeroized if encryption fails.
     let plaintext = value.expose().as_bytes();
     let mut buffer = Zeroizing::new(Vec::with_capacity(plaintext.len() + TAG_LEN));
     buffer.extend_from_slice(plaintext);
-    dek.cipher()
-        .encrypt_in_place(
-            &Nonce::from(value_nonce),
-            &binding.value_aad(),
-            &mut *buffer,
-        )
-        .map_err(|_| KmsError::EnvelopeRejected { stage: "value" })?;
+    let rejected = |_| KmsError::EnvelopeRejected { stage: "value" };
+    let tag = dek
+        .cipher()?
+        .seal_detached(value_nonce, &binding.value_aad(), &mut buffer)
+        .map_err(rejected)?;
+    buffer.extend_from_slice(&tag);
 
     Ok(Envelope {
         kek_id: *kek.id(),
@@ -151,11 +148,7 @@ fn wrap_dek(kek: &Kek, binding: &SealBinding<'_>, dek: &Dek) -> Result<WrappedDe
     key_part.copy_from_slice(dek.expose());
     let tag = kek
         .cipher()
-        .encrypt_inout_detached(
-            &Nonce::from(nonce),
-            &binding.dek_aad(kek.id()),
-            key_part.into(),
-        )
+        .seal_detached(nonce, &binding.dek_aad(kek.id()), key_part)
         .map_err(|_| KmsError::EnvelopeRejected { stage: "data key" })?;
     tag_part.copy_from_slice(&tag);
     Ok(WrappedDek {
@@ -188,19 +181,17 @@ pub(crate) fn unwrap_dek(
     binding: &SealBinding<'_>,
     dek: &WrappedDek,
 ) -> Result<Dek, KmsError> {
-    let rejected = KmsError::EnvelopeRejected { stage: "data key" };
     let (sealed_key, tag) = dek.sealed.split_at(KEY_LEN);
     let mut key = Zeroizing::new([0u8; KEY_LEN]);
     key.copy_from_slice(sealed_key);
-    let tag = Tag::try_from(tag).map_err(|_| rejected.clone())?;
     kek.cipher()
-        .decrypt_inout_detached(
-            &Nonce::from(dek.nonce),
+        .open_detached(
+            dek.nonce,
             &binding.dek_aad(kek.id()),
-            key.as_mut_slice().into(),
-            &tag,
+            key.as_mut_slice(),
+            tag,
         )
-        .map_err(|_| rejected)?;
+        .map_err(|_| KmsError::EnvelopeRejected { stage: "data key" })?;
     Ok(Dek::from_bytes(*key))
 }
 
@@ -215,14 +206,15 @@ pub(crate) fn open(
     }
     let dek = unwrap_dek(kek, binding, &envelope.dek)?;
     // Decrypted in place: the buffer holds the plaintext until it becomes the value.
+    // `from_bytes` guaranteed the tag's 16 bytes.
     let mut buffer = Zeroizing::new(envelope.value.sealed);
-    dek.cipher()
-        .decrypt_in_place(
-            &Nonce::from(envelope.value.nonce),
-            &binding.value_aad(),
-            &mut *buffer,
-        )
-        .map_err(|_| KmsError::EnvelopeRejected { stage: "value" })?;
+    let rejected = KmsError::EnvelopeRejected { stage: "value" };
+    let value_len = buffer.len().checked_sub(TAG_LEN).ok_or(rejected.clone())?;
+    let (ciphertext, tag) = buffer.split_at_mut(value_len);
+    dek.cipher()?
+        .open_detached(envelope.value.nonce, &binding.value_aad(), ciphertext, tag)
+        .map_err(|_| rejected)?;
+    buffer.truncate(value_len);
     SecretValue::from_utf8(std::mem::take(&mut *buffer)).map_err(KmsError::Value)
 }
 

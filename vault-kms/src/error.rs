@@ -73,4 +73,8 @@ pub enum KmsError {
 
     #[error("the operating system's random number generator failed")]
     RandomUnavailable,
+
+    /// AWS-LC could not set up an AES-256-GCM key (it refuses only when out of memory).
+    #[error("the AES-256-GCM implementation could not set up a key")]
+    CipherUnavailable,
 }

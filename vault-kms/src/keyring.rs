@@ -318,7 +318,7 @@ impl Keyring {
                     .await?
                     .ok_or(KmsError::KekNotFound { id: *id })?;
                 let material = self.unwrap_kek(&record.wrapped).await?;
-                Ok(Arc::new(Kek::new(*id, &material)))
+                Ok(Arc::new(Kek::new(*id, &material)?))
             })
             .await
             .map_err(|err: Arc<KmsError>| KmsError::clone(&err))
@@ -380,7 +380,7 @@ impl Keyring {
         let installed = self.keks.install_active(wrapped, replacing).await?;
         if *installed.id() == id {
             self.cache
-                .insert(id, Arc::new(Kek::new(id, &material)))
+                .insert(id, Arc::new(Kek::new(id, &material)?))
                 .await;
         }
         Ok(installed)

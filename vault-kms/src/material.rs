@@ -4,6 +4,7 @@
 use std::fmt;
 
 use aes_gcm::{Aes256Gcm, KeyInit};
+use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
@@ -20,8 +21,63 @@ pub(crate) fn random_bytes<const N: usize>() -> Result<[u8; N], KmsError> {
     Ok(bytes)
 }
 
+/// The root key's cipher (RustCrypto): used once per KEK, off the hot path.
 pub(crate) fn cipher(key: &[u8; KEY_LEN]) -> Aes256Gcm {
     Aes256Gcm::new(key.into())
+}
+
+/// The authentication failed, or the cipher could not run: callers say which stage.
+#[derive(Debug)]
+pub(crate) struct Refused;
+
+/// An AES-256-GCM key set up for use, for the envelope's two layers (the DEK under its
+/// KEK, the value under its DEK): AWS-LC's, which `benches/aead.rs` measured at 404 ns
+/// for a per-version open's two decryptions and one key set-up against RustCrypto's
+/// 761 ns (27 µs saved on a 75-name resolution). The expanded key lives in memory AWS-LC allocated; freeing it
+/// (`EVP_AEAD_CTX_free` → `OPENSSL_free`) cleanses every byte first, so it is zeroized on
+/// drop as RustCrypto's `zeroize` feature did.
+pub(crate) struct AeadKey(LessSafeKey);
+
+impl AeadKey {
+    pub(crate) fn new(key: &[u8; KEY_LEN]) -> Result<Self, KmsError> {
+        // The length is right by type; AWS-LC refuses only when it cannot allocate.
+        UnboundKey::new(&AES_256_GCM, key)
+            .map(|key| AeadKey(LessSafeKey::new(key)))
+            .map_err(|_| KmsError::CipherUnavailable)
+    }
+
+    /// Encrypts `in_out` in place; returns the tag.
+    pub(crate) fn seal_detached(
+        &self,
+        nonce: [u8; NONCE_LEN],
+        aad: &[u8],
+        in_out: &mut [u8],
+    ) -> Result<[u8; TAG_LEN], Refused> {
+        let tag = self
+            .0
+            .seal_in_place_separate_tag(Nonce::assume_unique_for_key(nonce), Aad::from(aad), in_out)
+            .map_err(|_| Refused)?;
+        tag.as_ref().try_into().map_err(|_| Refused)
+    }
+
+    /// Decrypts `in_out` in place if `tag` authenticates it with `aad`.
+    pub(crate) fn open_detached(
+        &self,
+        nonce: [u8; NONCE_LEN],
+        aad: &[u8],
+        in_out: &mut [u8],
+        tag: &[u8],
+    ) -> Result<(), Refused> {
+        self.0
+            .open_in_place_separate_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(aad),
+                tag,
+                in_out,
+            )
+            .map(|_| ())
+            .map_err(|_| Refused)
+    }
 }
 
 /// The plaintext of a KEK: what a root key provider wraps and unwraps.
@@ -58,25 +114,25 @@ impl fmt::Debug for KekMaterial {
 }
 
 /// An unwrapped KEK ready to wrap and unwrap DEKs. Holds the expanded AES key
-/// schedule (zeroized on drop by aes-gcm's `zeroize` feature), not the raw bytes.
+/// schedule (cleansed when freed, see `AeadKey`), not the raw bytes.
 pub struct Kek {
     id: KekId,
-    cipher: Aes256Gcm,
+    cipher: AeadKey,
 }
 
 impl Kek {
-    pub(crate) fn new(id: KekId, material: &KekMaterial) -> Self {
-        Kek {
+    pub(crate) fn new(id: KekId, material: &KekMaterial) -> Result<Self, KmsError> {
+        Ok(Kek {
             id,
-            cipher: cipher(&material.0),
-        }
+            cipher: AeadKey::new(&material.0)?,
+        })
     }
 
     pub fn id(&self) -> &KekId {
         &self.id
     }
 
-    pub(crate) fn cipher(&self) -> &Aes256Gcm {
+    pub(crate) fn cipher(&self) -> &AeadKey {
         &self.cipher
     }
 }
@@ -104,8 +160,8 @@ impl Dek {
         &self.0
     }
 
-    pub(crate) fn cipher(&self) -> Aes256Gcm {
-        cipher(&self.0)
+    pub(crate) fn cipher(&self) -> Result<AeadKey, KmsError> {
+        AeadKey::new(&self.0)
     }
 }
 

@@ -11,7 +11,7 @@ use vault_core::{
 };
 
 use crate::convert::{from_micros, micros};
-use crate::db::{DbConnection, on_backend, write_transaction};
+use crate::db::{DbConnection, locked_write_transaction, on_backend};
 use crate::error::{Conflict, StoreError, StoreResult};
 use crate::schema::audit_records;
 
@@ -123,6 +123,16 @@ fn record_all(
     keys: Option<&IntegrityKeys>,
 ) -> StoreResult<Vec<ChainedAudit>> {
     serialize_appends(conn)?;
+    chain_after_head(conn, entries, keys)
+}
+
+/// Chains `entries` after the head and inserts them in one statement; the caller holds
+/// the append lock.
+fn chain_after_head(
+    conn: &mut DbConnection,
+    entries: &[AuditEntry],
+    keys: Option<&IntegrityKeys>,
+) -> StoreResult<Vec<ChainedAudit>> {
     let head = head(conn)?;
     // Once the chain is keyed, a writer without the key could only append records
     // that verification refuses: it may not write at all.
@@ -145,29 +155,39 @@ fn record_all(
             None => ChainedAudit::link(seq, entry.clone(), previous),
         };
         previous = record.hash;
-        insert(conn, &record)?;
         chained.push(record);
     }
+    insert(conn, &chained)?;
     Ok(chained)
 }
 
-fn insert(conn: &mut DbConnection, record: &ChainedAudit) -> StoreResult<()> {
-    let seq = i64::try_from(record.seq).map_err(|_| StoreError::invalid("seq", "is too large"))?;
-    let entry = &record.entry;
+/// One multi-row statement for the whole batch: on PostgreSQL every statement is a
+/// round trip made while holding the append lock, so a batch of n records costs one
+/// trip, not n.
+fn insert(conn: &mut DbConnection, records: &[ChainedAudit]) -> StoreResult<()> {
+    let rows = records
+        .iter()
+        .map(|record| {
+            let seq = i64::try_from(record.seq)
+                .map_err(|_| StoreError::invalid("seq", "is too large"))?;
+            let entry = &record.entry;
+            Ok((
+                audit_records::seq.eq(seq),
+                audit_records::id.eq(&entry.id),
+                audit_records::at.eq(micros(entry.at)),
+                audit_records::principal.eq(&entry.principal),
+                audit_records::action.eq(&entry.action),
+                audit_records::target.eq(&entry.target),
+                audit_records::outcome.eq(&entry.outcome),
+                audit_records::request_id.eq(&entry.request_id),
+                audit_records::previous_hash.eq(record.previous_hash.as_slice()),
+                audit_records::hash.eq(record.hash.as_slice()),
+                audit_records::chain_format.eq(record.format.code()),
+            ))
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
     on_backend!(conn, |conn| diesel::insert_into(audit_records::table)
-        .values((
-            audit_records::seq.eq(seq),
-            audit_records::id.eq(&entry.id),
-            audit_records::at.eq(micros(entry.at)),
-            audit_records::principal.eq(&entry.principal),
-            audit_records::action.eq(&entry.action),
-            audit_records::target.eq(&entry.target),
-            audit_records::outcome.eq(&entry.outcome),
-            audit_records::request_id.eq(&entry.request_id),
-            audit_records::previous_hash.eq(record.previous_hash.as_slice()),
-            audit_records::hash.eq(record.hash.as_slice()),
-            audit_records::chain_format.eq(record.format.code()),
-        ))
+        .values(&rows)
         .execute(conn))
     .map_err(|e| match StoreError::from(e) {
         // Only reachable if something bypassed the lock (a foreign writer).
@@ -177,13 +197,24 @@ fn insert(conn: &mut DbConnection, record: &ChainedAudit) -> StoreResult<()> {
     Ok(())
 }
 
-/// Appends records that accompany no change (resolutions, refusals) in one commit.
+/// Appends records that accompany no change (resolutions, refusals) in one commit. On
+/// PostgreSQL the append lock is taken in the same round trip as `BEGIN`, so the lock
+/// is held for three statements (head, insert, commit), whatever the batch's size.
 pub(crate) fn append(
     conn: &mut DbConnection,
     entries: &[AuditEntry],
     keys: Option<&IntegrityKeys>,
 ) -> StoreResult<Vec<ChainedAudit>> {
-    write_transaction(conn, |conn| record_all(conn, entries, keys))
+    if entries.is_empty() {
+        return Ok(Vec::new());
+    }
+    let begin_locked = format!("BEGIN; SELECT pg_advisory_xact_lock({AUDIT_LOCK_KEY})");
+    locked_write_transaction(conn, &begin_locked, |conn, locked| {
+        if !locked {
+            serialize_appends(conn)?;
+        }
+        chain_after_head(conn, entries, keys)
+    })
 }
 
 /// Whether any record is keyed.
@@ -207,18 +238,29 @@ pub(crate) fn at(conn: &mut DbConnection, seq: u64) -> StoreResult<Option<Chaine
 
 /// The chain's newest record, whose hash the next record must cover.
 pub(crate) fn head(conn: &mut DbConnection) -> StoreResult<Option<ChainedAudit>> {
-    // MAX(seq), then that row, rather than ORDER BY … LIMIT 1: SQLite re-prepares a statement
-    // whose LIMIT is a bound parameter on every run, and every audit batch runs this.
-    let newest: Option<i64> = on_backend!(conn, |conn| audit_records::table
-        .select(diesel::dsl::max(audit_records::seq))
-        .get_result(conn))?;
-    let Some(newest) = newest else {
-        return Ok(None);
+    let rows: Vec<AuditColumns> = match conn {
+        // One statement: on PostgreSQL each is a round trip made under the append lock.
+        DbConnection::Postgres(conn) => audit_records::table
+            .order(audit_records::seq.desc())
+            .limit(1)
+            .select(columns())
+            .load(conn)?,
+        // MAX(seq), then that row, rather than ORDER BY … LIMIT 1: SQLite re-prepares a
+        // statement whose LIMIT is a bound parameter on every run, and every audit batch
+        // runs this.
+        DbConnection::Sqlite(conn) => {
+            let newest: Option<i64> = audit_records::table
+                .select(diesel::dsl::max(audit_records::seq))
+                .get_result(conn)?;
+            let Some(newest) = newest else {
+                return Ok(None);
+            };
+            audit_records::table
+                .filter(audit_records::seq.eq(newest))
+                .select(columns())
+                .load(conn)?
+        }
     };
-    let rows: Vec<AuditColumns> = on_backend!(conn, |conn| audit_records::table
-        .filter(audit_records::seq.eq(newest))
-        .select(columns())
-        .load(conn))?;
     rows.into_iter().next().map(from_columns).transpose()
 }
 

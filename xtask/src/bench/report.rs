@@ -22,6 +22,34 @@ pub(super) struct Rewrap {
     pub(super) seconds: f64,
 }
 
+/// One level of concurrency: every round of each server, in the order they ran.
+pub(super) struct Level {
+    pub(super) connections: u32,
+    pub(super) ours: Vec<Round>,
+    pub(super) peer: Vec<Round>,
+    /// The peer with a file audit device.
+    pub(super) audited: Vec<Round>,
+}
+
+/// A new process on the seeded database: how long to ready, what its first resolution
+/// cost, and the second's latency for comparison.
+pub(super) struct ColdStart {
+    pub(super) ready_ms: f64,
+    pub(super) root_calls_at_ready: u64,
+    /// KEKs unwrapped by then (KEK cache misses).
+    pub(super) keks_at_ready: u64,
+    pub(super) first_ms: f64,
+    pub(super) root_calls_first: u64,
+    pub(super) keks_first: u64,
+    pub(super) second_ms: f64,
+}
+
+/// PostgreSQL: one replica alone against two behind the same wrk.
+pub(super) struct Replicas {
+    pub(super) one: Summary,
+    pub(super) two: Summary,
+}
+
 pub(super) struct Report<'a> {
     pub(super) options: &'a Options,
     /// Ours while another client floods it with unauthenticated requests.
@@ -33,12 +61,15 @@ pub(super) struct Report<'a> {
     /// Resolution with rotations in the background, without and with a subscriber and
     /// a webhook endpoint.
     pub(super) events: Option<super::events::EventLoad>,
+    /// The medians at the headline level (`--connections`).
     pub(super) ours: Summary,
     pub(super) peer: Summary,
-    pub(super) ours_rounds: Vec<Round>,
-    pub(super) peer_rounds: Vec<Round>,
-    /// The peer with a file audit device, measured after the alternating rounds.
     pub(super) peer_audited: Summary,
+    /// Every level measured, and which one is the headline.
+    pub(super) levels: Vec<Level>,
+    pub(super) headline: usize,
+    pub(super) cold: ColdStart,
+    pub(super) replicas: Option<Replicas>,
     pub(super) warm_root_calls: u64,
     pub(super) ours_rss_kib: Option<u64>,
     pub(super) peer_rss_kib: Option<u64>,
@@ -48,6 +79,8 @@ pub(super) struct Report<'a> {
     pub(super) uncached: Option<Summary>,
     /// At `scale_rows`: with and without the candidate cache.
     pub(super) scale: Option<(Summary, Summary)>,
+    /// Seconds the scale step's extra rows took to insert.
+    pub(super) scale_seed_s: Option<f64>,
     /// This build against `--baseline`, in the same run.
     pub(super) before_after: Option<BeforeAfter>,
     /// Criterion mean per benchmark id, in nanoseconds.
@@ -66,15 +99,35 @@ impl Report<'_> {
             kib.map_or("?".to_owned(), |k| format!("{:.0} MiB", k as f64 / 1024.0))
         };
         let mut text = String::new();
+        let ratio =
+            |ours: &Summary, peer: &Summary| ours.requests_per_second / peer.requests_per_second;
+        let cell = |s: &Summary| {
+            format!(
+                "{:.0} ({:.2} / {:.2} ms)",
+                s.requests_per_second, s.p50_ms, s.p99_ms
+            )
+        };
         let _ = writeln!(
             text,
             "# Resolution at task start: vault-api vs OpenBao\n\n\
-             {} round(s) of {} s each, alternating, after a 2 s warm-up each; wrk, {} threads, \
-             {} connections; {} cores ({}); vault-api on {backend} with {} background secrets{}.\n",
+             **At {} connections, vault-api on {backend} serves {:.2}× the requests of \
+             OpenBao's plain KV v2 read and {:.2}× OpenBao's with a file audit device; \
+             p99 {:.2} ms (OpenBao {:.2} ms plain, {:.2} ms audited).**\n",
+            o.connections,
+            ratio(&self.ours, &self.peer),
+            ratio(&self.ours, &self.peer_audited),
+            self.ours.p99_ms,
+            self.peer.p99_ms,
+            self.peer_audited.p99_ms,
+        );
+        let _ = writeln!(
+            text,
+            "{} round(s) of {} s each per level, the three servers in turn, after a 2 s \
+             warm-up each; wrk, up to {} threads; {} cores ({}); vault-api on {backend} with \
+             {} background secrets{}.\n",
             o.rounds,
             o.duration,
             o.threads,
-            o.connections,
             cores,
             std::env::consts::ARCH,
             o.rows,
@@ -86,49 +139,81 @@ impl Report<'_> {
         );
         let _ = writeln!(
             text,
-            "| | vault-api `POST /v1/resolve` | {OPENBAO} KV v2 read | ours/peer |"
+            "| connections | vault-api `POST /v1/resolve` | {OPENBAO} KV v2 read | \
+             OpenBao, file audit device | ours/plain | ours/audited |"
         );
-        let _ = writeln!(text, "|---|---:|---:|---:|");
+        let _ = writeln!(text, "|---:|---:|---:|---:|---:|---:|");
+        for level in &self.levels {
+            let (ours, peer, audited) = (
+                Summary::of(&level.ours),
+                Summary::of(&level.peer),
+                Summary::of(&level.audited),
+            );
+            let _ = writeln!(
+                text,
+                "| {}{} | {} | {} | {} | **{:.2}** | **{:.2}** |",
+                level.connections,
+                if level.connections == 1 {
+                    " (one client: sequential latency)"
+                } else {
+                    ""
+                },
+                cell(&ours),
+                cell(&peer),
+                cell(&audited),
+                ratio(&ours, &peer),
+                ratio(&ours, &audited)
+            );
+        }
         let _ = writeln!(
             text,
-            "| req/s (median) | {:.0} | {:.0} | **{:.2}** |",
-            self.ours.requests_per_second,
-            self.peer.requests_per_second,
-            self.ours.requests_per_second / self.peer.requests_per_second
+            "\nEach cell: req/s (median over rounds) and p50 / p99 latency.\n"
+        );
+        let c = &self.cold;
+        let _ = writeln!(
+            text,
+            "- cold start: ready {:.0} ms after the process started, with {} root-key call(s) \
+             and {} KEK(s) unwrapped by then (start-up checks the root key and loads the \
+             active KEK); the first resolution took {:.2} ms, {} more root-key call(s) and \
+             {} more KEK(s); the second {:.2} ms",
+            c.ready_ms,
+            c.root_calls_at_ready,
+            c.keks_at_ready,
+            c.first_ms,
+            c.root_calls_first,
+            c.keks_first,
+            c.second_ms
         );
         let _ = writeln!(
             text,
-            "| p50 | {:.2} ms | {:.2} ms | {:.2} |",
-            self.ours.p50_ms,
-            self.peer.p50_ms,
-            self.ours.p50_ms / self.peer.p50_ms
+            "- root-key calls while warm (every level's rounds): {}",
+            self.warm_root_calls
         );
         let _ = writeln!(
             text,
-            "| p99 | {:.2} ms | {:.2} ms | {:.2} |",
-            self.ours.p99_ms,
-            self.peer.p99_ms,
-            self.ours.p99_ms / self.peer.p99_ms
-        );
-        let _ = writeln!(
-            text,
-            "| req/s, OpenBao with a file audit device | | {:.0} (p50 {:.2} ms, p99 {:.2} ms) | **{:.2}** |",
-            self.peer_audited.requests_per_second,
-            self.peer_audited.p50_ms,
-            self.peer_audited.p99_ms,
-            self.ours.requests_per_second / self.peer_audited.requests_per_second
-        );
-        let _ = writeln!(
-            text,
-            "| peak RSS | {} | {} | |",
+            "- peak RSS: vault-api {}, OpenBao (plain) {}",
             mib(self.ours_rss_kib),
             mib(self.peer_rss_kib)
         );
-        let _ = writeln!(
-            text,
-            "| root-key calls while warm | {} | | |",
-            self.warm_root_calls
-        );
+        if let Some(replicas) = &self.replicas {
+            let _ = writeln!(
+                text,
+                "\nScale-out: two vault-api replicas on the one PostgreSQL server behind one \
+                 wrk ({} connections, half to each), in rounds alternating with one replica \
+                 under the same load; every resolution's audit record is appended to the one \
+                 chain:\n",
+                o.connections
+            );
+            let _ = writeln!(text, "| replicas | req/s | p50 | p99 |");
+            let _ = writeln!(text, "|---:|---:|---:|---:|");
+            for (label, s) in [("1", &replicas.one), ("2", &replicas.two)] {
+                let _ = writeln!(
+                    text,
+                    "| {label} | {:.0} | {:.2} ms | {:.2} ms |",
+                    s.requests_per_second, s.p50_ms, s.p99_ms
+                );
+            }
+        }
         let _ = writeln!(
             text,
             "\nUnder a flood: a second wrk (1 thread, 32 connections) sends unauthenticated \
@@ -206,20 +291,34 @@ impl Report<'_> {
                 );
             }
         }
-        let _ = writeln!(text, "\nEvery round, req/s and p50/p99 in ms:\n");
-        let _ = writeln!(text, "| round | vault-api | OpenBao |");
-        let _ = writeln!(text, "|---:|---:|---:|");
-        for (i, (ours, peer)) in self.ours_rounds.iter().zip(&self.peer_rounds).enumerate() {
+        let headline = &self.levels[self.headline];
+        let _ = writeln!(
+            text,
+            "\nEvery round at {} connections, req/s and p50/p99 in ms:\n",
+            headline.connections
+        );
+        let _ = writeln!(text, "| round | vault-api | OpenBao | OpenBao, audited |");
+        let _ = writeln!(text, "|---:|---:|---:|---:|");
+        let figures = |r: &Round| {
+            format!(
+                "{:.0} ({:.2} / {:.2})",
+                r.requests_per_second, r.p50_ms, r.p99_ms
+            )
+        };
+        for (i, ((ours, peer), audited)) in headline
+            .ours
+            .iter()
+            .zip(&headline.peer)
+            .zip(&headline.audited)
+            .enumerate()
+        {
             let _ = writeln!(
                 text,
-                "| {} | {:.0} ({:.2} / {:.2}) | {:.0} ({:.2} / {:.2}) |",
+                "| {} | {} | {} | {} |",
                 i + 1,
-                ours.requests_per_second,
-                ours.p50_ms,
-                ours.p99_ms,
-                peer.requests_per_second,
-                peer.p50_ms,
-                peer.p99_ms
+                figures(ours),
+                figures(peer),
+                figures(audited)
             );
         }
         let _ = writeln!(
@@ -228,7 +327,7 @@ impl Report<'_> {
              20–200 bytes), 5 workspace keys and 20 project entries, each opened from its own \
              envelope, with an audit record committed before the answer. OpenBao's read returns \
              the same 50 user values from one KV v2 secret (dev server: in-memory storage; no \
-             audit device in the alternating rounds, then a file audit device).",
+             audit device, and a second one with a file audit device).",
             75
         );
         let mut extra = Vec::new();
@@ -246,12 +345,6 @@ impl Report<'_> {
                 "| background rows | cache on | cache off (`VAULT_CANDIDATE_CACHE_MIB=0`) |"
             );
             let _ = writeln!(text, "|---:|---:|---:|");
-            let cell = |s: &Summary| {
-                format!(
-                    "{:.0} ({:.2} / {:.2} ms)",
-                    s.requests_per_second, s.p50_ms, s.p99_ms
-                )
-            };
             let _ = writeln!(
                 text,
                 "| {} | {} | {} |",
@@ -262,8 +355,10 @@ impl Report<'_> {
             if let Some((on, off)) = &self.scale {
                 let _ = writeln!(
                     text,
-                    "| {} (the extra rows inserted by SQL with placeholder envelopes) | {} | {} |",
+                    "| {} (the extra {} rows inserted by SQL with placeholder envelopes in {:.1} s) | {} | {} |",
                     o.scale_rows,
+                    o.scale_rows.saturating_sub(o.rows),
+                    self.scale_seed_s.unwrap_or(f64::NAN),
                     cell(on),
                     cell(off)
                 );
@@ -296,8 +391,14 @@ impl Report<'_> {
         if o.quick {
             flags.push_str(" --quick");
         }
-        if !o.quick && o.scale_rows == 0 {
-            flags.push_str(" --scale-rows 0");
+        if !o.quick && o.rows != super::DEFAULT_ROWS {
+            let _ = write!(flags, " --rows {}", o.rows);
+        }
+        if !o.quick && o.connections != super::DEFAULT_CONNECTIONS {
+            let _ = write!(flags, " --connections {}", o.connections);
+        }
+        if !o.quick && o.scale_rows != super::DEFAULT_SCALE_ROWS {
+            let _ = write!(flags, " --scale-rows {}", o.scale_rows);
         }
         if !o.quick && o.no_criterion {
             flags.push_str(" --no-criterion");
@@ -342,6 +443,8 @@ pub(super) fn criterion(root: &Path) -> Result<BTreeMap<String, f64>> {
             "vault-kms",
             "--bench",
             "envelope",
+            "--bench",
+            "aead",
             "--",
             "--warm-up-time",
             "1",

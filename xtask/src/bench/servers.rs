@@ -102,6 +102,7 @@ pub(crate) struct Server {
     pub(super) name: &'static str,
     pub(super) child: Child,
     pub(crate) base: String,
+    pub(super) port: u16,
     pub(super) token: String,
     pub(super) log: PathBuf,
     pub(super) agent: ureq::Agent,
@@ -179,6 +180,7 @@ impl Server {
             name,
             child,
             base: format!("http://127.0.0.1:{port}"),
+            port,
             token,
             log,
             agent,
@@ -287,26 +289,24 @@ impl Server {
         Ok(())
     }
 
-    /// Root-key provider calls so far, from `/metrics`.
+    /// Root-key provider calls so far (wraps and unwraps), from `/metrics`.
     pub(super) fn root_calls(&self) -> Result<u64> {
+        Ok(self.counter("vault_root_unwraps_total")? + self.counter("vault_root_wraps_total")?)
+    }
+
+    /// One counter of vault-api's `/metrics`.
+    pub(super) fn counter(&self, metric: &str) -> Result<u64> {
         let text = self
             .agent
             .get(format!("{}/metrics", self.base))
             .call()?
             .body_mut()
             .read_to_string()?;
-        let mut total = 0;
-        let mut found = 0;
-        for line in text.lines() {
-            for metric in ["vault_root_unwraps_total ", "vault_root_wraps_total "] {
-                if let Some(value) = line.strip_prefix(metric) {
-                    total += value.trim().parse::<f64>()? as u64;
-                    found += 1;
-                }
-            }
-        }
-        ensure!(found == 2, "/metrics lacks the root-key counters");
-        Ok(total)
+        let value = text
+            .lines()
+            .find_map(|line| line.strip_prefix(metric)?.strip_prefix(' '))
+            .with_context(|| format!("/metrics lacks {metric}"))?;
+        Ok(value.trim().parse::<f64>()? as u64)
     }
 
     pub(super) fn peak_rss_kib(&self) -> Option<u64> {

@@ -30,10 +30,35 @@ pub(super) fn get_script(token: &str) -> String {
     )
 }
 
+/// `script` with its connections spread over `ports` on loopback, one wrk thread per
+/// port in turn: one wrk loading several replicas of one server.
+pub(super) fn spread_script(script: &str, ports: &[u16]) -> String {
+    let ports: Vec<String> = ports.iter().map(|p| format!("\"{p}\"")).collect();
+    format!(
+        "{script}local ports = {{{}}}\nlocal started = 0\n\
+         function setup(thread)\n  \
+           thread.addr = wrk.lookup(\"127.0.0.1\", ports[started % #ports + 1])[1]\n  \
+           started = started + 1\nend\n",
+        ports.join(", ")
+    )
+}
+
+#[derive(Clone)]
 pub(super) struct Load {
     pub(super) wrk: PathBuf,
     pub(super) threads: u32,
     pub(super) connections: u32,
+}
+
+impl Load {
+    /// The same load with `connections` connections (and no more threads than that).
+    pub(super) fn with_connections(&self, connections: u32) -> Load {
+        Load {
+            wrk: self.wrk.clone(),
+            threads: self.threads.min(connections).max(1),
+            connections,
+        }
+    }
 }
 
 /// One wrk round's figures.
@@ -209,6 +234,26 @@ Transfer/sec:      6.17MB
         assert!(parse_wrk(text).is_err());
         let text = "     50%  1.00ms\n     99%  2.00ms\n  Socket errors: connect 0, read 1, write 0, timeout 0\nRequests/sec: 10.0\n";
         assert!(parse_wrk(text).is_err());
+    }
+
+    #[test]
+    fn a_spread_script_sends_each_thread_to_the_next_port() {
+        let script = spread_script("wrk.method = \"POST\"\n", &[8201, 8202]);
+        assert!(script.starts_with("wrk.method = \"POST\"\n"));
+        assert!(script.contains("local ports = {\"8201\", \"8202\"}"));
+        assert!(script.contains("ports[started % #ports + 1]"));
+    }
+
+    #[test]
+    fn fewer_connections_never_mean_idle_threads() {
+        let load = Load {
+            wrk: PathBuf::from("wrk"),
+            threads: 2,
+            connections: 16,
+        };
+        assert_eq!(load.with_connections(1).threads, 1);
+        assert_eq!(load.with_connections(64).threads, 2);
+        assert_eq!(load.with_connections(64).connections, 64);
     }
 
     #[test]
