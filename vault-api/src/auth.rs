@@ -161,8 +161,7 @@ impl Principal {
 
 fn bearer(parts: &Parts) -> Option<&str> {
     let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+    vault_core::bearer_credential(value)
 }
 
 impl FromRequestParts<AppState> for Principal {

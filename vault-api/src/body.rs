@@ -11,6 +11,7 @@ use zeroize::Zeroize;
 
 use crate::error::ApiError;
 use vault_client::ProblemCode;
+use vault_client::body::BodyRefusal;
 
 /// 128 KiB: room for the largest value (64 KiB) with JSON escaping.
 pub const MAX_BODY_BYTES: usize = 128 * 1024;
@@ -88,102 +89,28 @@ where
     }
 }
 
-/// Parses `bytes` as `T`, classifying the failure.
+/// Parses `bytes` as `T`, classifying the failure (vault-client's reading of the wire).
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    // Every body is a JSON object. serde would also fill a struct from an array, one
-    // element per field in order, so `[null]` would pass as a PATCH that changes
-    // nothing: refused here as the wrong type, like any other non-object.
-    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
-        return Err(describe_data_error(
-            "invalid type: sequence, expected a JSON object",
-            None,
-        ));
-    }
-    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let parsed: Result<T, _> = serde_path_to_error::deserialize(&mut deserializer);
-    let value = parsed.map_err(|error| {
-        let path = error.path().to_string();
-        let inner = error.into_inner();
-        let field = (path != ".").then_some(path);
-        match inner.classify() {
-            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
-                ApiError::Malformed {
-                    code: ProblemCode::MalformedJson,
-                    detail: format!(
-                        "the body is not valid JSON (line {}, column {})",
-                        inner.line(),
-                        inner.column()
-                    ),
-                    field: None,
-                }
-            }
-            _ => describe_data_error(&inner.to_string(), field),
-        }
-    })?;
-    deserializer.end().map_err(|_| ApiError::Malformed {
-        code: ProblemCode::MalformedJson,
-        detail: "the body has trailing characters after the JSON value".into(),
-        field: None,
-    })?;
-    Ok(value)
+    vault_client::body::parse_body(bytes).map_err(refused)
 }
 
-/// serde's messages for data errors quote the offending input only for type mismatches
-/// of scalars (`invalid type: string "..."`); those are replaced, so a value typed
-/// into the wrong field never reaches a response or a log.
+fn refused(refusal: BodyRefusal) -> ApiError {
+    match refusal {
+        BodyRefusal::Malformed {
+            code,
+            detail,
+            field,
+        } => ApiError::Malformed {
+            code,
+            detail,
+            field,
+        },
+        BodyRefusal::Invalid { field, detail } => ApiError::invalid(field, detail),
+    }
+}
+
 fn describe_data_error(message: &str, field: Option<String>) -> ApiError {
-    // serde names the key alone; the path it sits at is the field, said once.
-    let named = |rest: &str| {
-        let name = rest.split('`').next().unwrap_or_default();
-        match &field {
-            Some(path) if path.ends_with(name) => path.clone(),
-            Some(path) => format!("{path}.{name}"),
-            None => name.to_owned(),
-        }
-    };
-    if let Some(rest) = message.strip_prefix("unknown field `") {
-        let field = named(rest);
-        return ApiError::Malformed {
-            code: ProblemCode::UnknownField,
-            detail: format!("unknown field {field}"),
-            field: Some(field),
-        };
-    }
-    if let Some(rest) = message.strip_prefix("duplicate field `") {
-        let field = named(rest);
-        return ApiError::Malformed {
-            code: ProblemCode::DuplicateField,
-            detail: format!("the field {field} appears more than once; send it once"),
-            field: Some(field),
-        };
-    }
-    if let Some(rest) = message.strip_prefix("missing field `") {
-        let name = rest.split('`').next().unwrap_or_default();
-        let field = match field {
-            Some(path) => format!("{path}.{name}"),
-            None => name.to_owned(),
-        };
-        return ApiError::invalid(field, "is required");
-    }
-    let field = field.unwrap_or_else(|| "body".into());
-    let detail = if message.starts_with("invalid type") {
-        let expected = message
-            .split("expected ")
-            .nth(1)
-            .and_then(|e| e.split(" at line").next())
-            .unwrap_or("another type");
-        format!("has the wrong type; expected {expected}")
-    } else if message.starts_with("unknown variant") {
-        let expected = message
-            .split("expected ")
-            .nth(1)
-            .and_then(|e| e.split(" at line").next())
-            .unwrap_or("a known value");
-        format!("is not a known value; expected {expected}")
-    } else {
-        "is not acceptable here".into()
-    };
-    ApiError::invalid(field, detail)
+    refused(vault_client::body::describe_data_error(message, field))
 }
 
 #[cfg(test)]

@@ -42,6 +42,7 @@
 //!
 //! `examples/resolve.rs` is the same as a program.
 
+pub mod body;
 mod client;
 mod config;
 pub mod de;

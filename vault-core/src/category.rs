@@ -75,6 +75,8 @@ mod tests {
     fn every_category_round_trips_through_its_wire_spelling() {
         for category in Category::ALL {
             assert_eq!(category.as_str().parse::<Category>(), Ok(category));
+            // Messages and the audit trail print the wire spelling too.
+            assert_eq!(category.to_string(), category.as_str());
             let json = serde_json::to_string(&category).expect("serializes");
             assert_eq!(json, format!("\"{}\"", category.as_str()));
             let back: Category = serde_json::from_str(&json).expect("deserializes");

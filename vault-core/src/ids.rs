@@ -133,6 +133,31 @@ pub(crate) fn random_suffix() -> String {
 mod tests {
     use super::*;
 
+    /// A refusal says which kind of id it refused: a request carries five of them.
+    #[test]
+    fn each_refusal_names_its_kind_of_id() {
+        let rule = "must be 1-128 characters of A-Z, a-z, 0-9, _, . or -";
+        let refusals = [
+            (
+                SecretId::parse("x").map(|_| ()),
+                "invalid secret id: must start with sec_",
+            ),
+            (UserId::parse("").map(|_| ()), "invalid user id: "),
+            (ProfileId::parse("a b").map(|_| ()), "invalid profile id: "),
+            (WorkspaceId::parse("").map(|_| ()), "invalid workspace id: "),
+            (ProjectId::parse("").map(|_| ()), "invalid project id: "),
+            (MilestoneId::parse("").map(|_| ()), "invalid milestone id: "),
+        ];
+        for (refused, start) in refusals {
+            let message = refused.expect_err("invalid").to_string();
+            assert!(message.starts_with(start), "{message}");
+            assert!(
+                start.contains("sec_") || message.ends_with(rule),
+                "{message}"
+            );
+        }
+    }
+
     #[test]
     fn generated_project_and_milestone_ids_parse_and_differ() {
         let project = ProjectId::generate();

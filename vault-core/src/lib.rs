@@ -42,7 +42,7 @@ pub use event::{
 pub use ids::{
     MAX_OPAQUE_ID_LEN, MilestoneId, ProfileId, ProjectId, SecretId, UserId, WorkspaceId, random_id,
 };
-pub use integrity::{IntegrityKeys, MAC_BYTES, Mac, MacKey, row_mac, row_mac_matches};
+pub use integrity::{Fields, IntegrityKeys, MAC_BYTES, Mac, MacKey, row_mac, row_mac_matches};
 pub use limits::{
     DEFAULT_MAX_ENV_BYTES, ENV_LIMIT_CEILING, EnvLimit, EnvTooLarge, LARGEST_NAMED, env_entry_bytes,
 };
@@ -52,14 +52,14 @@ pub use overlap::{Overlap, check_overlap};
 pub use policy::{Layer, PrecedencePolicy};
 pub use protected::{BUILT_IN_PROTECTED, ProtectedClass, ProtectedNames, Protection};
 pub use resolve::{
-    Candidate, EnvMap, Resolution, ResolutionContext, ResolutionInput, Resolved, ResolvedValue,
-    SecretRef, SkipReason, Skipped, Source, resolve, resolve_shared,
+    Candidate, ContextFields, EnvMap, Resolution, ResolutionContext, ResolutionInput, Resolved,
+    ResolvedValue, SecretRef, SkipReason, Skipped, Source, resolve, resolve_shared,
 };
 pub use role::ProjectRole;
 pub use scope::{MAX_SCOPE_TARGETS, Owner, OwnerKind, Placement, Scope, ScopeKind, TargetSet};
 pub use secret::{
     DESCRIPTION_FORBIDDEN_CHARS, Description, ExpiresAt, MAX_DESCRIPTION_CHARS, SecretMeta, Version,
 };
-pub use token::TokenKind;
+pub use token::{TOKEN_RANDOM_CHARS, TokenKind, bearer_credential};
 pub use value::{MAX_VALUE_BYTES, REDACTED, SecretValue, VALUE_FORBIDDEN_CHARS};
 pub use webhook::{WEBHOOK_SECRET_PREFIX, WebhookSecret, is_public_address, retry_delay};

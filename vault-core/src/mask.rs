@@ -63,7 +63,8 @@ pub fn mask(value: &str) -> Masked {
     let prefix_chars = prefix_end.map_or(0, |end| value[..end].chars().count());
 
     let show_suffix = SUFFIX_CHARS <= budget;
-    let show_prefix = prefix_chars > 0 && prefix_chars + SUFFIX_CHARS <= budget;
+    // Without a prefix (`prefix_end` is `None`) nothing shows, whatever this says.
+    let show_prefix = prefix_chars + SUFFIX_CHARS <= budget;
 
     let prefix = match prefix_end {
         Some(end) if show_prefix && printable(&value[..end]) => &value[..end],
@@ -89,6 +90,17 @@ mod tests {
     /// Characters of the mask other than the fixed stars.
     fn revealed(value: &str) -> usize {
         mask(value).as_str().chars().count() - STARS.len()
+    }
+
+    #[test]
+    fn a_mask_prints_as_itself_and_debugs_by_its_type() {
+        let masked = mask("sk-live-0123456789abcdef");
+        assert_eq!(masked.to_string(), masked.as_str());
+        assert_eq!(
+            format!("{masked:?}"),
+            format!("Masked({})", masked.as_str())
+        );
+        assert_eq!(masked.as_str(), "sk-****def");
     }
 
     #[test]

@@ -92,6 +92,22 @@ string_newtype!(EnvName);
 mod tests {
     use super::*;
 
+    /// An env map keyed by `EnvName` is looked up by plain `&str` (the resolver and
+    /// the runtime lookup do), which only finds entries when `Borrow` agrees with `Ord`.
+    #[test]
+    fn env_maps_are_looked_up_by_str() {
+        let mut env = std::collections::BTreeMap::new();
+        env.insert(EnvName::parse("API_KEY").expect("valid"), 1);
+        env.insert(EnvName::parse("DB_URL").expect("valid"), 2);
+        assert_eq!(env.get("API_KEY"), Some(&1));
+        assert_eq!(env.get("DB_URL"), Some(&2));
+        assert_eq!(env.get(""), None);
+        assert_eq!(env.get("xyzzy"), None);
+        let set: std::collections::HashSet<EnvName> =
+            [EnvName::parse("HOME_DIR").expect("valid")].into();
+        assert!(set.contains("HOME_DIR"));
+    }
+
     #[test]
     fn secret_names_follow_the_documented_pattern() {
         let longest = "A".repeat(MAX_NAME_LEN);

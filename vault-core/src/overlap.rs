@@ -115,6 +115,7 @@ mod tests {
     #[test]
     fn narrow_scopes_must_be_disjoint() {
         check(&[agents(&["a", "b"])], &agents(&["c"]), Ok(()));
+        check(&[milestones(&["m1", "m2"])], &milestones(&["m3"]), Ok(()));
         check(
             &[agents(&["a", "b"]), agents(&["c"])],
             &agents(&["d", "b", "c"]),

@@ -163,6 +163,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn reserved_names_are_listed_sorted_and_once() {
+        let name = |n: &str| EnvName::parse(n).expect("valid");
+        let policy = PrecedencePolicy::default().with_reserved([
+            name("VAULT_TASK_ID"),
+            name("AGENT_ID"),
+            name("VAULT_TASK_ID"),
+        ]);
+        let listed: Vec<&str> = policy.reserved().map(|n| n.as_str()).collect();
+        assert_eq!(listed, ["AGENT_ID", "VAULT_TASK_ID"]);
+        assert!(policy.is_reserved(&name("AGENT_ID")));
+        assert!(!policy.is_reserved(&name("OTHER")));
+    }
+
+    #[test]
     fn default_order_is_the_documented_one() {
         let policy = PrecedencePolicy::default();
         assert_eq!(

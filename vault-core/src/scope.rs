@@ -291,6 +291,26 @@ mod tests {
     }
 
     #[test]
+    fn owner_kinds_print_their_wire_name() {
+        let printed: Vec<String> = owners().iter().map(|o| o.kind().to_string()).collect();
+        assert_eq!(printed, ["user", "workspace", "project"]);
+        for owner in owners() {
+            assert_eq!(owner.kind().to_string(), owner.kind().as_str());
+        }
+    }
+
+    #[test]
+    fn a_target_set_is_never_empty_and_counts_each_target_once() {
+        let Ok(Scope::Agents(set)) = Scope::agents([profile("b"), profile("a"), profile("b")])
+        else {
+            panic!("two profiles make an agents scope");
+        };
+        assert_eq!(set.len(), 2);
+        assert!(!set.is_empty());
+        assert!(Scope::agents(std::iter::empty()).is_err());
+    }
+
+    #[test]
     fn only_matching_owner_and_scope_pairs_can_be_placed() {
         for owner in owners() {
             for scope in scopes() {

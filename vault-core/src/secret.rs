@@ -152,6 +152,16 @@ mod tests {
 
     use super::*;
 
+    #[test]
+    fn a_version_converts_and_prints_as_its_number() {
+        let version = Version::new(7).expect("non-zero");
+        assert_eq!(u32::from(version), 7);
+        assert_eq!(version.to_string(), "7");
+        assert_eq!(Version::FIRST.to_string(), "1");
+        assert_eq!(u32::from(Version::FIRST), 1);
+        assert!(Version::new(0).is_err());
+    }
+
     fn at(secs: i64) -> DateTime<Utc> {
         Utc.timestamp_opt(secs, 0)
             .single()

@@ -53,6 +53,30 @@ impl TokenKind {
             .into_iter()
             .find(|kind| token.starts_with(kind.prefix()))
     }
+
+    /// The kind a presented token claims, when it has the exact shape the vault issues:
+    /// a known prefix, then [`TOKEN_RANDOM_CHARS`] characters of unpadded URL-safe
+    /// base64. Anything else is refused before its hash is ever looked up.
+    pub fn claimed_by(token: &str) -> Option<TokenKind> {
+        let kind = Self::of_prefixed(token)?;
+        let random = token.get(kind.prefix().len()..)?;
+        let well_formed = random.len() == TOKEN_RANDOM_CHARS
+            && random
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        well_formed.then_some(kind)
+    }
+}
+
+/// The characters after a token's prefix: 256 random bits in unpadded URL-safe base64.
+pub const TOKEN_RANDOM_CHARS: usize = 43;
+
+/// The credential of an `Authorization: Bearer <token>` header value (the scheme in any
+/// case, surrounding blanks ignored); `None` for any other scheme or shape.
+pub fn bearer_credential(header_value: &str) -> Option<&str> {
+    let (scheme, credential) = header_value.split_once(' ')?;
+    let credential = credential.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !credential.is_empty()).then_some(credential)
 }
 
 impl fmt::Display for TokenKind {
@@ -109,6 +133,37 @@ mod tests {
         assert!("".parse::<TokenKind>().is_err());
         assert_eq!(TokenKind::of_prefixed("vault_opx"), None);
         assert_eq!(TokenKind::of_prefixed("bearer vault_op_x"), None);
+    }
+
+    #[test]
+    fn only_the_issued_shape_claims_a_kind() {
+        let random = "A".repeat(TOKEN_RANDOM_CHARS - 2) + "-_";
+        for kind in TokenKind::ALL {
+            let token = format!("{}{random}", kind.prefix());
+            assert_eq!(TokenKind::claimed_by(&token), Some(kind), "{token}");
+            // One character short, one too many, or one outside the alphabet: no kind.
+            assert_eq!(TokenKind::claimed_by(&token[..token.len() - 1]), None);
+            assert_eq!(TokenKind::claimed_by(&format!("{token}A")), None);
+            for bad in ['=', '+', '/', ' ', '.', '\u{e9}'] {
+                let token = format!("{}{bad}{}", kind.prefix(), &random[1..]);
+                assert_eq!(TokenKind::claimed_by(&token), None, "{token:?}");
+            }
+        }
+        assert_eq!(TokenKind::claimed_by(&random), None);
+        assert_eq!(TokenKind::claimed_by(""), None);
+        assert_eq!(TokenKind::claimed_by("vault_op_short"), None);
+    }
+
+    #[test]
+    fn only_a_bearer_header_yields_a_credential() {
+        assert_eq!(bearer_credential("Bearer abc"), Some("abc"));
+        assert_eq!(bearer_credential("bEaReR   abc  "), Some("abc"));
+        assert_eq!(bearer_credential("Basic abc"), None);
+        assert_eq!(bearer_credential("Bearerabc"), None);
+        assert_eq!(bearer_credential("Bearer "), None);
+        assert_eq!(bearer_credential("Bearer    "), None);
+        assert_eq!(bearer_credential(""), None);
+        assert_eq!(bearer_credential("abc"), None);
     }
 
     #[test]

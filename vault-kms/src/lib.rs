@@ -3,6 +3,7 @@
 //! per secret version; each DEK seals one value with AES-256-GCM. Every layer binds
 //! what it protects as associated data, and all key material is zeroized on drop.
 
+#[cfg(feature = "aws")]
 mod aws;
 mod binding;
 mod envelope;
@@ -18,6 +19,7 @@ mod wrapped_kek;
 #[cfg(test)]
 mod tests;
 
+#[cfg(feature = "aws")]
 pub use aws::{AwsKmsCalls, AwsKmsProvider, AwsKmsSettings};
 pub use binding::{KekBinding, SealBinding};
 pub use envelope::{Ciphertext, ENVELOPE_FORMAT_V1, Envelope, WrappedDek};

@@ -150,6 +150,56 @@ mod tests {
         assert_eq!(WrappedKek::from_bytes(&bytes), Ok(record));
     }
 
+    /// The smallest record there is: a one-character root key id and one byte of
+    /// ciphertext (20 bytes after the version), which the length checks must admit.
+    #[test]
+    fn the_shortest_record_round_trips() {
+        let record = WrappedKek::new(
+            KekId::from_bytes([3; 16]),
+            RootWrapped {
+                key_id: RootKeyId::parse("k").expect("valid"),
+                ciphertext: vec![1],
+            },
+        )
+        .expect("non-empty");
+        let bytes = record.to_bytes();
+        assert_eq!(bytes.len(), 1 + 16 + 2 + 1 + 1);
+        assert_eq!(WrappedKek::from_bytes(&bytes), Ok(record));
+    }
+
+    /// Each truncation says which part is missing: the fixed fields, or the root key
+    /// id and ciphertext after them.
+    #[test]
+    fn a_truncated_record_names_what_is_missing() {
+        let bytes = sample().to_bytes();
+        let reason = |cut: usize| match WrappedKek::from_bytes(&bytes[..cut]) {
+            Err(KmsError::MalformedRecord { reason, .. }) => reason,
+            other => panic!("cut at {cut}: {other:?}"),
+        };
+        assert_eq!(reason(0), "empty");
+        for cut in 1..19 {
+            assert_eq!(reason(cut), "shorter than its fixed fields", "cut at {cut}");
+        }
+        // Exactly the fixed fields: the id they announce (22 bytes) is not there.
+        for cut in 19..(19 + 22 + 1) {
+            assert_eq!(
+                reason(cut),
+                "root key id overruns the record",
+                "cut at {cut}"
+            );
+        }
+    }
+
+    #[test]
+    fn debug_shows_the_ids_and_the_ciphertext_length() {
+        let record = sample();
+        assert_eq!(
+            format!("{record:?}"),
+            "WrappedKek { id: KekId(kek_07070707070707070707070707070707), \
+             root: RootWrapped(local:00112233aabbccdd, 60 bytes) }"
+        );
+    }
+
     #[test]
     fn unknown_versions_and_truncations_are_clear_errors() {
         let mut bytes = sample().to_bytes();

@@ -270,6 +270,20 @@ async fn aliases_resolve_to_the_arn_and_missing_keys_fail_at_start() {
         .await
         .expect("connects");
     assert_eq!(by_alias.current_key_id(), by_id.current_key_id());
+    // Logs name the provider by its key's ARN, and show nothing of the client.
+    let shown = format!("{by_alias:?}");
+    assert!(shown.starts_with("AwsKmsProvider {"), "{shown}");
+    assert!(shown.contains(by_id.current_key_id().as_str()), "{shown}");
+    assert!(!shown.contains("test"), "credentials in {shown}");
+    // Errors and metrics name the provider.
+    assert_eq!(by_alias.kind(), "aws-kms");
+    // It answers for every KMS key ARN (KMS decides access), and for nothing else.
+    let id = |text: &str| vault_kms::RootKeyId::parse(text).expect("valid");
+    assert!(by_alias.holds(&id(SOME_KEY)));
+    assert!(by_alias.holds(by_id.current_key_id()));
+    assert!(!by_alias.holds(&id("arn:aws:s3:::a-bucket")));
+    assert!(!by_alias.holds(&id("local:00112233aabbccdd")));
+    assert!(!by_alias.holds(&id("kms:key/1")));
     let missing = AwsKmsProvider::with_client(kms, "alias/no-such-key")
         .await
         .map(|_| ());
@@ -317,4 +331,72 @@ async fn a_layered_provider_opens_local_keks_and_wraps_new_ones_under_kms() {
         matches!(refused, Err(KmsError::RootKeyNotHeld { .. })),
         "{refused:?}"
     );
+}
+
+/// A client for a KMS at `endpoint` that tries once and gives up after `timeout`, so
+/// a failure is the first one, classified as it happened.
+fn impatient_client(endpoint: &str, timeout: std::time::Duration) -> aws_sdk_kms::Client {
+    use aws_sdk_kms::config::retry::RetryConfig;
+    use aws_sdk_kms::config::timeout::TimeoutConfig;
+    use aws_sdk_kms::config::{BehaviorVersion, Credentials, Region};
+    aws_sdk_kms::Client::from_conf(
+        aws_sdk_kms::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(endpoint)
+            .credentials_provider(Credentials::new("id", "secret", None, None, "test"))
+            .retry_config(RetryConfig::disabled())
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(timeout)
+                    .operation_timeout(timeout)
+                    .build(),
+            )
+            .build(),
+    )
+}
+
+const SOME_KEY: &str =
+    "arn:aws:kms:us-east-1:000000000000:key/0b7f6d2a-1c3e-4a5b-9d8e-7f6a5b4c3d2e";
+
+/// Why connecting to a KMS on loopback `port` left the provider unavailable.
+async fn unavailable_because(port: u16, timeout: std::time::Duration) -> String {
+    let client = impatient_client(&format!("http://127.0.0.1:{port}"), timeout);
+    match AwsKmsProvider::with_client(client, SOME_KEY).await {
+        Err(KmsError::RootProviderUnavailable {
+            provider: "aws-kms",
+            detail,
+        }) => detail,
+        Err(other) => panic!("{other:?}"),
+        Ok(provider) => panic!("connected: {provider:?}"),
+    }
+}
+
+/// Nothing listens: the operator is told KMS cannot be reached, not that a request
+/// failed somehow (which would send them looking at keys and policies).
+#[tokio::test]
+async fn an_unreachable_kms_is_reported_as_unreachable() {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binds");
+        listener.local_addr().expect("bound").port()
+    };
+    let detail = unavailable_because(port, std::time::Duration::from_secs(5)).await;
+    assert_eq!(detail, "could not reach KMS");
+}
+
+/// A KMS that accepts the connection and never answers: the call ends at the
+/// configured timeout and says so.
+#[tokio::test]
+async fn a_kms_that_never_answers_times_out() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binds");
+    let port = listener.local_addr().expect("bound").port();
+    let silent = std::thread::spawn(move || {
+        // Held open, unanswered, until the client has given up.
+        let (connection, _) = listener.accept().expect("the client connects");
+        std::thread::sleep(std::time::Duration::from_secs(3));
+        drop(connection);
+    });
+    let detail = unavailable_because(port, std::time::Duration::from_millis(500)).await;
+    assert_eq!(detail, "timed out");
+    silent.join().expect("the silent server ends");
 }

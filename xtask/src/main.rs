@@ -3,11 +3,14 @@
 mod bench;
 mod contract;
 mod fga;
+mod fuzz;
 mod localstack;
 mod migrate;
+mod mutants;
 mod postgres;
 mod test;
 mod tidy;
+mod tools;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -43,6 +46,12 @@ enum Task {
     /// Resolution throughput and latency beside OpenBao, plus the hot path's criterion
     /// benches; writes bench/results/latest.md.
     Bench(bench::Options),
+    /// cargo-mutants over vault-core and vault-kms: every mutant caught by the crate's
+    /// own tests, or listed with its reason in .cargo/mutants.toml. `--in-diff` runs
+    /// only what changed since the merge base (as `cargo xtask test` does).
+    Mutants(mutants::Options),
+    /// Every fuzz target of fuzz/ for `--seconds` each (cargo fuzz, libFuzzer).
+    Fuzz(fuzz::Options),
     /// Applies pending database migrations (or lists or reverts them).
     Migrate {
         /// `sqlite://path`, `postgres://…`; defaults to DATABASE_URL, then the
@@ -67,6 +76,8 @@ fn main() -> Result<()> {
         Task::Authz => fga::model_test(&root),
         Task::Contract(options) => contract::run(&root, &options),
         Task::Bench(options) => bench::run(&root, options),
+        Task::Mutants(options) => mutants::run(&root, &options),
+        Task::Fuzz(options) => fuzz::run(&root, &options),
         Task::Localstack => {
             let server = localstack::LocalStack::start(&root)?;
             println!("AWS_ENDPOINT_URL={}", server.url());

@@ -7,7 +7,7 @@ use anyhow::{Result, bail};
 
 use crate::localstack::LocalStack;
 use crate::postgres::Postgres;
-use crate::{bench, cargo, contract, fga, run_step, tidy};
+use crate::{bench, cargo, contract, fga, fuzz, mutants, run_step, tidy};
 
 pub fn run(root: &Path) -> Result<()> {
     ensure_components(root)?;
@@ -52,6 +52,13 @@ pub fn run(root: &Path) -> Result<()> {
     )?;
     drop(localstack);
     drop(postgres);
+    // The floor crates' rules, mutated where this change touched them: each mutant
+    // must fail the crate's own tests (`cargo xtask mutants` without --in-diff for all).
+    eprintln!("\n==> cargo xtask mutants --in-diff");
+    mutants::run(root, &mutants::Options::ci())?;
+    // Every fuzz target builds, replays its seeds and runs a few seconds.
+    eprintln!("\n==> cargo xtask fuzz --seconds 5");
+    fuzz::run(root, &fuzz::Options::smoke())?;
     // The document as its consumers read it: a validator, a generated client and
     // schemathesis, against the dev vault `cargo test` just built.
     eprintln!("\n==> cargo xtask contract");

@@ -16,6 +16,7 @@ pub fn run(root: &Path) -> Result<()> {
     problems.extend(source_text_problems(root)?);
     problems.extend(layering_problems(&DependencyGraph::load(root)?));
     problems.extend(ci_problems(root)?);
+    problems.extend(fuzz_build_problems(root)?);
     if problems.is_empty() {
         eprintln!("tidy: all invariants hold");
         return Ok(());
@@ -124,6 +125,55 @@ fn source_text_problems(root: &Path) -> Result<Vec<String>> {
     Ok(problems)
 }
 
+/// What the fuzz targets' instrumented build links, resolved as `cargo fuzz build`
+/// resolves it (features of vault-fuzz alone, not unified with vault-api's, which is
+/// why this asks cargo tree rather than the workspace graph).
+const FUZZ_BUILD_FORBIDDEN: &[&str] = &[
+    "vault-store",
+    "vault-api",
+    "vault-testkit",
+    "diesel*",
+    "libsqlite3-sys",
+    "pq-sys",
+    "axum*",
+    "aws-sdk-*",
+    "aws-config",
+];
+
+fn fuzz_build_problems(root: &Path) -> Result<Vec<String>> {
+    let output = crate::cargo()
+        .args(["tree", "--locked", "-p", "vault-fuzz", "-e", "normal,build"])
+        .args(["--prefix", "none", "--format", "{p}"])
+        .current_dir(root)
+        .output()
+        .context("running cargo tree -p vault-fuzz")?;
+    if !output.status.success() {
+        bail!(
+            "cargo tree -p vault-fuzz failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    let mut found: Vec<String> = String::from_utf8(output.stdout)?
+        .lines()
+        .filter_map(|line| line.split_whitespace().next())
+        .filter(|name| FUZZ_BUILD_FORBIDDEN.iter().any(|p| matches(p, name)))
+        .map(str::to_owned)
+        .collect();
+    found.sort();
+    found.dedup();
+    // Its build is instrumented from scratch in every CI run: the AWS SDK, the
+    // database and the server would be most of it, and none of them is fuzzed.
+    Ok(found
+        .into_iter()
+        .map(|dep| {
+            format!(
+                "vault-fuzz depends on {dep}, but the fuzz build holds only the code it \
+                 fuzzes (no database, server or cloud SDK), so that it stays small"
+            )
+        })
+        .collect())
+}
+
 fn ci_problems(root: &Path) -> Result<Vec<String>> {
     let command = "cargo xtask test";
     let mut problems = Vec::new();
@@ -226,7 +276,7 @@ impl DependencyGraph {
     }
 }
 
-const MEMBERS: [&str; 10] = [
+const MEMBERS: [&str; 11] = [
     "vault-core",
     "vault-kms",
     "vault-store",
@@ -236,6 +286,7 @@ const MEMBERS: [&str; 10] = [
     "vault-api",
     "vault-tui",
     "vault-testkit",
+    "vault-fuzz",
     "xtask",
 ];
 
@@ -285,22 +336,31 @@ const SERVER_SIDE: &[&str] = &[
     "aws-config",
 ];
 
+/// Every crate whose code can end up in a binary the vault ships.
+const SHIPPED: &[&str] = &[
+    "vault-core",
+    "vault-kms",
+    "vault-store",
+    "vault-client",
+    "vault-redact",
+    "vault-cli",
+    "vault-api",
+    "vault-tui",
+    "xtask",
+];
+
 const RULES: &[Rule] = &[
     Rule {
-        packages: &[
-            "vault-core",
-            "vault-kms",
-            "vault-store",
-            "vault-client",
-            "vault-redact",
-            "vault-cli",
-            "vault-api",
-            "vault-tui",
-            "xtask",
-        ],
+        packages: SHIPPED,
         reach: Reach::Tree,
         forbidden: &["vault-testkit"],
         invariant: "vault-testkit is a dev-dependency only: test support never reaches a shipped binary",
+    },
+    Rule {
+        packages: SHIPPED,
+        reach: Reach::Tree,
+        forbidden: &["vault-fuzz"],
+        invariant: "vault-fuzz is a leaf: its targets reach the vault's crates, nothing shipped reaches it",
     },
     Rule {
         packages: &["vault-core"],
@@ -483,10 +543,30 @@ mod tests {
             )
             .with("xtask", &[("cargo_metadata", true), ("vault-api", false)])
             .with("vault-testkit", &[("diesel", true), ("tempfile", true)])
+            .with(
+                "vault-fuzz",
+                &[
+                    ("vault-kms", true),
+                    ("vault-client", true),
+                    ("libfuzzer-sys", true),
+                ],
+            )
             .with("diesel", &[("libsqlite3-sys", true)])
             .with("reqwest", &[("hyper", true)]);
         graph = graph.with("proptest", &[("tokio", true)]);
         graph
+    }
+
+    #[test]
+    fn nothing_shipped_depends_on_the_fuzz_targets() {
+        let graph = clean().with("vault-api", &[("vault-fuzz", true)]);
+        let problems = layering_problems(&graph);
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with("vault-api depends on vault-fuzz")),
+            "{problems:?}"
+        );
     }
 
     #[test]

@@ -8,9 +8,8 @@
 
 use std::collections::BTreeMap;
 use vault_core::{
-    AuditAction, Candidate, EnvMap, EnvName, MilestoneId, ProfileId, ProjectId, Resolution,
-    ResolutionContext, ResolutionInput, ResolvedValue, SecretId, SecretName, SecretValue,
-    SkipReason, UserId, WorkspaceId, resolve_shared,
+    AuditAction, Candidate, EnvMap, EnvName, Resolution, ResolutionContext, ResolutionInput,
+    ResolvedValue, SecretId, SecretName, SecretValue, SkipReason, resolve_shared,
 };
 
 use vault_client::Plaintext;
@@ -79,22 +78,14 @@ pub(crate) fn parse_context(
     project_id: Option<&str>,
     milestone_id: Option<&str>,
 ) -> ApiResult<ResolutionContext> {
-    fn optional<T>(
-        field: &'static str,
-        value: Option<&str>,
-        parse: fn(&str) -> Result<T, vault_core::CoreError>,
-    ) -> ApiResult<Option<T>> {
-        value
-            .map(|v| parse(v).map_err(ApiError::core(field)))
-            .transpose()
-    }
-    let user = UserId::parse(user_id).map_err(ApiError::core("user_id"))?;
-    let profile = ProfileId::parse(profile_id).map_err(ApiError::core("profile_id"))?;
-    let workspace = optional("workspace_id", workspace_id, WorkspaceId::parse)?;
-    let project = optional("project_id", project_id, ProjectId::parse)?;
-    let milestone = optional("milestone_id", milestone_id, MilestoneId::parse)?;
-    ResolutionContext::new(user, profile, workspace, project, milestone)
-        .map_err(ApiError::core("milestone_id"))
+    ResolutionContext::parse(vault_core::ContextFields {
+        user_id,
+        profile_id,
+        workspace_id,
+        project_id,
+        milestone_id,
+    })
+    .map_err(|(field, error)| ApiError::core(field)(error))
 }
 
 fn binding(candidate: &Candidate<Seal>) -> SealBinding<'_> {

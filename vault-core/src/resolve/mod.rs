@@ -35,7 +35,36 @@ pub struct ResolutionContext {
     milestone: Option<MilestoneId>,
 }
 
+/// A resolution context as a request spells it, field by field, before parsing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ContextFields<'a> {
+    pub user_id: &'a str,
+    pub profile_id: &'a str,
+    pub workspace_id: Option<&'a str>,
+    pub project_id: Option<&'a str>,
+    pub milestone_id: Option<&'a str>,
+}
+
 impl ResolutionContext {
+    /// Parses every field in the order a request lists them; a refusal names the
+    /// first bad field (a milestone without its project is the milestone's fault).
+    pub fn parse(fields: ContextFields<'_>) -> Result<Self, (&'static str, CoreError)> {
+        fn optional<T>(
+            field: &'static str,
+            value: Option<&str>,
+            parse: fn(&str) -> Result<T, CoreError>,
+        ) -> Result<Option<T>, (&'static str, CoreError)> {
+            value.map(parse).transpose().map_err(|error| (field, error))
+        }
+        let user = UserId::parse(fields.user_id).map_err(|error| ("user_id", error))?;
+        let profile = ProfileId::parse(fields.profile_id).map_err(|error| ("profile_id", error))?;
+        let workspace = optional("workspace_id", fields.workspace_id, WorkspaceId::parse)?;
+        let project = optional("project_id", fields.project_id, ProjectId::parse)?;
+        let milestone = optional("milestone_id", fields.milestone_id, MilestoneId::parse)?;
+        ResolutionContext::new(user, profile, workspace, project, milestone)
+            .map_err(|error| ("milestone_id", error))
+    }
+
     pub fn new(
         user: UserId,
         profile: ProfileId,

@@ -596,3 +596,82 @@ fn explanations_serialize_without_values() {
     );
     assert!(!format!("{resolution:?}").contains("MARKER"));
 }
+
+#[test]
+fn a_context_parses_from_its_fields_and_names_the_first_bad_one() {
+    let fields = ContextFields {
+        user_id: "alice",
+        profile_id: "coder",
+        workspace_id: Some("acme"),
+        project_id: Some("apollo"),
+        milestone_id: Some("m1"),
+    };
+    let context = ResolutionContext::parse(fields).expect("valid");
+    assert_eq!(context.user().as_str(), "alice");
+    assert_eq!(context.profile().as_str(), "coder");
+    assert_eq!(context.workspace().map(|w| w.as_str()), Some("acme"));
+    assert_eq!(context.project().map(|p| p.as_str()), Some("apollo"));
+    assert_eq!(context.milestone().map(|m| m.as_str()), Some("m1"));
+
+    let refused = |fields: ContextFields<'_>| match ResolutionContext::parse(fields) {
+        Err((field, _)) => field,
+        Ok(context) => panic!("accepted {context:?}"),
+    };
+    // Every field bad at once: the first in request order is named.
+    let all_bad = ContextFields {
+        user_id: "",
+        profile_id: "",
+        workspace_id: Some(""),
+        project_id: Some(""),
+        milestone_id: Some(""),
+    };
+    assert_eq!(refused(all_bad), "user_id");
+    assert_eq!(
+        refused(ContextFields {
+            user_id: "alice",
+            ..all_bad
+        }),
+        "profile_id"
+    );
+    let good_head = ContextFields {
+        user_id: "alice",
+        profile_id: "coder",
+        ..all_bad
+    };
+    assert_eq!(refused(good_head), "workspace_id");
+    assert_eq!(
+        refused(ContextFields {
+            workspace_id: None,
+            ..good_head
+        }),
+        "project_id"
+    );
+    assert_eq!(
+        refused(ContextFields {
+            milestone_id: Some(""),
+            ..fields
+        }),
+        "milestone_id"
+    );
+    // A milestone needs its project.
+    let (field, error) = ResolutionContext::parse(ContextFields {
+        project_id: None,
+        ..fields
+    })
+    .expect_err("milestone without project");
+    assert_eq!(
+        (field, error),
+        ("milestone_id", CoreError::MilestoneWithoutProject)
+    );
+    // Optional fields may all be absent.
+    let minimal = ResolutionContext::parse(ContextFields {
+        user_id: "alice",
+        profile_id: "coder",
+        ..ContextFields::default()
+    })
+    .expect("valid");
+    assert_eq!(
+        (minimal.workspace(), minimal.project(), minimal.milestone()),
+        (None, None, None)
+    );
+}

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use super::fixtures::*;
 use crate::{
-    KekRepository, KekState, KeyringConfig, KmsError, LocalRootProvider, MemoryKekRepository,
-    RootKeyId, RootKeyProvider,
+    KekRepository, KekState, Keyring, KeyringConfig, KmsError, LocalRootProvider,
+    MemoryKekRepository, RootKeyId, RootKeyProvider, VaultInstanceId,
 };
 
 #[tokio::test]
@@ -587,4 +587,201 @@ async fn an_opener_unwraps_each_kek_once_and_opens_only_its_batch() {
     );
     assert_eq!(cold.keyring.metrics().opens, 4, "refusals are not opens");
     assert!(!format!("{opener:?}").contains("material"));
+}
+
+/// A local provider whose key the "KMS" has stopped accepting: `check` refuses, and
+/// `configured_key_ids` is the trait's default.
+struct Refusing(LocalRootProvider);
+
+#[async_trait::async_trait]
+impl RootKeyProvider for Refusing {
+    fn kind(&self) -> &'static str {
+        "refusing"
+    }
+
+    fn current_key_id(&self) -> &RootKeyId {
+        self.0.current_key_id()
+    }
+
+    fn holds(&self, key_id: &RootKeyId) -> bool {
+        self.0.holds(key_id)
+    }
+
+    async fn wrap(
+        &self,
+        kek: &crate::KekMaterial,
+        binding: &crate::KekBinding<'_>,
+    ) -> Result<crate::RootWrapped, KmsError> {
+        self.0.wrap(kek, binding).await
+    }
+
+    async fn unwrap(
+        &self,
+        wrapped: &crate::RootWrapped,
+        binding: &crate::KekBinding<'_>,
+    ) -> Result<crate::KekMaterial, KmsError> {
+        self.0.unwrap(wrapped, binding).await
+    }
+
+    async fn check(&self) -> Result<(), KmsError> {
+        Err(KmsError::RootKeyDisabled {
+            key_id: self.current_key_id().clone(),
+            state: "Disabled".into(),
+        })
+    }
+}
+
+#[tokio::test]
+async fn the_wrap_budget_is_what_was_configured_within_its_bounds() {
+    for (configured, effective) in [
+        (3, 3),
+        (0, 1),
+        (1 << 24, 1 << 24),
+        (u64::MAX, crate::MAX_WRAPS_CEILING),
+    ] {
+        let vault = vault_configured(KeyringConfig {
+            max_wraps_per_kek: configured,
+            ..KeyringConfig::default()
+        });
+        assert_eq!(vault.keyring.max_wraps_per_kek(), effective, "{configured}");
+    }
+}
+
+#[tokio::test]
+async fn readiness_fails_when_the_root_refuses_and_forgets_every_kek() {
+    let vault = vault();
+    let row = Row::new(1);
+    let sealed = vault.seal(&row, "v").await;
+    vault.keyring.check_ready().await.expect("ready");
+
+    let keks = vault.keks.clone();
+    let refusing = Keyring::new(
+        instance(),
+        Arc::new(Refusing(LocalRootProvider::new(root_key(1), vec![]))),
+        keks.clone(),
+        KeyringConfig::default(),
+    );
+    // Warm: the KEK is cached before the root key is withdrawn.
+    refusing.open(&row.binding(), &sealed).await.expect("opens");
+    let refused = refusing.check_ready().await;
+    assert!(
+        matches!(refused, Err(KmsError::RootKeyDisabled { .. })),
+        "{refused:?}"
+    );
+    // Nothing opens from memory once readiness found the key refused: the next open
+    // goes back to the root provider (one more unwrap).
+    let before = refusing.metrics().root_unwraps;
+    refusing
+        .open(&row.binding(), &sealed)
+        .await
+        .expect("reopens");
+    assert_eq!(refusing.metrics().root_unwraps, before + 1);
+
+    // A root key with no active KEK yet has nothing to prove: ready.
+    let fresh = vault_with(
+        LocalRootProvider::new(root_key(9), vec![]),
+        keks,
+        KeyringConfig::default(),
+    );
+    fresh.keyring.check_ready().await.expect("ready");
+    assert_eq!(fresh.keyring.metrics().root_unwraps, 0);
+}
+
+#[tokio::test]
+async fn readiness_fails_when_the_active_kek_does_not_unwrap() {
+    let vault = vault();
+    vault.seal(&Row::new(1), "v").await;
+    // The same root key id, another instance: the KEK's wrap is bound to the vault
+    // instance, so this keyring cannot unwrap it and must not call itself ready.
+    let elsewhere = Keyring::new(
+        VaultInstanceId::parse("another-vault").expect("valid"),
+        Arc::new(LocalRootProvider::new(root_key(1), vec![])),
+        vault.keks.clone(),
+        KeyringConfig::default(),
+    );
+    let refused = elsewhere.check_ready().await;
+    assert!(refused.is_err(), "{refused:?}");
+}
+
+#[tokio::test]
+async fn the_keyring_reports_its_root_keys() {
+    let vault = vault_with(
+        LocalRootProvider::new(root_key(2), vec![root_key(1)]),
+        Arc::new(MemoryKekRepository::new()),
+        KeyringConfig::default(),
+    );
+    assert_eq!(
+        vault.keyring.configured_root_keys(),
+        [root_key(2).id().clone(), root_key(1).id().clone()]
+    );
+    assert_eq!(vault.keyring.current_root_key(), root_key(2).id());
+    assert!(vault.keyring.holds_root_key(root_key(1).id()));
+    assert!(vault.keyring.holds_root_key(root_key(2).id()));
+    assert!(!vault.keyring.holds_root_key(root_key(3).id()));
+}
+
+#[tokio::test]
+async fn a_new_kek_is_cached_so_the_seal_that_made_it_costs_one_unwrap() {
+    let vault = vault();
+    vault.seal(&Row::new(1), "v").await;
+    let metrics = vault.keyring.metrics();
+    // The one unwrap proves the new wrap opens; the seal itself finds the KEK cached.
+    assert_eq!((metrics.root_wraps, metrics.root_unwraps), (1, 1));
+    assert_eq!(metrics.kek_cache_misses, 0);
+    vault.seal(&Row::new(2), "w").await;
+    assert_eq!(vault.keyring.metrics().root_unwraps, 1);
+}
+
+#[test]
+fn kek_states_have_their_stored_names() {
+    assert_eq!(KekState::Active.as_str(), "active");
+    assert_eq!(KekState::Retired.as_str(), "retired");
+}
+
+#[tokio::test]
+async fn providers_list_their_keys_and_a_layered_one_answers_for_all_its_layers() {
+    let local = Arc::new(LocalRootProvider::new(root_key(2), vec![root_key(1)]));
+    assert_eq!(
+        local.configured_key_ids(),
+        [root_key(2).id().clone(), root_key(1).id().clone()]
+    );
+    // The trait's default: the current key alone.
+    let refusing = Arc::new(Refusing(LocalRootProvider::new(
+        root_key(3),
+        vec![root_key(1)],
+    )));
+    assert_eq!(refusing.configured_key_ids(), [root_key(3).id().clone()]);
+
+    let layered = crate::LayeredRootProvider::new(refusing.clone(), vec![local.clone()]);
+    assert_eq!(
+        layered.kind(),
+        "refusing",
+        "named after its current provider"
+    );
+    assert_eq!(layered.current_key_id(), root_key(3).id());
+    // Current first, then each older layer's keys not already listed.
+    assert_eq!(
+        layered.configured_key_ids(),
+        [
+            root_key(3).id().clone(),
+            root_key(2).id().clone(),
+            root_key(1).id().clone()
+        ]
+    );
+    for held in [1, 2, 3] {
+        assert!(layered.holds(root_key(held).id()), "key {held}");
+    }
+    assert!(!layered.holds(root_key(4).id()));
+    // Readiness is the current provider's: an older layer that would answer does
+    // not make a refused current key usable.
+    assert!(matches!(
+        layered.check().await,
+        Err(KmsError::RootKeyDisabled { .. })
+    ));
+    let healthy = crate::LayeredRootProvider::new(local, vec![refusing]);
+    assert_eq!(healthy.kind(), "local");
+    healthy
+        .check()
+        .await
+        .expect("the current provider is ready");
 }

@@ -92,6 +92,71 @@ async fn debug_of_every_type_hides_values_and_keys() {
     }
 }
 
+/// What an operator reading a log gets instead: each type by name, with what
+/// identifies it (ids, key fingerprints, sizes) and nothing else.
+#[tokio::test]
+async fn debug_names_each_type_and_what_identifies_it() {
+    let root = RootKey::from_bytes(&ROOT_KEY);
+    let root_id = root.id().clone();
+    let provider = LocalRootProvider::new(RootKey::from_bytes(&ROOT_KEY), vec![]);
+    let vault = vault_with(
+        LocalRootProvider::new(RootKey::from_bytes(&ROOT_KEY), vec![]),
+        Arc::new(MemoryKekRepository::new()),
+        KeyringConfig::default(),
+    );
+    let row = Row::new(1);
+    let sealed = vault.seal(&row, MARKER).await;
+    let kek_id = *sealed.kek_id();
+    let kek = vault.keyring.kek(&kek_id).await.expect("cached");
+    let binding = KekBinding {
+        kek_id: &kek_id,
+        instance: vault.keyring.instance(),
+    };
+    let wrapped = provider
+        .wrap(&KekMaterial::from_bytes(ROOT_KEY), &binding)
+        .await
+        .expect("wraps");
+    let value_len = MARKER.len() + 16;
+    let expected = [
+        (
+            format!("{sealed:?}"),
+            format!(
+                "Envelope {{ format: 1, kek_id: {kek_id:?}, dek: WrappedDek(48 bytes), \
+                 value: Ciphertext({value_len} bytes) }}"
+            ),
+        ),
+        (
+            format!("{:?}", sealed.wrapped_dek()),
+            "WrappedDek(48 bytes)".to_owned(),
+        ),
+        (format!("{kek:?}"), format!("Kek({kek_id}, [redacted])")),
+        (
+            format!("{root:?}"),
+            format!("RootKey({root_id}, [redacted])"),
+        ),
+        (
+            format!("{provider:?}"),
+            format!(
+                "LocalRootProvider {{ current: RootKey({root_id}, [redacted]), previous: [] }}"
+            ),
+        ),
+        (
+            format!("{wrapped:?}"),
+            format!("RootWrapped({root_id}, 60 bytes)"),
+        ),
+        (format!("{root_id:?}"), format!("RootKeyId({root_id})")),
+        (
+            format!("{:?}", instance()),
+            "VaultInstanceId(vault-test)".to_owned(),
+        ),
+        (instance().to_string(), "vault-test".to_owned()),
+    ];
+    for (printed, wanted) in expected {
+        assert_eq!(printed, wanted);
+    }
+    assert!(root_id.as_str().starts_with("local:"), "{root_id}");
+}
+
 #[tokio::test]
 async fn errors_from_every_failure_path_hide_values_and_keys() {
     let vault = vault();
